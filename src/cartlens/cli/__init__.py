@@ -1,0 +1,1 @@
+"""Layer 7: the ``cartlens`` command (typer). Commands live in ``cartlens.cli.commands``."""

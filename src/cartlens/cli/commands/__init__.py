@@ -1,0 +1,1 @@
+"""One module per command group; each decorates an app from :mod:`cartlens.cli.apps`."""

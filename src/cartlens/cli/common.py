@@ -1,0 +1,167 @@
+"""Conventions shared by every command: CSV reading, missing values, errors, output.
+
+* ``--data FILE``: a CSV file. Every column is read as text first, so that group labels are
+  reported exactly as written; numeric columns are converted with :func:`numeric_column`.
+* Missing values: empty fields and ``NA`` (R's ``write.csv`` writes NA as an empty field).
+  Rows with a missing value in a used column are dropped and counted (``n_dropped_missing``).
+* ``--event COL [--event-code VALUE]``: the value meaning "event" (default ``1``); every other
+  non-missing value is a censoring.
+* Errors: :class:`cartlens.errors.InputError` and other :class:`CartlensError` print
+  ``error: ...`` on stderr and exit with status 2 - never a traceback.
+* Output: a rich table by default; ``--json`` prints one JSON object (NaN -> null), to which
+  the texts of any statistical warnings are added under ``"warnings"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cartlens.errors import CartlensError, InputError, StatisticalWarning
+
+MISSING_TOKENS = ("", "NA")
+
+
+def read_csv(path: str | Path):
+    """Read a CSV with every column as text (missing: empty field or ``NA``)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"data file '{p}' does not exist", column=None)
+    try:
+        df = pd.read_csv(
+            p,
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(MISSING_TOKENS),
+            skipinitialspace=False,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"data file '{p}' is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"data file '{p}' is not a readable CSV: {exc}") from exc
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def require_columns(df, columns: Sequence[str | None], path: str | Path | None = None) -> None:
+    """Raise :class:`InputError` naming the first column that does not exist."""
+    for c in columns:
+        if c is not None and c not in df.columns:
+            where = f" in '{path}'" if path else ""
+            raise InputError(
+                f"does not exist{where} (columns are: {', '.join(map(str, df.columns))})", column=c
+            )
+
+
+def drop_missing(df, columns: Sequence[str | None]):
+    """Drop rows with a missing value in any used column; return (frame, n_dropped)."""
+    used = [c for c in columns if c is not None]
+    keep = df[used].notna().all(axis=1)
+    return df.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def numeric_column(df, column: str):
+    """Column as float64; a non-numeric value is an :class:`InputError` naming row and value."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"value '{df[column].iloc[i]}' in data row {i + 1} is not a number", column=column
+        )
+    return values.to_numpy(dtype=float)
+
+
+def event_indicator(df, column: str, code: str = "1"):
+    """0/1 event indicator: 1 where the column equals ``code`` (compared as text and number)."""
+    import numpy as np
+
+    raw = df[column].astype(str).str.strip()
+    hit = raw == str(code).strip()
+    try:
+        num = float(code)
+        as_num = __import__("pandas").to_numeric(raw, errors="coerce")
+        hit = hit | (as_num == num)
+    except ValueError:
+        pass
+    return hit.to_numpy().astype(np.int64)
+
+
+def parse_floats(text: str | None, option: str) -> list[float] | None:
+    """Parse ``"1,2,3"`` into floats; a bad element is an :class:`InputError` naming the option."""
+    if text is None or text == "":
+        return None
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(float(part))
+        except ValueError as exc:
+            raise InputError(f"'{part}' is not a number", column=option) from exc
+    return out
+
+
+@contextlib.contextmanager
+def collect_warnings() -> Iterator[list[str]]:
+    """Collect statistical warnings raised inside the block as strings."""
+    texts: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield texts
+    for w in caught:
+        if issubclass(w.category, StatisticalWarning) or issubclass(w.category, UserWarning):
+            texts.append(f"{w.category.__name__}: {w.message}")
+
+
+def run_command(compute: Callable[[], dict], as_json: bool, render: Callable[[dict], Any]) -> None:
+    """Run ``compute``; print JSON or a table; map cartlens errors to exit 2."""
+    from cartlens.results import json_safe
+
+    try:
+        with collect_warnings() as texts:
+            payload = compute()
+    except CartlensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    for t in dict.fromkeys(texts):
+        print(f"warning: {t}", file=sys.stderr)
+    if texts:
+        payload = {**payload, "warnings": list(dict.fromkeys(texts))}
+    if as_json:
+        print(json.dumps(json_safe(payload), indent=2, allow_nan=False))
+    else:
+        render(payload)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a rich table (numbers formatted to 4 significant digits)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(str(c))
+    for r in rows:
+        table.add_row(*[fmt(v) for v in r])
+    Console().print(table)

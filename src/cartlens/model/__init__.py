@@ -1,0 +1,1 @@
+"""Layer 1: the registry's entities and controlled vocabularies."""
