@@ -1,0 +1,272 @@
+"""Cox proportional hazards against R's coxph (reference JSON in tests/data/reference), and by
+properties, lifelines, statsmodels and bad input.
+
+Every reference block quotes its R call in ``r_call``, e.g.
+``coxph(Surv(time, status == 2) ~ sex + age + ph.ecog, data = lung, ties = "efron")`` gives
+sex coef -0.552612395703631, se 0.167739053787263, loglik -729.230121374862.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from _cox_reference import COX_CASES, R_NAMES, case_id, fit_case, lung, reference_block
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cartlens.errors import CollinearityWarning, InputError, SeparationWarning
+from cartlens.stats.cox import coxph, coxph_formula
+
+FIT = 1e-5  # iteratively fitted values
+EXACT = 1e-6  # log likelihoods and closed forms
+CASES = list(COX_CASES)
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12))
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {}
+
+
+def _get(fits, case):
+    if case not in fits:
+        fits[case] = fit_case(case)
+    return fits[case]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_coefficients_match_r(fits, case):
+    """coef, se, robust_se, hr and its CI, z, p per term as ``r_call`` in the block."""
+    ref = reference_block(case)
+    fit = _get(fits, case)
+    assert fit.n == ref["n"] and fit.events == ref["nevent"]
+    assert fit.n_dropped_missing == ref["n_dropped_missing"]
+    table = {row["term"]: row for row in fit.terms_table()}
+    assert len(table) == len(ref["coefficients"])
+    for rname, rc in ref["coefficients"].items():
+        j = fit.terms.index(R_NAMES.get(rname, rname))
+        assert fit.coef[j] == pytest.approx(rc["coef"], rel=FIT)
+        assert fit.se[j] == pytest.approx(rc["se"], rel=FIT)
+        if "robust_se" in rc:
+            assert fit.robust_se[j] == pytest.approx(rc["robust_se"], rel=FIT)
+        row = table[fit.terms[j]]
+        assert row["hr"] == pytest.approx(rc["hr"], rel=FIT)
+        assert row["lower"] == pytest.approx(rc["hr_lower95"], rel=FIT)
+        assert row["upper"] == pytest.approx(rc["hr_upper95"], rel=FIT)
+        assert row["z"] == pytest.approx(rc["z"], rel=FIT)
+        assert row["p"] == pytest.approx(rc["p"], rel=FIT)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_loglik_and_tests_match_r(fits, case):
+    """loglik_null/final (1e-6), LR, Wald, score and robust score tests, iteration count."""
+    ref = reference_block(case)
+    fit = _get(fits, case)
+    assert fit.loglik_null == pytest.approx(ref["loglik_null"], rel=EXACT)
+    assert fit.loglik == pytest.approx(ref["loglik_final"], rel=EXACT)
+    assert fit.iterations == ref["iterations"]
+    assert fit.converged
+    for key in ("lr_test", "wald_test", "score_test", "robust_score_test"):
+        if key not in ref:
+            assert key != "robust_score_test" or fit.robust_score_test is None
+            continue
+        got = getattr(fit, key)
+        assert got["df"] == ref[key]["df"]
+        assert got["stat"] == pytest.approx(ref[key]["stat"], rel=FIT)
+        assert got["p"] == pytest.approx(ref[key]["p"], rel=FIT)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_vcov_matches_r(fits, case):
+    """``vcov`` (robust in robust fits) and ``naive_vcov`` in R's term order."""
+    ref = reference_block(case)
+    fit = _get(fits, case)
+    order = ref["vcov_order"]
+    order = [order] if isinstance(order, str) else order
+    idx = [fit.terms.index(R_NAMES.get(t, t)) for t in order]
+    v = np.asarray(ref["vcov"], float)
+    np.testing.assert_allclose(fit.vcov[np.ix_(idx, idx)], v, rtol=FIT, atol=1e-5 * np.abs(v).max())
+    if "naive_vcov" in ref:
+        nv = np.asarray(ref["naive_vcov"], float)
+        np.testing.assert_allclose(
+            fit.naive_vcov[np.ix_(idx, idx)], nv, rtol=FIT, atol=1e-5 * np.abs(nv).max()
+        )
+
+
+def test_strata_equal_separate_likelihoods():
+    """A stratified fit's loglik at beta = 0 is the sum of the strata's null logliks, and
+    the stratified score equals the sum of per-stratum scores (hand check of the engine)."""
+    d = lung().dropna(subset=["ph.ecog"])
+    full = coxph(d["time"], d["dead"], d[["age"]], strata=d["sex"], concordance=False)
+    parts = [
+        coxph(g["time"], g["dead"], g[["age"]], concordance=False).loglik_null
+        for _, g in d.groupby("sex")
+    ]
+    assert full.loglik_null == pytest.approx(sum(parts), rel=1e-12)
+
+
+def test_counting_process_split_rows_equal_unsplit():
+    """Splitting every row into (0, t/2] and (t/2, t] leaves the fit unchanged (risk set
+    start < t <= stop; statsmodels' entry convention would double count)."""
+    d = lung().dropna(subset=["ph.ecog"])
+    t, e, X = d["time"].to_numpy(float), d["dead"].to_numpy(), d[["sex", "age"]].to_numpy()
+    one = coxph(t, e, X, concordance=False)
+    mid = t / 2
+    two = coxph(
+        np.r_[mid, t],
+        np.r_[np.zeros_like(e), e],
+        np.r_[X, X],
+        entry=np.r_[np.zeros_like(t), mid],
+        concordance=False,
+    )
+    np.testing.assert_allclose(two.coef, one.coef, rtol=1e-10)
+    np.testing.assert_allclose(two.se, one.se, rtol=1e-10)
+    assert two.loglik == pytest.approx(one.loglik, rel=1e-12)
+
+
+def test_integer_weights_equal_replicated_rows():
+    """Case weight 2 = the row twice (Breslow; under Efron, R's weighted semantics average
+    the weights of tied deaths, so replication and weighting differ there as in R)."""
+    d = lung().dropna(subset=["ph.ecog"]).iloc[:80]
+    rng = np.random.default_rng(1)
+    w = rng.integers(1, 3, len(d))
+    rep = d.loc[d.index.repeat(w)]
+    for ties in ("breslow",):
+        a = coxph(d["time"], d["dead"], d[["age", "sex"]], weights=w, ties=ties)
+        b = coxph(rep["time"], rep["dead"], rep[["age", "sex"]], ties=ties)
+        np.testing.assert_allclose(a.coef, b.coef, rtol=1e-8)
+        np.testing.assert_allclose(a.se, b.se, rtol=1e-8)
+
+
+def test_baseline_cumhaz_breslow_at_zero_is_nelson_aalen():
+    """With beta = 0 effect (a constant column dropped) the Breslow baseline is Nelson-Aalen."""
+    t = np.array([1.0, 2, 2, 3, 4, 5])
+    e = np.array([1, 1, 0, 1, 0, 1])
+    x = np.array([0.5, -0.1, 0.3, 0.2, -0.4, 0.0])
+    fit = coxph(t, e, x[:, None], ties="breslow", iter_max=0, concordance=False)
+    base = fit.baseline
+    np.testing.assert_allclose(base["times"], [1, 2, 3, 5])
+    np.testing.assert_allclose(base["cumhaz"], np.cumsum([1 / 6, 1 / 5, 1 / 3, 1 / 1]))
+
+
+def test_row_order_invariance():
+    d = lung().dropna(subset=["ph.ecog"])
+    a = coxph_formula("sex + age + ph.ecog", d, time="time", event="dead")
+    b = coxph_formula(
+        "sex + age + ph.ecog", d.sample(frac=1, random_state=3), time="time", event="dead"
+    )
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10)
+    np.testing.assert_allclose(a.se, b.se, rtol=1e-10)
+    assert a.concordance["concordance"] == pytest.approx(b.concordance["concordance"], rel=1e-12)
+
+
+@st.composite
+def _survival_data(draw):
+    n = draw(st.integers(15, 60))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    t = np.ceil(rng.exponential(5 * np.exp(-0.4 * X[:, 0]), n))  # integer times: ties
+    e = (rng.random(n) < 0.75).astype(int)
+    if e.sum() < 3:
+        e[:3] = 1
+    w = rng.uniform(0.5, 2.0, n)
+    return t, e, X, w, rng
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_survival_data())
+def test_property_row_order_and_lifelines_efron(data):
+    """Row order does not matter; lifelines CoxPHFitter (Efron, tight tolerance) agrees."""
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    t, e, X, _, rng = data
+    fit = coxph(t, e, X)
+    perm = rng.permutation(t.size)
+    fit2 = coxph(t[perm], e[perm], X[perm])
+    np.testing.assert_allclose(fit2.coef, fit.coef, rtol=1e-8, atol=1e-10)
+    df = pd.DataFrame({"t": t, "e": e, "x1": X[:, 0], "x2": X[:, 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(df, "t", "e", fit_options={"precision": 1e-12, "max_steps": 200})
+    np.testing.assert_allclose(fit.coef, cph.params_.to_numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fit.se, cph.standard_errors_.to_numpy(), rtol=1e-5)
+    assert fit.loglik == pytest.approx(cph.log_likelihood_, rel=1e-8)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_survival_data())
+def test_property_statsmodels_breslow(data):
+    """statsmodels PHReg (Breslow ties, right-censored, with and without weights) agrees."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    t, e, X, w, _ = data
+    fit = coxph(t, e, X, ties="breslow")
+    res = PHReg(t, X, status=e, ties="breslow").fit()
+    np.testing.assert_allclose(fit.coef, res.params, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fit.se, res.bse, rtol=1e-5)
+    assert fit.loglik == pytest.approx(res.llf, rel=1e-8)
+
+
+def test_collinear_column_dropped_with_warning():
+    """R: coxph(... ~ age + age2) with age2 = 2*age gives NA for age2."""
+    d = lung().dropna(subset=["ph.ecog"]).copy()
+    d["age2"] = 2 * d["age"]
+    with pytest.warns(CollinearityWarning, match="age2"):
+        fit = coxph_formula("age + age2 + sex", d, time="time", event="dead")
+    assert np.isnan(fit.coef[1])
+    ref = coxph_formula("age + sex", d, time="time", event="dead")
+    np.testing.assert_allclose(fit.coef[[0, 2]], ref.coef, rtol=1e-10)
+    assert fit.aliased == ("age2",)
+
+
+def test_separation_warns_and_firth_is_finite():
+    """Monotone likelihood: every death in group x = 1 before any in x = 0."""
+    t = np.arange(1.0, 21.0)
+    x = (t <= 10).astype(float)
+    e = np.ones(20, dtype=int)
+    e[::3] = 0
+    with pytest.warns(SeparationWarning):
+        fit = coxph(t, e, x[:, None])
+    assert abs(fit.coef[0]) > 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeparationWarning)
+        firth = coxph(t, e, x[:, None], firth=True)
+    assert np.isfinite(firth.coef[0]) and 0 < firth.coef[0] < 10
+    assert np.isfinite(firth.se[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, column",
+    [
+        ({"time": [1.0, 2.0], "event": [0, 0]}, "event"),
+        ({"time": [1.0], "event": [1]}, "time"),
+        ({"time": [1.0, np.nan, 3.0], "event": [1, 0, 1]}, "time"),
+        ({"time": [1.0, 2.0, 3.0], "event": [1, 2, 1]}, "event"),
+    ],
+)
+def test_bad_input_is_input_error(kwargs, column):
+    X = np.arange(len(kwargs["time"]), dtype=float)[:, None]
+    with pytest.raises(InputError) as err:
+        coxph(kwargs["time"], kwargs["event"], X)
+    assert err.value.column == column
+
+
+def test_start_not_before_stop_is_input_error():
+    with pytest.raises(InputError, match="start >= stop"):
+        coxph([2.0, 3.0], [1, 1], [[0.0], [1.0]], entry=[2.0, 1.0])
+
+
+def test_unknown_column_is_input_error():
+    d = lung()
+    with pytest.raises(InputError, match="nosuch"):
+        coxph_formula("age + nosuch", d, time="time", event="dead")
+    with pytest.raises(InputError, match="tim"):
+        coxph_formula("age", d, time="tim", event="dead")
