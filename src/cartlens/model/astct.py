@@ -123,7 +123,12 @@ def _num(df: pd.DataFrame, name: str) -> np.ndarray:
 
 def _flag(df: pd.DataFrame, name: str) -> np.ndarray:
     s = _col(df, name)
-    return np.array([v is True or v is np.True_ or v == 1 for v in s.tolist()], dtype=bool)
+    if s.dtype == bool:
+        return s.to_numpy()
+    return np.array(
+        [isinstance(v, bool | np.bool_ | int | np.integer) and bool(v) for v in s.tolist()],
+        dtype=bool,
+    )
 
 
 def _rowmax(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
