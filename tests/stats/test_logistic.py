@@ -1,0 +1,239 @@
+"""Logistic regression against R: glm (lung propensity model) and logistf (sex2, endometrial)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from cartlens.errors import CollinearityWarning, InputError, SeparationWarning
+from cartlens.stats.logistic import (
+    detect_separation,
+    firth_fit,
+    fit_logistic_arrays,
+    logistic_regression,
+    univariable_logistic,
+)
+from conftest import REFERENCE, load_reference
+
+DATA = Path(__file__).parents[1] / "data" / "logistic"
+
+
+@pytest.fixture(scope="module")
+def lung() -> pd.DataFrame:
+    df = pd.read_csv(REFERENCE / "data" / "lung.csv")
+    df["female"] = (df["sex"] == 2).astype(int)
+    return df
+
+
+@pytest.fixture(scope="module")
+def sex2() -> pd.DataFrame:
+    return pd.read_csv(DATA / "sex2.csv")
+
+
+@pytest.fixture(scope="module")
+def endometrial() -> pd.DataFrame:
+    return pd.read_csv(DATA / "endometrial.csv")
+
+
+def test_glm_matches_r_on_lung_propensity_model(lung):
+    """R: ``glm(female ~ age + ph.ecog, family = binomial(), data = lung_ps)``
+    (lung.json propensity.ps_model): estimates 1e-6, SE/z/p 1e-6 (R's SE use the last IRLS
+    weights, ~1e-7 from the converged information), deviance and AIC 1e-9."""
+    ref = load_reference("lung")["propensity"]["ps_model"]
+    r = logistic_regression("female ~ age + ph.ecog", lung)
+    assert r.terms == ("(Intercept)", "age", "ph.ecog")
+    for i, term in enumerate(r.terms):
+        exp = ref["coefficients"][term]
+        assert r.coef[i] == pytest.approx(exp["estimate"], rel=1e-6)
+        assert r.se[i] == pytest.approx(exp["se"], rel=1e-6)
+        assert r.z[i] == pytest.approx(exp["z"], rel=1e-6)
+        assert r.p[i] == pytest.approx(exp["p"], rel=1e-6)
+    assert r.deviance == pytest.approx(ref["deviance"], rel=1e-9)
+    assert r.null_deviance == pytest.approx(ref["null_deviance"], rel=1e-9)
+    assert r.aic == pytest.approx(ref["aic"], rel=1e-9)
+    assert r.n == 227 and r.n_dropped_missing == 1 and r.events == 90
+    np.testing.assert_allclose(r.fitted, ref["ps_values"], rtol=1e-6)
+    assert r.ci_method == "wald" and not r.separation and r.converged
+    i = r.terms.index("age")
+    z = stats.norm.ppf(0.975)
+    assert r.lower[i] == pytest.approx(np.exp(r.coef[i] - z * r.se[i]), rel=1e-12)
+
+
+SEX2_COEF = {  # logistf(case ~ age + oc + vic + vicl + vis + dia, data = sex2)
+    "(Intercept)": 0.12025405,
+    "age": -1.10598131,
+    "oc": -0.06881673,
+    "vic": 2.26887464,
+    "vicl": -2.11140817,
+    "vis": -0.78831694,
+    "dia": 3.09601166,
+}
+SEX2_CI = {  # confint: profile penalised likelihood, logistf's default
+    "(Intercept)": (-0.8185591, 1.07315122),
+    "age": (-1.9737884, -0.30742514),
+    "oc": (-0.9414363, 0.78920202),
+    "vic": (1.2730216, 3.43543273),
+    "vicl": (-3.2608611, -1.11773495),
+    "vis": (-1.6080879, 0.01518468),
+    "dia": (0.7745682, 8.03029352),
+}
+SEX2_CHISQ = {  # penalised likelihood-ratio chi-squares, printed to 2 decimals
+    "(Intercept)": 0.06,
+    "age": 7.51,
+    "oc": 0.02,
+    "vic": 22.93,
+    "vicl": 19.10,
+    "vis": 3.70,
+    "dia": 7.90,
+}
+
+
+def test_firth_matches_logistf_on_sex2(sex2):
+    """R: ``logistf(case ~ age + oc + vic + vicl + vis + dia, data = sex2)``: coefficients and
+    profile penalised-likelihood CIs (logistf prints 8 significant digits; tolerance 1e-6),
+    penalised LR chi-squares to the printed 2 decimals."""
+    r = logistic_regression("case ~ age + oc + vic + vicl + vis + dia", sex2, firth=True)
+    assert r.ci_method == "profile" and r.firth
+    for i, term in enumerate(r.terms):
+        assert r.coef[i] == pytest.approx(SEX2_COEF[term], rel=1e-6)
+        lo, hi = SEX2_CI[term]
+        assert np.log(r.lower[i]) == pytest.approx(lo, rel=1e-6)
+        assert np.log(r.upper[i]) == pytest.approx(hi, rel=1e-6)
+        chisq = stats.chi2.isf(r.p[i], 1)
+        assert chisq == pytest.approx(SEX2_CHISQ[term], abs=0.0051)
+
+
+def test_firth_wald_option_uses_same_variance(sex2):
+    """logistf(..., pl = FALSE): Wald CIs from vcov = inverse information at the estimate."""
+    r = logistic_regression("case ~ age + oc + vic + vicl + vis + dia", sex2, firth=True, ci="wald")
+    z = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(np.log(r.lower), r.coef - z * r.se, rtol=1e-12)
+    np.testing.assert_allclose(r.p, r.p_wald)
+    assert r.se[r.terms.index("age")] == pytest.approx(0.4236601, rel=1e-6)
+
+
+ENDO_COEF = {"(Intercept)": 3.77455951, "NV": 2.92927330, "PI": -0.03475175, "EH": -2.60416387}
+ENDO_CI = {
+    "(Intercept)": (1.0825371, 7.20928050),
+    "NV": (0.6097244, 7.85463171),
+    "PI": (-0.1244587, 0.04045547),
+    "EH": (-4.3651832, -1.23272106),
+}
+
+
+def test_separation_detected_and_firth_matches_logistf(endometrial):
+    """Heinze & Schemper (2002) endometrial data: NV separates HG. R:
+    ``glm(HG ~ NV + PI + EH, binomial)`` warns "fitted probabilities numerically 0 or 1";
+    ``logistf(HG ~ NV + PI + EH, data = endometrial)`` gives the values below."""
+    with pytest.warns(SeparationWarning, match="NV"):
+        ml = logistic_regression("HG ~ NV + PI + EH", endometrial)
+    assert ml.separation and "NV" in ml.separated_terms
+    fl = logistic_regression("HG ~ NV + PI + EH", endometrial, firth=True)
+    assert fl.separation and fl.converged
+    for i, term in enumerate(fl.terms):
+        assert fl.coef[i] == pytest.approx(ENDO_COEF[term], rel=1e-6)
+        assert np.log(fl.lower[i]) == pytest.approx(ENDO_CI[term][0], rel=1e-6)
+        assert np.log(fl.upper[i]) == pytest.approx(ENDO_CI[term][1], rel=1e-6)
+
+
+def test_no_separation_on_overlapping_data(lung):
+    X = np.column_stack([np.ones(len(lung)), lung["age"]])
+    assert detect_separation(X, lung["female"].to_numpy()) is None
+
+
+def test_collinear_term_dropped_with_warning(lung):
+    """R: glm(female ~ age + age2, binomial) with age2 = 2 * age gives NA for age2."""
+    df = lung.assign(age2=2 * lung["age"])
+    with pytest.warns(CollinearityWarning, match="age2"):
+        r = logistic_regression("female ~ age + age2", df)
+    assert r.aliased_terms == ("age2",)
+    assert np.isnan(r.coef[2]) and np.isfinite(r.coef[1])
+    plain = logistic_regression("female ~ age", lung)
+    assert r.coef[1] == pytest.approx(plain.coef[1], rel=1e-10)
+
+
+def test_categorical_terms_and_univariable(lung):
+    df = lung.assign(ecog=lung["ph.ecog"].map({0: "zero", 1: "one", 2: "two", 3: "two"}))
+    r = logistic_regression("female ~ age + C(ecog)", df)
+    assert r.terms == ("(Intercept)", "age", "C(ecog)[two]", "C(ecog)[zero]")
+    u = univariable_logistic("female", ["age", "ph.ecog"], lung)
+    rows = u.terms_table()
+    assert [row["term"] for row in rows] == ["age", "ph.ecog"]
+    assert rows[1]["n"] == 227 and rows[0]["n"] == 228
+    d = u.to_dict()
+    assert d["table"][0]["covariate"] == "age"
+
+
+def test_result_is_json_safe(sex2):
+    r = logistic_regression("case ~ age + dia", sex2, firth=True)
+    d = r.to_dict()
+    assert "fitted" not in d and d["table"][0]["term"] == "(Intercept)"
+    assert r.to_frame().shape[0] > 0
+
+
+def test_firth_fit_array_backend(sex2):
+    X = np.column_stack([np.ones(len(sex2)), sex2[["age", "oc", "vic", "vicl", "vis", "dia"]]])
+    out = firth_fit(X, sex2["case"].to_numpy())
+    assert out["coef"][1] == pytest.approx(SEX2_COEF["age"], rel=1e-6)
+    assert out["converged"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_row_order_invariance_and_ci_brackets(seed):
+    rng = np.random.default_rng(seed)
+    n = 60
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.3 + 0.8 * x)))).astype(int)
+    if y.min() == y.max():
+        return
+    X = np.column_stack([np.ones(n), x])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        a = fit_logistic_arrays(X, y, ["(Intercept)", "x"])
+        perm = rng.permutation(n)
+        b = fit_logistic_arrays(X[perm], y[perm], ["(Intercept)", "x"])
+        f = fit_logistic_arrays(X, y, ["(Intercept)", "x"], firth=True)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-8, atol=1e-10)
+    if not a.separation:
+        assert np.all(a.lower <= a.odds_ratio) and np.all(a.odds_ratio <= a.upper)
+    assert np.all(f.lower <= f.odds_ratio) and np.all(f.odds_ratio <= f.upper)
+    assert np.all((f.p >= 0) & (f.p <= 1))
+
+
+def test_agrees_with_statsmodels_glm(lung):
+    import statsmodels.api as sm
+
+    df = lung.dropna(subset=["ph.ecog"])
+    X = sm.add_constant(df[["age", "ph.ecog", "wt.loss"]].fillna(df["wt.loss"].mean()))
+    ref = sm.GLM(df["female"], X, family=sm.families.Binomial()).fit(tol=1e-12)
+    r = fit_logistic_arrays(X.to_numpy(), df["female"].to_numpy(), list(X.columns))
+    np.testing.assert_allclose(r.coef, ref.params.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(r.se, ref.bse.to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("formula", "column"),
+    [
+        ("nosuch ~ age", "nosuch"),
+        ("female ~ age + nosuch", "nosuch"),
+        ("sex ~ age", "sex"),
+        ("female age", "formula"),
+    ],
+)
+def test_bad_input_names_the_column(lung, formula, column):
+    with pytest.raises(InputError) as info:
+        logistic_regression(formula, lung)
+    assert info.value.column == column
+
+
+def test_single_outcome_class_is_an_error(lung):
+    with pytest.raises(InputError, match="both"):
+        logistic_regression("female ~ age", lung[lung["female"] == 1])
