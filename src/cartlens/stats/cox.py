@@ -173,77 +173,126 @@ def _gchol_inverse(mat: np.ndarray, toler: float = _TOLER_CHOL) -> np.ndarray:
     return inv
 
 
-class _CoxEngine:
-    """Sorted, indexed data for repeated evaluations of the partial likelihood.
+def _dense_unique(keys: np.ndarray, size: int):
+    """``np.unique(keys, return_inverse=True)`` for non-negative int keys below ``size``,
+    in O(n + size) when ``size`` is moderate (no sort)."""
+    if size <= 4 * keys.size + 1024:
+        present = np.bincount(keys, minlength=size) > 0
+        uniq = np.flatnonzero(present)
+        lookup = np.cumsum(present) - 1
+        return uniq, lookup[keys]
+    uniq, inv = np.unique(keys, return_inverse=True)
+    return uniq, inv.ravel()
 
-    Everything that does not depend on ``beta`` is computed once: ranks of the times,
-    risk-set boundaries of every event-time group (per stratum), and the tied-death layout
-    used by Efron's approximation.
+
+class _CoxEngine:
+    """Indexed data for repeated evaluations of the partial likelihood.
+
+    Everything that does not depend on ``beta`` is computed once: integer keys
+    (stratum, time rank), the blocks of rows sharing a key, the event-time groups with their
+    risk-set block ranges, and the tied-death layout of Efron's approximation. An evaluation
+    is then a few O(n) passes: block sums by ``bincount``, reverse cumulative sums over the
+    (few) blocks, and per-death Efron terms vectorised with ``repeat``/``reduceat``.
     """
 
     def __init__(self, stop, event, X, entry, strata_codes, weights, ties):
         self.n, self.p = X.shape
-        self.X = X
-        self.w = weights
-        self.d = event.astype(bool)
         self.ties = ties
         self.has_entry = entry is not None
-        all_times = np.unique(stop if entry is None else np.concatenate([stop, entry]))
+        if entry is None:
+            all_times, rank_stop = np.unique(stop, return_inverse=True)
+            rank_stop = rank_stop.ravel()
+        else:
+            all_times, inv = np.unique(np.concatenate([stop, entry]), return_inverse=True)
+            inv = inv.ravel()
+            rank_stop, rank_start = inv[: self.n], inv[self.n :]
         M = all_times.size + 1
         s = strata_codes.astype(np.int64)
-        self.key_stop = s * M + np.searchsorted(all_times, stop)
+        nstrata = int(s.max()) + 1 if s.size else 1
+        size = nstrata * M
+        key = s * M + rank_stop
+        # Rows are kept sorted by (stratum, stop): blocks of equal keys are contiguous.
+        perm = np.argsort(key, kind="stable")
+        self.perm = perm
+        self.X = np.ascontiguousarray(X[perm])
+        self.w = weights[perm]
+        self.d = event.astype(bool)[perm]
+        self.key_stop = key[perm]
         if entry is not None:
-            self.key_start = s * M + np.searchsorted(all_times, entry)
-        else:
-            self.key_start = s * M - 1
+            rank_start = rank_start[perm]
+        s = s[perm]
+        weights = self.w
+        newblk = np.empty(self.n, dtype=bool)
+        newblk[0] = True
+        newblk[1:] = self.key_stop[1:] != self.key_stop[:-1]
+        self.blk_starts = np.flatnonzero(newblk)
+        self.blk_keys = self.key_stop[self.blk_starts]
         ev = np.flatnonzero(self.d)
         self.ev_rows = ev
-        gkeys, g_of_ev = np.unique(self.key_stop[ev], return_inverse=True)
+        gkeys, g_of_ev = _dense_unique(self.key_stop[ev], size)
         self.gkeys = gkeys
         self.G = gkeys.size
-        order = np.argsort(g_of_ev, kind="stable")
-        self.ev_sorted = ev[order]
-        self.g_of_ev_sorted = g_of_ev[order]
-        self.g_of_row = np.full(self.n, -1, dtype=np.int64)
-        self.g_of_row[ev] = g_of_ev
+        self.g_of_ev = g_of_ev
         m = np.bincount(g_of_ev, minlength=self.G)
         self.m = m
         self.g_starts = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
         self.dw = np.bincount(g_of_ev, weights=weights[ev], minlength=self.G)
+        self.wxd = weights[ev] @ self.X[ev]  # sum of w x over deaths (constant)
+        self.g_of_row = np.full(self.n, self.G, dtype=np.int64)
+        self.g_of_row[ev] = g_of_ev
         self.meanw = self.dw / m
-        # Efron fractions k/m for each tied death (k = 0..m-1); Breslow uses 0.
-        k = np.arange(ev.size) - np.repeat(self.g_starts, m)
-        self.frac = k / np.repeat(m, m) if ties == "efron" else np.zeros(ev.size)
+        # Efron fractions k/m for the k-th of m tied deaths (k = 0..m-1); Breslow uses 0.
+        # Which death gets which k does not matter, so the layout is simply group-sorted.
         self.g_rep = np.repeat(np.arange(self.G), m)
-        # Risk-set sums: rows with key_stop in [gkey, end) minus key_start in [gkey, end).
+        if ties == "efron":
+            k = np.arange(ev.size) - np.repeat(self.g_starts, m)
+            self.frac = k / np.repeat(m, m)
+        else:
+            self.frac = np.zeros(ev.size)
         g_strat = gkeys // M
         end_keys = (g_strat + 1) * M
-        self.ord_stop = np.argsort(self.key_stop, kind="stable")
-        ks = self.key_stop[self.ord_stop]
-        self.lo_stop = np.searchsorted(ks, gkeys, "left")
-        self.hi_stop = np.searchsorted(ks, end_keys, "left")
-        self.single_stratum = bool(np.all(self.hi_stop == self.n))
+        self.lo_stop = np.searchsorted(self.blk_keys, gkeys, "left")
+        self.hi_stop = np.searchsorted(self.blk_keys, end_keys, "left")
+        self.single_stratum = bool(np.all(self.hi_stop == self.blk_keys.size))
         if entry is not None:
-            self.ord_start = np.argsort(self.key_start, kind="stable")
-            kst = self.key_start[self.ord_start]
-            self.lo_start = np.searchsorted(kst, gkeys, "left")
-            self.hi_start = np.searchsorted(kst, end_keys, "left")
+            self.key_start = s * M + rank_start
+            self.sblk_keys, self.blk_start = _dense_unique(self.key_start, size)
+            self.lo_start = np.searchsorted(self.sblk_keys, gkeys, "left")
+            self.hi_start = np.searchsorted(self.sblk_keys, end_keys, "left")
+        else:
+            self.key_start = s * M - 1
         # Per-row range of event groups at which the row is at risk: [row_lo, row_hi).
-        self.row_hi = np.searchsorted(gkeys, self.key_stop, "right")
-        self.row_lo = np.searchsorted(gkeys, self.key_start, "right")
-        self.iu = np.triu_indices(self.p)
+        if size <= 4 * self.n + 1024:
+            isg = np.zeros(size + 1, dtype=np.int64)
+            isg[gkeys + 1] = 1
+            cnt = np.cumsum(isg)  # cnt[k + 1] = number of group keys <= k
+            self.row_hi = cnt[self.key_stop + 1]
+            self.row_lo = cnt[self.key_start + 1]
+        else:
+            self.row_hi = np.searchsorted(gkeys, self.key_stop, "right")
+            self.row_lo = np.searchsorted(gkeys, self.key_start, "right")
 
     # -- building blocks -------------------------------------------------------------
+    @staticmethod
+    def _block_revcum(blk: np.ndarray, nblk: int, v: np.ndarray) -> np.ndarray:
+        """Reverse cumulative sums over blocks (row k: sum over blocks >= k), (nblk+1, k)."""
+        out = np.zeros((nblk + 1, v.shape[1]))
+        for j in range(v.shape[1]):
+            out[:-1, j] = np.bincount(blk, weights=v[:, j], minlength=nblk)
+        out[:-1] = np.cumsum(out[-2::-1], axis=0)[::-1]
+        return out
+
     def _risk_sums(self, v: np.ndarray) -> np.ndarray:
         """Sum of the rows of ``v`` over each event group's risk set, shape (G, k)."""
-        rc = np.zeros((self.n + 1, v.shape[1]))
-        rc[:-1] = np.cumsum(v[self.ord_stop][::-1], axis=0)[::-1]
+        nb = self.blk_keys.size
+        rc = np.zeros((nb + 1, v.shape[1]))
+        rc[:-1] = np.add.reduceat(v, self.blk_starts, axis=0)
+        rc[:-1] = np.cumsum(rc[-2::-1], axis=0)[::-1]
         out = rc[self.lo_stop]
         if not self.single_stratum:
             out -= rc[self.hi_stop]
         if self.has_entry:
-            rs = np.zeros((self.n + 1, v.shape[1]))
-            rs[:-1] = np.cumsum(v[self.ord_start][::-1], axis=0)[::-1]
+            rs = self._block_revcum(self.blk_start, self.sblk_keys.size, v)
             out -= rs[self.lo_start] - rs[self.hi_start]
         return out
 
@@ -263,32 +312,40 @@ class _CoxEngine:
         r = w * e
         v = np.empty((self.n, self.p + 1))
         v[:, 0] = r
-        v[:, 1:] = X * r[:, None]
+        np.multiply(X, r[:, None], out=v[:, 1:])
         S = self._risk_sums(v)
-        E = np.add.reduceat(v[self.ev_sorted], self.g_starts, axis=0) if self.G else S[:0]
+        ev, gev = self.ev_rows, self.g_of_ev
+        E = np.add.reduceat(v[ev], self.g_starts, axis=0)
         S0, S1 = S[:, 0], S[:, 1:]
         E0, E1 = E[:, 0], E[:, 1:]
         f = self.frac
-        d2 = S0[self.g_rep] - f * E0[self.g_rep]
-        inv = 1.0 / d2
-        A = np.add.reduceat(inv, self.g_starts)
-        B = np.add.reduceat(f * inv, self.g_starts)
-        logs = np.add.reduceat(np.log(d2), self.g_starts)
+        if self.ties == "efron":
+            d2 = S0[self.g_rep] - f * E0[self.g_rep]
+            inv = 1.0 / d2
+            A = np.add.reduceat(inv, self.g_starts)
+            B = np.add.reduceat(f * inv, self.g_starts)
+            logs = np.add.reduceat(np.log(d2), self.g_starts)
+        else:
+            A = self.m / S0
+            B = np.zeros(self.G)
+            logs = self.m * np.log(S0)
         mw = self.meanw
-        ev = self.ev_rows
-        loglik = float(np.dot(w[ev], eta[ev]) - np.dot(mw, logs))
+        loglik = float(self.wxd @ beta - np.dot(mw, logs)) if self.p else -float(mw @ logs)
         wA, wB = mw * A, mw * B
-        U = w[ev] @ X[ev] - (wA @ S1 - wB @ E1)
+        U = self.wxd - (wA @ S1 - wB @ E1)
         out: dict[str, Any] = {"loglik": loglik, "score": U}
         if hessian or resid:
-            inv2 = inv * inv
-            wC = mw * np.add.reduceat(inv2, self.g_starts)
-            wD = mw * np.add.reduceat(f * inv2, self.g_starts)
-            wF = mw * np.add.reduceat(f * f * inv2, self.g_starts)
+            if self.ties == "efron":
+                inv2 = inv * inv
+                wC = mw * np.add.reduceat(inv2, self.g_starts)
+                wD = mw * np.add.reduceat(f * inv2, self.g_starts)
+                wF = mw * np.add.reduceat(f * f * inv2, self.g_starts)
+            else:
+                wC = mw * self.m / S0**2
+                wD = wF = np.zeros(self.G)
             cumA = self._row_cum(wA)
         if hessian:
-            vrow = r * cumA
-            vrow[self.ev_sorted] -= r[self.ev_sorted] * wB[self.g_of_ev_sorted]
+            vrow = r * (cumA - np.append(wB, 0.0)[self.g_of_row])
             info = (X * vrow[:, None]).T @ X
             DE = (S1 * wD[:, None]).T @ E1
             info -= (S1 * wC[:, None]).T @ S1 - DE - DE.T + (E1 * wF[:, None]).T @ E1
@@ -298,12 +355,13 @@ class _CoxEngine:
             R = S1 * wD[:, None] - E1 * wF[:, None]
             abar = (S1 * A[:, None] - E1 * B[:, None]) / self.m[:, None]
             L = -(e[:, None] * (X * cumA[:, None] - self._row_cum(Q)))
-            es, gs = self.ev_sorted, self.g_of_ev_sorted
-            L[es] += X[es] - abar[gs]
-            L[es] += e[es, None] * (X[es] * wB[gs, None] - R[gs])
-            out["resid"] = L
+            L[ev] += X[ev] - abar[gev]
+            L[ev] += e[ev, None] * (X[ev] * wB[gev, None] - R[gev])
+            out["resid"] = np.empty_like(L)
+            out["resid"][self.perm] = L
         out["S0"] = S0
-        out["dw"] = self.dw
+        out["E0"] = E0
+        out["A"] = A
         return out
 
 
@@ -377,27 +435,29 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
 
 def _aliased_columns(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Boolean mask of columns that are linear combinations of earlier ones (R keeps the
-    first of a collinear set and reports NaN for the later ones)."""
+    first of a collinear set and reports NaN for the later ones): sequential pivots of the
+    weighted, centred correlation matrix."""
     p = X.shape[1]
     alias = np.zeros(p, dtype=bool)
     if p == 0:
         return alias
-    Xc = X - (w @ X) / w.sum()
-    Xs = Xc * np.sqrt(w)[:, None]
-    norms = np.sqrt((Xs**2).sum(axis=0))
-    basis: list[np.ndarray] = []
+    mu = (w @ X) / w.sum()
+    C = (X * w[:, None]).T @ X - w.sum() * np.outer(mu, mu)
+    dg = np.diag(C).copy()
+    scale = np.abs(X).max(axis=0) ** 2 * w.sum()
+    alias |= dg <= 1e-14 * np.maximum(scale, 1e-300)
+    keep: list[int] = []
     for j in range(p):
-        if norms[j] == 0:
-            alias[j] = True
+        if alias[j]:
             continue
-        v = Xs[:, j] / norms[j]
-        for q in basis:
-            v = v - (q @ v) * q
-        nv = float(np.sqrt(v @ v))
-        if nv < 1e-7:
-            alias[j] = True
-        else:
-            basis.append(v / nv)
+        if keep:
+            sub = C[np.ix_(keep, keep)]
+            c = C[keep, j]
+            resid = dg[j] - c @ np.linalg.solve(sub, c)
+            if resid <= 1e-10 * dg[j]:
+                alias[j] = True
+                continue
+        keep.append(j)
     return alias
 
 
@@ -668,7 +728,7 @@ def coxph(
         except Exception:  # pragma: no cover - concordance must never break a fit
             conc = None
     # Baseline cumulative hazard at the mean covariates (Breslow/Efron increments).
-    base = _baseline(engine, beta, time)
+    base = _baseline(engine, st, time)
     return CoxResult(
         terms=tuple(names),
         coef=coef,
@@ -710,19 +770,11 @@ def _collapse(mat: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _baseline(engine: _CoxEngine, beta: np.ndarray, time: np.ndarray) -> dict:
-    """Cumulative baseline hazard at the (weighted) mean covariates, summed over strata
-    event times in key order (Efron increments as survfit.coxph uses)."""
-    st = engine.evaluate(beta, hessian=False)
-    X, w = engine.X, engine.w
-    r = w * np.exp(X @ beta if engine.p else np.zeros(engine.n))
-    v = np.concatenate([r[:, None]], axis=1)
-    S0 = engine._risk_sums(v)[:, 0]
-    E0 = np.add.reduceat(r[engine.ev_sorted], engine.g_starts)
-    d2 = S0[engine.g_rep] - engine.frac * E0[engine.g_rep]
-    inc = engine.meanw * np.add.reduceat(1.0 / d2, engine.g_starts)
-    del st
-    gtime = time[engine.ev_sorted][engine.g_starts]
+def _baseline(engine: _CoxEngine, st: dict, time: np.ndarray) -> dict:
+    """Cumulative baseline hazard at the (weighted) mean covariates: the Breslow / Efron
+    increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each event time (strata in order)."""
+    inc = engine.meanw * st["A"]
+    gtime = time[engine.perm[engine.ev_rows[engine.g_starts]]]
     return {"times": gtime, "cumhaz": np.cumsum(inc), "hazard": inc}
 
 
