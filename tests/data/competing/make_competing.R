@@ -18,3 +18,29 @@ out <- list(
                       timepoints = list(times = c(1, 5, 10, 20), keys = rownames(tp$est),
                                         est = unname(tp$est), var = unname(tp$var))))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "sim3.json")
+
+# crr with 3 covariates (one with ties), competing causes 2 and 3, and a cengroup fit;
+# predict.crr for two covariate rows.
+set.seed(2); n <- 400
+x1 <- rbinom(n, 1, 0.4); x2 <- round(rnorm(n, 60, 10)); x3 <- rnorm(n)
+lp <- 0.5 * x1 + 0.02 * (x2 - 60) - 0.3 * x3
+tt <- round(rexp(n, exp(lp) / 8), 1)
+cc <- round(runif(n, 2, 30), 1)
+cause <- sample(1:2, n, TRUE, prob = c(0.6, 0.4))
+status <- ifelse(tt <= cc, cause, 0); ftime <- pmin(tt, cc)
+cg <- sample(c("A", "B"), n, TRUE)
+crrdat <- data.frame(ftime, status, x1, x2, x3, cg)
+write.csv(crrdat, "crr3.csv", row.names = FALSE)
+cov <- cbind(x1 = x1, x2 = x2, x3 = x3)
+fit <- crr(ftime, status, cov, failcode = 1, cencode = 0, gtol = 1e-12, maxiter = 100)
+fitg <- crr(ftime, status, cov, cengroup = cg, failcode = 1, cencode = 0, gtol = 1e-12, maxiter = 100)
+newx <- rbind(c(0, 60, 0), c(1, 70, -1))
+pr <- predict(fit, newx)
+crrout <- function(f, call) list(r_call = call, coef = unname(f$coef), se = unname(sqrt(diag(f$var))),
+  vcov = unname(f$var), loglik = f$loglik, loglik_null = f$loglik.null, converged = f$converged)
+out$crr3 <- list(
+  main = crrout(fit, "crr(ftime, status, cbind(x1, x2, x3), failcode = 1, cencode = 0, gtol = 1e-12, maxiter = 100)"),
+  cengroup = crrout(fitg, "crr(ftime, status, cbind(x1, x2, x3), cengroup = cg, failcode = 1, cencode = 0, gtol = 1e-12, maxiter = 100)"),
+  predict = list(r_call = "predict(<main>, rbind(c(0, 60, 0), c(1, 70, -1)))",
+                 time = unname(pr[, 1]), cif1 = unname(pr[, 2]), cif2 = unname(pr[, 3])))
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "sim3.json")
