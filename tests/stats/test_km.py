@@ -325,7 +325,9 @@ def test_properties(data, conf, use_w):
 @given(surv_data(weighted=True), st.booleans())
 def test_agrees_with_lifelines(data, use_w):
     """lifelines ``KaplanMeierFitter().fit(t, e, weights=w)`` gives the same S(t) (its
-    median differs by R's midpoint rule, so it is not compared)."""
+    median differs by R's midpoint rule, so it is not compared). With non-integer weights
+    lifelines keeps S = 1 instead of 0 when the whole weighted risk set dies (a lifelines
+    defect: R and the product-limit formula give 0), so those points are skipped."""
     lifelines = pytest.importorskip("lifelines")
     t, e, _, w = data
     kmf = lifelines.KaplanMeierFitter()
@@ -334,7 +336,8 @@ def test_agrees_with_lifelines(data, use_w):
         kmf.fit(t, e, weights=w if use_w else None)
         c = kaplan_meier(t, e, weights=w if use_w else None).curve()
     theirs = kmf.survival_function_at_times(c.time).to_numpy()
-    np.testing.assert_allclose(c.surv, theirs, rtol=1e-9, atol=1e-12)
+    ok = c.surv > 0 if use_w else np.ones(c.surv.size, dtype=bool)
+    np.testing.assert_allclose(c.surv[ok], theirs[ok], rtol=1e-9, atol=1e-12)
 
 
 def test_to_dict_and_frame():

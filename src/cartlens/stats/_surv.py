@@ -249,3 +249,37 @@ def check_groups(levels: list, name: str = "group") -> None:
     """Raise if there are no groups at all (an empty input)."""
     if not levels:
         raise InputError("no groups (empty input)", column=name)
+
+
+def time_codes(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct sorted times and, for every row, the index of its time among them.
+
+    Integer-valued times with a moderate range (e.g. days) take an O(n) counting path with
+    ``np.bincount`` - no sort at all; other times use ``np.unique``.
+
+    Parameters
+    ----------
+    t : ndarray of float64
+        Validated (finite) times.
+
+    Returns
+    -------
+    utime : ndarray of float64
+        Sorted distinct times.
+    index : ndarray of intp
+        ``utime[index] == t``.
+    """
+    n = t.size
+    if n:
+        lo = float(t.min())
+        hi = float(t.max())
+        span = hi - lo
+        if span <= 4 * n + 1_000_000:
+            off = (t - lo).astype(np.intp)
+            if np.array_equal(off + lo, t):
+                present = np.bincount(off, minlength=int(span) + 1) > 0
+                lookup = np.cumsum(present) - 1
+                utime = np.flatnonzero(present).astype(np.float64) + lo
+                return utime, lookup[off]
+    utime, index = np.unique(t, return_inverse=True)
+    return utime, index.reshape(-1).astype(np.intp)

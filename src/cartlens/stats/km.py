@@ -48,7 +48,7 @@ from scipy.stats import norm
 
 from cartlens.errors import InputError, NoEventsWarning
 from cartlens.results import Result
-from cartlens.stats._surv import check_survival_input, group_codes
+from cartlens.stats._surv import check_survival_input, group_codes, time_codes
 
 __all__ = [
     "KMCurve",
@@ -593,38 +593,35 @@ def _ij_variance(
 
 
 def _one_curve(
-    t: np.ndarray,
-    e: np.ndarray,
-    w: np.ndarray | None,
-    en: np.ndarray | None,
-    cl: np.ndarray | None,
+    utime: np.ndarray,
+    tot: np.ndarray,
+    d_count: np.ndarray,
+    dw: np.ndarray,
+    rows: dict | None,
     *,
+    nrec: int,
     group: Any,
     conf_type: str,
     conf_level: float,
     robust: bool,
 ) -> KMCurve:
-    """Kaplan-Meier curve of one group; ``t`` is sorted ascending, others aligned."""
-    nrows = t.size
-    flag = np.empty(nrows, dtype=bool)
-    flag[0] = True
-    np.not_equal(t[1:], t[:-1], out=flag[1:])
-    idx = np.flatnonzero(flag)
-    utime = t[idx]
-    m = idx.size
-    d_count = np.add.reduceat(e, idx, dtype=np.int64)
-    if w is None:
-        tot = np.diff(np.append(idx, nrows)).astype(np.float64)
-        dw = d_count.astype(np.float64)
-    else:
-        tot = np.add.reduceat(w, idx)
-        dw = np.add.reduceat(w * e, idx)
+    """Kaplan-Meier curve of one group from per-time sums.
+
+    ``utime`` are the group's distinct exit times, ``tot`` / ``dw`` the (weighted) number of
+    records / events exiting at each and ``d_count`` the unweighted number of events.
+    ``rows`` holds the group's records (``t``, ``e``, ``w``, ``en``, ``cl`` and ``row_time``,
+    the index of each record's time in ``utime``); it is needed only for left truncation and
+    the robust variance.
+    """
+    m = utime.size
+    w = None if rows is None else rows["w"]
+    en = None if rows is None else rows["en"]
     cw = tot - dw
     n_risk = _rev_cumsum(tot)
     if en is not None:
-        ens = np.sort(en) if w is None else None
         if w is None:
-            n_risk = n_risk - (nrows - np.searchsorted(ens, utime, side="left"))
+            ens = np.sort(en)
+            n_risk = n_risk - (en.size - np.searchsorted(ens, utime, side="left"))
         else:
             oe = np.argsort(en, kind="stable")
             cum = np.concatenate([[0.0], np.cumsum(w[oe])])
@@ -637,8 +634,8 @@ def _one_curve(
         cumhaz = np.cumsum(haz)
         v_na = np.cumsum(np.where(ev, dw / (n_risk * n_risk), 0.0))
     if robust:
-        row_time = np.cumsum(flag) - 1
-        ww = np.ones(nrows) if w is None else w
+        t, e, cl, row_time = rows["t"], rows["e"], rows["cl"], rows["row_time"]
+        ww = np.ones(t.size) if w is None else w
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = n_risk - dw
             a = np.where(ev, haz / denom, 0.0)
@@ -673,7 +670,7 @@ def _one_curve(
         lower, upper = confidence_limits(surv, std_err_log, conf_type, conf_level, logse=True)
     return KMCurve(
         group=group,
-        n=int(nrows),
+        n=int(nrec),
         events=float(dw.sum()),
         time=utime,
         n_risk=n_risk,
@@ -776,35 +773,52 @@ def kaplan_meier(
     robust = bool(robust)
     if group is None:
         levels: list = [None]
-        codes = None
+        codes = np.zeros(n, dtype=np.intp)
     else:
         levels, codes = group_codes(group, n, name=(names or {}).get("group", "group"))
 
-    order = np.argsort(t, kind="stable")
-    if codes is not None and len(levels) > 1:
-        small = codes.astype(np.uint8 if len(levels) < 256 else np.int32)
-        order = order[np.argsort(small[order], kind="stable")]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(levels)))])
+    k = len(levels)
+    utime_all, j = time_codes(t)
+    m = utime_all.size
+    key = j if k == 1 else codes * m + j
+    # per (group, time) sums, no sort needed: bincount over the combined key
+    cnt_all = np.bincount(key, minlength=k * m)
+    dcnt_all = np.bincount(key[e == 1], minlength=k * m)
+    if w is None:
+        tot_all = cnt_all.astype(np.float64)
+        dw_all = dcnt_all.astype(np.float64)
     else:
-        bounds = np.array([0, n])
-    ts = t[order]
-    es = e[order]
-    ws = None if w is None else w[order]
-    ens = None if en is None else en[order]
-    # without clusters every record is its own cluster (closed-form IJ path)
-    cls = None if cl is None else cl[order]
+        tot_all = np.bincount(key, weights=w, minlength=k * m)
+        dw_all = np.bincount(key, weights=w * e, minlength=k * m)
+    need_rows = en is not None or robust
 
     curves = []
     for gi, lab in enumerate(levels):
-        lo, hi = int(bounds[gi]), int(bounds[gi + 1])
-        sl = slice(lo, hi)
+        sl = slice(gi * m, (gi + 1) * m)
+        present = cnt_all[sl] > 0
+        if not present.any():
+            continue
+        pos = np.flatnonzero(present)
+        rows = None
+        if need_rows:
+            sel = slice(None) if k == 1 else codes == gi
+            lookup = np.cumsum(present) - 1
+            rows = {
+                "t": t[sel],
+                "e": e[sel],
+                "w": None if w is None else w[sel],
+                "en": None if en is None else en[sel],
+                "cl": None if cl is None else cl[sel],
+                "row_time": lookup[j[sel]],
+            }
         curves.append(
             _one_curve(
-                ts[sl],
-                es[sl],
-                None if ws is None else ws[sl],
-                None if ens is None else ens[sl],
-                None if cls is None else cls[sl],
+                utime_all[pos],
+                tot_all[sl][pos],
+                dcnt_all[sl][pos],
+                dw_all[sl][pos],
+                rows,
+                nrec=int(cnt_all[sl].sum()),
                 group=lab,
                 conf_type=conf_type,
                 conf_level=conf_level,
