@@ -43,14 +43,15 @@ def test_coefficients_match_r(fit):
     """R: glm(female ~ age + ph.ecog, family = binomial(), data = lung_ps).
 
     Expected: age -0.0280482775129838 (SE 0.0154115326857459), ph.ecog 0.00975829454896152
-    (SE 0.195382377665973); 1e-6 relative for estimate, z, p; SE 1e-6 as well (R's SE come
-    from the last IRLS weights, ~1e-7 from a converged information matrix)."""
+    (SE 0.195382377665973); 1e-6 relative for estimate, z, p. R's SE come from the weights of
+    its last IRLS solve (~1e-7 from a converged information matrix); cartlens reproduces
+    that, so the SE are checked to 1e-9."""
     ref = PS["ps_model"]["coefficients"]
     assert fit.terms == ("Intercept", "age", "ph.ecog")
     for i, term in enumerate(["(Intercept)", "age", "ph.ecog"]):
         r = ref[term]
         assert fit.coef[i] == pytest.approx(r["estimate"], rel=1e-6)
-        assert fit.se[i] == pytest.approx(r["se"], rel=1e-6)
+        assert fit.se[i] == pytest.approx(r["se"], rel=1e-9)
         assert fit.z[i] == pytest.approx(r["z"], rel=1e-6)
         assert fit.p[i] == pytest.approx(r["p"], rel=1e-6)
 

@@ -107,14 +107,13 @@ def _is_binary(x: np.ndarray) -> bool:
 def ecdf_stats(x: Any, treat: Any, weights: Any = None) -> tuple[float, float]:
     """Mean and maximum over distinct values of ``|F1(x) - F0(x)|`` (weighted eCDFs).
 
-    As MatchIt's ``summary()``: for a binary covariate both are the absolute difference in
-    (weighted) proportions.
+    As MatchIt's ``summary()``: the distinct values are those of all units, including units
+    of weight 0 (unmatched); for a binary covariate both statistics are the absolute
+    difference in (weighted) proportions.
     """
     x = np.asarray(x, dtype=float)
     t = np.asarray(treat) == 1
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    keep = w > 0
-    x, t, w = x[keep], t[keep], w[keep]
     if _is_binary(x):
         d = abs(weighted_mean(x[t], w[t]) - weighted_mean(x[~t], w[~t]))
         return float(d), float(d)

@@ -1,11 +1,15 @@
 """Propensity scores: the probability of treatment given the measured confounders.
 
 :func:`propensity_score` fits a logistic regression of a binary treatment on the covariates of
-a formula (statsmodels ``GLM(family=Binomial())``, i.e. R's ``glm(family = binomial())``), or
+a formula (R's ``glm(family = binomial())``), or
 Firth's penalised logistic regression for small samples or separated data (``firth=True``).
 :func:`generalized_propensity_score` fits a multinomial logit for three or more treatment
 groups (the generalised propensity score of Imbens 2000); :func:`pairwise_propensity_scores`
 fits one binary model per pair of groups instead.
+
+The maximum-likelihood fit is R's ``glm.fit`` IRLS (same start, same stopping rule, covariance
+from the last IRLS weights as ``summary.glm``), written on cross-products so that a propensity
+model on a million rows takes well under a second.
 
 Formulas use formulaic's syntax (``"age + C(stage)"``); a column whose name is not a Python
 identifier (``ph.ecog``) may be written as is - it is back-quoted automatically. The formula
@@ -342,7 +346,11 @@ def _check_design(X: np.ndarray, names: Sequence[str]) -> None:
                 "predict treatment - drop it from the formula",
                 column=nm,
             )
-    rank = np.linalg.matrix_rank(X)
+    # rank from the scaled cross-product matrix: cheap for millions of rows
+    scale = np.sqrt(np.sum(X * X, axis=0))
+    xs = X / np.where(scale > 0, scale, 1.0)
+    ev = np.linalg.eigvalsh(xs.T @ xs)
+    rank = int(np.sum(ev > ev.max() * X.shape[1] * 1e-12))
     if rank < X.shape[1]:
         raise InputError(
             f"the design matrix is rank-deficient (rank {rank} < {X.shape[1]} columns: "
@@ -433,35 +441,72 @@ def _firth_backend():
     return getattr(_logistic, "firth_fit", None)  # pragma: no cover
 
 
-def _glm_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import (
-        ConvergenceWarning as SMConvergenceWarning,
-    )
-    from statsmodels.tools.sm_exceptions import (
-        PerfectSeparationWarning,
-    )
+def _glm_fit(X: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-8, maxit: int = 50):
+    """Logistic regression by IRLS, step for step as R's ``glm.fit``.
 
-    separated = False
-    with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
-        warnings.simplefilter("always")
-        model = sm.GLM(y, X, family=sm.families.Binomial())
-        res = model.fit(method="IRLS", tol=1e-10, maxiter=100)
-        fitted = np.asarray(res.fittedvalues, dtype=float)
-    converged = bool(res.converged)
-    for w in caught:
-        if issubclass(w.category, PerfectSeparationWarning):
-            separated = True
-        elif issubclass(w.category, SMConvergenceWarning):
-            converged = False
+    Starts from ``mu = (y + 1/2) / 2`` and iterates until ``|dev - dev_old| / (|dev| + 0.1) <
+    epsilon``, then takes one more step (so that the score equations hold to rounding error);
+    the covariance is from the weights of R's last IRLS solve (as ``summary.glm``; these
+    differ from the converged information matrix by ~1e-7 relative). The weighted
+    cross-products are formed directly (no QR of the n x p design), which keeps a
+    million-row fit to about a second.
+
+    References
+    ----------
+    McCullagh P, Nelder JA. Generalized Linear Models, 2nd ed. Chapman & Hall, 1989.
+    R Core Team. ``stats::glm.fit``.
+    """
+    n, k = X.shape
+    mu = (y + 0.5) / 2.0
+    eta = np.log(mu) - np.log1p(-mu)
+
+    def deviance(mu_: np.ndarray) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = np.where(y > 0, np.log(mu_), np.log1p(-mu_))
+        return float(-2.0 * np.sum(ll))
+
+    dev_old = deviance(mu)
+    converged = False
+    coef = np.zeros(k)
+    info = np.eye(k)
+    info_r = info
+    it = 0
+    polish = False
+    for it in range(1, maxit + 1):  # noqa: B007
+        w = np.maximum(mu * (1.0 - mu), np.finfo(float).eps)  # as binomial()$mu.eta
+        z = eta + (y - mu) / w
+        info = X.T @ (X * w[:, None])
+        rhs = X.T @ (w * z)
+        try:
+            chol = np.linalg.cholesky(info)
+            coef = np.linalg.solve(chol.T, np.linalg.solve(chol, rhs))
+        except np.linalg.LinAlgError:
+            coef = np.linalg.lstsq(info, rhs, rcond=None)[0]
+        eta = X @ coef
+        mu = 1.0 / (1.0 + np.exp(-eta))
+        dev = deviance(mu)
+        if polish:
+            break
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            # R stops here; one more (quadratically convergent) step solves the score
+            # equations to rounding error and moves the estimates by < 1e-8 relative
+            converged = True
+            polish = True
+            info_r = info
+        dev_old = dev
+    vcov = np.linalg.pinv(info_r if converged else info)
+    pbar = float(y.mean())
+    null_dev = float(-2.0 * n * (pbar * np.log(pbar) + (1 - pbar) * np.log1p(-pbar)))
+    fitted = mu
+    separated = bool(np.any(fitted < SEPARATION_EPS) or np.any(fitted > 1.0 - SEPARATION_EPS))
     return {
-        "coef": np.asarray(res.params, dtype=float),
-        "vcov": np.asarray(res.cov_params(), dtype=float),
+        "coef": coef,
+        "vcov": vcov,
         "fitted": fitted,
-        "loglik": float(res.llf),
-        "deviance": float(res.deviance),
-        "null_deviance": float(res.null_deviance),
-        "iterations": int(res.fit_history.get("iteration", 0)),
+        "loglik": -dev / 2.0,
+        "deviance": dev,
+        "null_deviance": null_dev,
+        "iterations": it,
         "converged": converged,
         "separated": separated,
     }
