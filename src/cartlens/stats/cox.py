@@ -211,10 +211,16 @@ class _CoxEngine:
         nstrata = int(s.max()) + 1 if s.size else 1
         size = nstrata * M
         key = s * M + rank_stop
-        # Rows are kept sorted by (stratum, stop): blocks of equal keys are contiguous.
-        perm = np.argsort(key, kind="stable")
+        # Rows are kept sorted by (stratum, stop, deaths first): blocks of equal keys are
+        # contiguous and each block starts with its deaths.
+        dead = np.asarray(event).astype(bool)
+        skey = key * 2 + (~dead)
+        if 2 * size + 2 < 65536:  # numpy sorts 16-bit integers by radix sort, O(n)
+            skey = skey.astype(np.uint16)
+        perm = np.argsort(skey, kind="stable")
         self.perm = perm
         self.X = np.ascontiguousarray(X[perm])
+        self.XT = np.ascontiguousarray(self.X.T)
         self.w = weights[perm]
         self.d = event.astype(bool)[perm]
         self.key_stop = key[perm]
@@ -251,9 +257,15 @@ class _CoxEngine:
             self.frac = np.zeros(ev.size)
         g_strat = gkeys // M
         end_keys = (g_strat + 1) * M
-        self.lo_stop = np.searchsorted(self.blk_keys, gkeys, "left")
-        self.hi_stop = np.searchsorted(self.blk_keys, end_keys, "left")
-        self.single_stratum = bool(np.all(self.hi_stop == self.blk_keys.size))
+        # Segments: each block split into [deaths | others]; risk sums are reverse cumulative
+        # sums over segments, death sums are the deaths' segments.
+        g_row = np.searchsorted(self.key_stop, gkeys, "left")
+        ev_end = g_row + m
+        self.seg_bounds = np.union1d(self.blk_starts, ev_end[ev_end < self.n])
+        self.seg_g = np.searchsorted(self.seg_bounds, g_row)
+        end_rows = np.searchsorted(self.key_stop, end_keys, "left")
+        self.seg_hi = np.searchsorted(self.seg_bounds, end_rows)
+        self.single_stratum = bool(np.all(end_rows == self.n))
         if entry is not None:
             self.key_start = s * M + rank_start
             self.sblk_keys, self.blk_start = _dense_unique(self.key_start, size)
@@ -276,25 +288,27 @@ class _CoxEngine:
     @staticmethod
     def _block_revcum(blk: np.ndarray, nblk: int, v: np.ndarray) -> np.ndarray:
         """Reverse cumulative sums over blocks (row k: sum over blocks >= k), (nblk+1, k)."""
-        out = np.zeros((nblk + 1, v.shape[1]))
-        for j in range(v.shape[1]):
-            out[:-1, j] = np.bincount(blk, weights=v[:, j], minlength=nblk)
+        out = np.zeros((nblk + 1, v.shape[0]))
+        for j in range(v.shape[0]):
+            out[:-1, j] = np.bincount(blk, weights=v[j], minlength=nblk)
         out[:-1] = np.cumsum(out[-2::-1], axis=0)[::-1]
         return out
 
-    def _risk_sums(self, v: np.ndarray) -> np.ndarray:
-        """Sum of the rows of ``v`` over each event group's risk set, shape (G, k)."""
-        nb = self.blk_keys.size
-        rc = np.zeros((nb + 1, v.shape[1]))
-        rc[:-1] = np.add.reduceat(v, self.blk_starts, axis=0)
-        rc[:-1] = np.cumsum(rc[-2::-1], axis=0)[::-1]
-        out = rc[self.lo_stop]
+    def _risk_sums(self, vT: np.ndarray, deaths: bool = False):
+        """Sums of the columns of ``vT`` (k, n) over each event group's risk set, (G, k);
+        with ``deaths=True`` also over the group's deaths."""
+        seg = np.add.reduceat(vT, self.seg_bounds, axis=1)
+        rc = np.zeros((vT.shape[0], seg.shape[1] + 1))
+        rc[:, :-1] = np.cumsum(seg[:, ::-1], axis=1)[:, ::-1]
+        out = rc[:, self.seg_g]
         if not self.single_stratum:
-            out -= rc[self.hi_stop]
+            out -= rc[:, self.seg_hi]
         if self.has_entry:
-            rs = self._block_revcum(self.blk_start, self.sblk_keys.size, v)
-            out -= rs[self.lo_start] - rs[self.hi_start]
-        return out
+            rs = self._block_revcum(self.blk_start, self.sblk_keys.size, vT)
+            out -= (rs[self.lo_start] - rs[self.hi_start]).T
+        if deaths:
+            return out.T, seg[:, self.seg_g].T
+        return out.T
 
     def _row_cum(self, c: np.ndarray) -> np.ndarray:
         """For each row, the sum of the per-group values ``c`` over groups where it is at risk."""
@@ -310,12 +324,11 @@ class _CoxEngine:
         eta = X @ beta if self.p else np.zeros(self.n)
         e = np.exp(eta)
         r = w * e
-        v = np.empty((self.n, self.p + 1))
-        v[:, 0] = r
-        np.multiply(X, r[:, None], out=v[:, 1:])
-        S = self._risk_sums(v)
+        vT = np.empty((self.p + 1, self.n))
+        vT[0] = r
+        np.multiply(self.XT, r, out=vT[1:])
+        S, E = self._risk_sums(vT, deaths=True)
         ev, gev = self.ev_rows, self.g_of_ev
-        E = np.add.reduceat(v[ev], self.g_starts, axis=0)
         S0, S1 = S[:, 0], S[:, 1:]
         E0, E1 = E[:, 0], E[:, 1:]
         f = self.frac
@@ -346,7 +359,7 @@ class _CoxEngine:
             cumA = self._row_cum(wA)
         if hessian:
             vrow = r * (cumA - np.append(wB, 0.0)[self.g_of_row])
-            info = (X * vrow[:, None]).T @ X
+            info = (self.XT * vrow) @ X
             DE = (S1 * wD[:, None]).T @ E1
             info -= (S1 * wC[:, None]).T @ S1 - DE - DE.T + (E1 * wF[:, None]).T @ E1
             out["info"] = (info + info.T) / 2
@@ -516,15 +529,11 @@ def _firth_adjust(engine: _CoxEngine, beta: np.ndarray, st: dict) -> None:
     Iinv = linalg.inv(info)
     eta = X @ beta
     r = w * np.exp(eta)
-    v = np.concatenate(
-        [
-            r[:, None],
-            X * r[:, None],
-            (X[:, :, None] * X[:, None, :]).reshape(engine.n, p * p) * r[:, None],
-        ],
-        axis=1,
+    XT = engine.XT
+    vT = np.concatenate(
+        [r[None, :], XT * r, (XT[:, None, :] * XT[None, :, :]).reshape(p * p, -1) * r]
     )
-    S = engine._risk_sums(v)
+    S = engine._risk_sums(vT)
     S0, S1, S2 = S[:, 0], S[:, 1 : p + 1], S[:, p + 1 :].reshape(-1, p, p)
     c1 = engine.dw / S0
     cumc = engine._row_cum(c1)
