@@ -598,7 +598,7 @@ def build_tables(seed: int = SEED) -> dict[str, list[dict[str, str]]]:
                 os_ = b.ri(40, 420)
                 course = _Course("NR", min(os_, b.ri(21, 35)), True, os_, rng.random() < 0.85)
             else:  # refractory_other
-                os_ = b.ri(30, 260)
+                os_ = b.ri(20, 90)
                 course = _Course("NR", min(os_, b.ri(14, 30)), True, os_, True)
             origin = d_salv if d_salv is not None else 0
         else:

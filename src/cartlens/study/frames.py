@@ -152,6 +152,8 @@ def build_frames(
         }
     )
     df["course"] = "CART" + df["course_number"].astype(str)
+    n_courses = courses.groupby("patient_id")["course_number"].max()
+    df["got_cart2"] = df["patient_id"].map(n_courses).to_numpy() >= 2
     p = pats.reindex(df["patient_id"])
     diag_age = p["age_at_diagnosis"].to_numpy(dtype=float) if "age_at_diagnosis" in p else np.nan
     years_since_dx = _days(df["infusion_date"], p["diagnosis_date"].set_axis(df.index)) / 365.25

@@ -235,7 +235,7 @@ class ReplicationTarget(_Model):
 
     analysis: str
     stat: str
-    published: float | None = None
+    published: float | Literal["NR"] | None = None
     label: str = ""
     figure: str = ""
     decimals: int | None = None

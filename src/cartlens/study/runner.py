@@ -1,0 +1,1005 @@
+"""Run a study specification on a registry: frames -> cohorts -> analyses -> results.
+
+:func:`run_study` returns a frozen :class:`StudyRun`; :func:`write_results` writes
+``results.json`` (every analysis in the tidy schema, the specification, the software version,
+input hashes and the ``replication`` object). Statistical warnings raised by an analysis are
+kept with it (and shown in the report); a study that names a column that does not exist, or a
+cohort that turns out empty, is a :class:`~cartlens.study.spec.SpecError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartlens import __version__
+from cartlens.errors import CartlensError, InputError, StatisticalWarning
+from cartlens.results import Result, json_safe
+from cartlens.study.spec import Condition, SpecError, Study, key_lines, load_study
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AnalysisResult(Result):
+    """One analysis of the study.
+
+    ``summary`` holds the scalars the report and the replication table quote (keys such as
+    ``cart2.x`` or ``median.true``); ``details`` holds JSON-safe rows for tables and figures;
+    ``results`` the statistical results themselves (frozen :class:`Result` objects).
+    """
+
+    id: str
+    type: str
+    title: str
+    section: str
+    cohorts: tuple[str, ...]
+    status: str
+    summary: dict
+    details: dict
+    results: dict
+    warnings: tuple[str, ...]
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StudyRun(Result):
+    """Everything one run of a study produced."""
+
+    study: dict
+    cohorts: dict
+    analyses: tuple[AnalysisResult, ...]
+    replication: dict
+    replication_table: tuple[dict, ...]
+    inputs: dict
+    software_version: str
+    warnings: tuple[str, ...]
+
+    def analysis(self, analysis_id: str) -> AnalysisResult:
+        for a in self.analyses:
+            if a.id == analysis_id:
+                return a
+        raise KeyError(analysis_id)
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_hashes(registry: Path, spec_text: str) -> dict:
+    files = {}
+    if registry.is_dir():
+        for f in sorted(registry.glob("*.csv")):
+            files[f.name] = _sha256(f)
+    else:
+        files[registry.name] = _sha256(registry)
+    combined = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in files.items()).encode()).hexdigest()
+    return {
+        "registry": str(registry),
+        "registry_files": files,
+        "registry_sha256": combined,
+        "spec_sha256": hashlib.sha256(spec_text.encode("utf-8")).hexdigest(),
+    }
+
+
+def load_registry_tables(registry: str | Path) -> dict[str, pd.DataFrame]:
+    """Entity tables from a cartlens store (DuckDB) or a folder of entity CSV files."""
+    from cartlens.study.frames import load_entities
+
+    return load_entities(registry)
+
+
+# --------------------------------------------------------------------------------------------
+# cohorts
+# --------------------------------------------------------------------------------------------
+
+
+def _cond_mask(series: pd.Series, cond: Any) -> pd.Series:
+    if not isinstance(cond, Condition):
+        cond = Condition(op="in", value=cond) if isinstance(cond, list) else Condition(value=cond)
+    op, val = cond.op, cond.value
+    if op == "is_null":
+        return series.isna()
+    if op == "not_null":
+        return series.notna()
+    if op in ("in", "not_in"):
+        vals = val if isinstance(val, list) else [val]
+        m = series.isin(vals)
+        return m if op == "in" else ~m & series.notna()
+    s = series
+    ops: dict[str, Callable] = {
+        "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    try:
+        out = ops[op](s, val)
+    except TypeError as exc:
+        raise ValueError(f"cannot compare with {val!r}: {exc}") from None
+    return out.fillna(False).astype(bool)
+
+
+def build_cohorts(study: Study, frames: dict[str, pd.DataFrame], lines: dict) -> dict:
+    """Apply each cohort's filters (and its parents'); return ``{name: DataFrame}``."""
+    out: dict[str, pd.DataFrame] = {}
+
+    def build(name: str) -> pd.DataFrame:
+        if name in out:
+            return out[name]
+        c = study.cohorts[name]
+        base = build(c.parent) if c.parent else frames[c.frame]
+        mask = pd.Series(True, index=base.index)
+        for col, cond in c.where.items():
+            key = f"cohorts.{name}.where.{col}"
+            if col not in base.columns:
+                raise SpecError(
+                    f"column '{col}' does not exist in the '{c.frame}' frame (columns: "
+                    f"{', '.join(map(str, base.columns))})",
+                    key=key,
+                    line=lines.get(("cohorts", name, "where", col))
+                    or lines.get(("cohorts", name, "where"))
+                    or lines.get(("cohorts", name)),
+                )
+            try:
+                mask &= _cond_mask(base[col], cond)
+            except ValueError as exc:
+                raise SpecError(str(exc), key=key, line=lines.get(("cohorts", name))) from None
+        df = base[mask]
+        if df.empty:
+            raise SpecError(
+                f"cohort '{name}' is empty: no row of the '{c.frame}' frame meets its filters",
+                key=f"cohorts.{name}",
+                line=lines.get(("cohorts", name)),
+            )
+        out[name] = df
+        return df
+
+    for name in study.cohorts:
+        build(name)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _label(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _require(df: pd.DataFrame, cols: list[str], where: str, lines: dict, loc: tuple) -> None:
+    for c in cols:
+        if c not in df.columns:
+            raise SpecError(
+                f"column '{c}' does not exist (columns: {', '.join(map(str, df.columns))})",
+                key=where,
+                line=lines.get(loc) or lines.get(loc[:2]),
+            )
+
+
+def _bool01(s: pd.Series) -> np.ndarray:
+    return s.astype(float).to_numpy()
+
+
+def _time_scale(study: Study) -> float:
+    unit = study.presentation.time_unit
+    return {"days": 1.0, "months": study.presentation.month_days, "years": 365.25}[unit]
+
+
+def _numeric_design(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[str]]:
+    X = []
+    names = []
+    for c in cols:
+        s = df[c]
+        if s.dtype == object and not s.dropna().map(lambda v: isinstance(v, bool)).all():
+            levels = sorted(s.dropna().unique(), key=str)
+            for lv in levels[1:]:
+                X.append((s == lv).astype(float).where(s.notna()).to_numpy())
+                names.append(f"{c}[{lv}]")
+        else:
+            X.append(pd.to_numeric(s.astype(float), errors="coerce").to_numpy())
+            names.append(c)
+    return np.column_stack(X), names
+
+
+# --------------------------------------------------------------------------------------------
+# analyses
+# --------------------------------------------------------------------------------------------
+
+
+def _proportion(a, study, cohorts, ctx):
+    from cartlens.stats.proportions import binom_ci
+
+    p = study.presentation
+    summary, rows, results = {}, [], {}
+    for c in a.cohorts:
+        df = cohorts[c]
+        _require(df, [a.outcome], f"analyses.{a.id}.outcome", ctx["lines"], ctx["loc"])
+        v = df[a.outcome].dropna().astype(bool)
+        x, n = int(v.sum()), int(len(v))
+        r = binom_ci(x, n, p.ci_method, conf_level=p.conf_level)
+        results[c] = r
+        summary.update({f"{c}.x": x, f"{c}.n": n, f"{c}.pct": 100 * x / n if n else None})
+        summary.update({f"{c}.lower": r.lower, f"{c}.upper": r.upper})
+        rows.append(
+            {
+                "cohort": c,
+                "label": study.cohorts[c].label or c,
+                "x": x,
+                "n": n,
+                "estimate": r.estimate,
+                "lower": r.lower,
+                "upper": r.upper,
+            }
+        )
+    return summary, {"rows": rows, "method": p.ci_method, "conf_level": p.conf_level}, results
+
+
+def _compare(a, study, cohorts, ctx):
+    from cartlens.stats.tables import chisq_test, compare_proportions, fisher_test
+
+    c1, c2 = a.cohorts
+    d1, d2 = cohorts[c1], cohorts[c2]
+    for d in (d1, d2):
+        _require(d, [a.outcome], f"analyses.{a.id}.outcome", ctx["lines"], ctx["loc"])
+    v1 = d1[a.outcome].dropna().astype(bool)
+    v2 = d2[a.outcome].dropna().astype(bool)
+    x1, n1, x2, n2 = int(v1.sum()), len(v1), int(v2.sum()), len(v2)
+    overlap = len(set(d1["patient_id"]) & set(d2["patient_id"]))
+    table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
+    results: dict[str, Result] = {}
+    if a.test == "chisq":
+        r = chisq_test(table, correct=a.correct)
+        results["test"] = r
+        p, stat, method = r.p_value, r.statistic, r.method
+    elif a.test == "fisher":
+        r = fisher_test(table)
+        results["test"] = r
+        p, stat, method = r.p_value, None, "Fisher's exact test"
+    else:
+        r = compare_proportions(x1, n1, x2, n2, correct=a.correct, overlapping=overlap > 0)
+        results["test"] = r
+        p = getattr(r, "p_value", None)
+        stat, method = getattr(r, "statistic", None), getattr(r, "test", "auto")
+    if overlap:
+        from cartlens.errors import PairedDataWarning
+
+        warnings.warn(
+            f"{overlap} patients are in both '{c1}' and '{c2}'; the test treats the groups as "
+            "independent, which they are not (see the paired McNemar analysis)",
+            PairedDataWarning,
+            stacklevel=2,
+        )
+    fisher = fisher_test(table)
+    results["fisher"] = fisher
+    summary = {
+        "p": p,
+        "statistic": stat,
+        "x1": x1,
+        "n1": n1,
+        "x2": x2,
+        "n2": n2,
+        "pct1": 100 * x1 / n1,
+        "pct2": 100 * x2 / n2,
+        "overlap": overlap,
+        "p_fisher": fisher.p_value,
+    }
+    details = {"method": method, "table": table.tolist(), "labels": [c1, c2]}
+    return summary, details, results
+
+
+def _paired(a, study, cohorts, ctx):
+    from cartlens.stats.tables import mcnemar_test
+
+    c1, c2 = a.cohorts
+    d1 = cohorts[c1][[a.pair_by, a.outcome]].dropna()
+    d2 = cohorts[c2][[a.pair_by, a.outcome]].dropna()
+    m = d1.merge(d2, on=a.pair_by, suffixes=("_1", "_2"))
+    y1 = m[f"{a.outcome}_1"].astype(bool).to_numpy()
+    y2 = m[f"{a.outcome}_2"].astype(bool).to_numpy()
+    table = np.array([[np.sum(y1 & y2), np.sum(y1 & ~y2)], [np.sum(~y1 & y2), np.sum(~y1 & ~y2)]])
+    r = mcnemar_test(table, correct=False, exact=a.exact)
+    r_asym = mcnemar_test(table, correct=True)
+    summary = {
+        "n_pairs": int(len(m)),
+        "both": int(table[0, 0]),
+        "first_only": int(table[0, 1]),
+        "second_only": int(table[1, 0]),
+        "neither": int(table[1, 1]),
+        "p": r.p_value,
+        "p_chisq_corrected": r_asym.p_value,
+        "pct1": 100 * y1.mean() if len(m) else None,
+        "pct2": 100 * y2.mean() if len(m) else None,
+    }
+    details = {"table": table.tolist(), "labels": [c1, c2], "method": r.method}
+    return summary, details, {"mcnemar": r, "mcnemar_corrected": r_asym}
+
+
+def _grades(a, study, cohorts, ctx):
+    col = f"{a.toxicity}_grade"
+    severe = study.endpoints.toxicity.severe_grade
+    summary, rows = {}, []
+    for c in a.cohorts:
+        g = cohorts[c][col].fillna(0).astype(int)
+        n = len(g)
+        counts = {k: int((g == k).sum()) for k in range(0, a.max_grade + 1)}
+        summary[f"{c}.n"] = n
+        for k, v in counts.items():
+            summary[f"{c}.grade_{k}"] = v
+        summary[f"{c}.any"] = int((g >= 1).sum())
+        summary[f"{c}.severe"] = int((g >= severe).sum())
+        rows.append(
+            {
+                "cohort": c,
+                "label": study.cohorts[c].label or c,
+                "n": n,
+                "counts": counts,
+                "any": int((g >= 1).sum()),
+                "severe": int((g >= severe).sum()),
+            }
+        )
+    return summary, {"rows": rows, "severe_grade": severe, "toxicity": a.toxicity}, {}
+
+
+def _km(a, study, cohorts, ctx):
+    from cartlens.stats.km import kaplan_meier
+    from cartlens.stats.logrank import logrank_test
+
+    df = cohorts[a.cohort]
+    scale = _time_scale(study)
+    if a.by:
+        _require(df, [a.by], f"analyses.{a.id}.by", ctx["lines"], ctx["loc"])
+        df = df[df[a.by].notna()]
+        if a.groups is not None:
+            df = df[df[a.by].map(_label).isin([_label(g) for g in a.groups])]
+    t = df[f"{a.endpoint}_days"].to_numpy(dtype=float) / scale
+    e = df[f"{a.endpoint}_event"].to_numpy(dtype=int)
+    grp = df[a.by].map(_label).to_numpy() if a.by else None
+    p = study.presentation
+    km = kaplan_meier(t, e, group=grp, conf_type=p.km_conf_type, conf_level=p.conf_level)
+    results: dict[str, Result] = {"km": km}
+    summary: dict[str, Any] = {"n": int(len(df)), "events": int(e.sum())}
+    curves = []
+    for cv in km.curves:
+        g = "all" if cv.group is None else _label(cv.group)
+        suffix = "" if cv.group is None else f".{g}"
+        med = None if cv.median is None or not math.isfinite(cv.median) else float(cv.median)
+        summary[f"median{suffix}"] = med
+        summary[f"median_lower{suffix}"] = cv.median_lower
+        summary[f"median_upper{suffix}"] = cv.median_upper
+        summary[f"n{suffix}" if suffix else "n_curve"] = int(cv.n)
+        summary[f"events{suffix}" if suffix else "events_curve"] = int(cv.events)
+        mask = slice(None) if grp is None else (grp == g)
+        tt = t[mask]
+        risk = [int(np.sum(tt >= x)) for x in p.risk_table_times]
+        curves.append(
+            {
+                "group": g,
+                "label": a.labels.get(g, study.cohorts[a.cohort].label if g == "all" else g),
+                "n": int(cv.n),
+                "events": int(cv.events),
+                "median": med,
+                "median_lower": cv.median_lower,
+                "median_upper": cv.median_upper,
+                "at_risk": risk,
+            }
+        )
+    if a.by and len(km.curves) > 1:
+        lr = logrank_test(t, e, grp)
+        results["logrank"] = lr
+        summary["logrank"] = lr.p
+    for g1, g2 in a.logrank_pairs:
+        l1, l2 = _label(g1), _label(g2)
+        m = np.isin(grp, [l1, l2])
+        lr = logrank_test(t[m], e[m], grp[m])
+        results[f"logrank {l1}|{l2}"] = lr
+        summary[f"logrank.{l1}|{l2}"] = lr.p
+    details = {
+        "curves": curves,
+        "endpoint": a.endpoint,
+        "time_unit": p.time_unit,
+        "risk_times": p.risk_table_times,
+        "pairs": [[_label(x), _label(y)] for x, y in a.logrank_pairs],
+    }
+    return summary, details, results
+
+
+def _cox(a, study, cohorts, ctx):
+    from cartlens.stats.cox import coxph
+
+    df = cohorts[a.cohort]
+    _require(df, a.covariates, f"analyses.{a.id}.covariates", ctx["lines"], ctx["loc"])
+    scale = _time_scale(study)
+    d = df[[f"{a.endpoint}_days", f"{a.endpoint}_event", *a.covariates]].dropna()
+    t = d[f"{a.endpoint}_days"].to_numpy(dtype=float) / scale
+    e = d[f"{a.endpoint}_event"].to_numpy(dtype=int)
+    rows, results, summary = [], {}, {"n": int(len(d)), "events": int(e.sum())}
+    models = []
+    if a.univariable:
+        models += [("univariable", [c]) for c in a.covariates]
+    if a.multivariable and len(a.covariates) > 1:
+        models.append(("multivariable", list(a.covariates)))
+    for kind, cols in models:
+        X, names = _numeric_design(d, cols)
+        try:
+            r = coxph(t, e, X, names=names, ties=a.ties, firth=a.firth)
+        except CartlensError as exc:
+            rows.append({"model": kind, "term": ", ".join(cols), "error": str(exc)})
+            continue
+        results[f"{kind}:{'+'.join(cols)}"] = r
+        for row in r.terms_table():
+            rows.append({"model": kind, **row})
+            summary[f"{kind}.{row['term']}.hr"] = row.get("hr")
+            summary[f"{kind}.{row['term']}.p"] = row.get("p")
+    return summary, {"rows": rows, "endpoint": a.endpoint}, results
+
+
+def _logistic(a, study, cohorts, ctx):
+    from cartlens.stats import logistic as lg
+
+    df = cohorts[a.cohort]
+    _require(df, [a.outcome, *a.covariates], f"analyses.{a.id}", ctx["lines"], ctx["loc"])
+    d = df[[a.outcome, *a.covariates]].dropna().copy()
+    for c in [a.outcome, *a.covariates]:
+        if d[c].map(lambda v: isinstance(v, bool | np.bool_)).all():
+            d[c] = d[c].astype(int)
+    rows, results = [], {}
+    summary: dict[str, Any] = {"n": int(len(d)), "events": int(d[a.outcome].sum())}
+    models = []
+    if a.univariable:
+        models += [("univariable", [c]) for c in a.covariates]
+    if a.multivariable and len(a.covariates) > 1:
+        models.append(("multivariable", list(a.covariates)))
+    for kind, cols in models:
+        formula = f"{a.outcome} ~ " + " + ".join(cols)
+        try:
+            try:
+                r = lg.logistic_regression(formula, d, firth=a.firth)
+            except ValueError as exc:
+                if isinstance(exc, CartlensError):
+                    raise
+                # the profile-likelihood interval could not be bracketed: Wald instead
+                r = lg.logistic_regression(formula, d, firth=a.firth, ci="wald")
+                warnings.warn(
+                    f"{kind} model {formula}: profile-likelihood CI failed ({exc}); "
+                    "Wald CI and P shown",
+                    StatisticalWarning,
+                    stacklevel=2,
+                )
+        except CartlensError as exc:
+            rows.append({"model": kind, "term": ", ".join(cols), "error": str(exc)})
+            continue
+        results[f"{kind}:{'+'.join(cols)}"] = r
+        for i, term in enumerate(r.terms):
+            if term in ("(Intercept)", "Intercept"):
+                continue
+            row = {
+                "model": kind,
+                "term": term,
+                "or": float(r.odds_ratio[i]),
+                "lower": float(r.lower[i]),
+                "upper": float(r.upper[i]),
+                "p": float(r.p[i]),
+            }
+            rows.append(row)
+            summary[f"{kind}.{term}.or"] = row["or"]
+            summary[f"{kind}.{term}.p"] = row["p"]
+    return (
+        summary,
+        {"rows": rows, "firth": a.firth, "ci_method": getattr(r, "ci_method", "")},
+        results,
+    )
+
+
+def _swimmer(a, study, cohorts, ctx):
+    df = cohorts[a.cohort]
+    tables = ctx["tables"]
+    frames = ctx["frames"]
+    inf = frames["infusions"]
+    scale = _time_scale(study)
+    rows = []
+    for pid in df["patient_id"]:
+        courses = inf[inf["patient_id"] == pid].sort_values("course_number")
+        c1 = courses.iloc[0]
+        t0 = c1["infusion_date"]
+
+        def day(x, t0=t0):
+            return None if pd.isna(x) else float((x - t0).days) / scale
+
+        events = []
+        for _, c in courses.iterrows():
+            events.append({"t": day(c["infusion_date"]), "kind": c["course"]})
+            if c["best_response"] is not None and not pd.isna(c["best_response"]):
+                resp_day = c["infusion_date"] + pd.Timedelta(
+                    days=study.endpoints.response.assessment_day
+                )
+                events.append(
+                    {"t": day(resp_day), "kind": "response", "value": str(c["best_response"])}
+                )
+        tx = tables["transplants"]
+        for d in tx.loc[tx["patient_id"] == pid, "transplant_date"]:
+            events.append({"t": day(d), "kind": "HSCT"})
+        rel = tables["relapses"]
+        for d in rel.loc[rel["patient_id"] == pid, "relapse_date"]:
+            events.append({"t": day(d), "kind": "relapse"})
+        end = day(c1["last_contact_date"])
+        rows.append(
+            {
+                "patient_id": pid,
+                "end": end,
+                "dead": bool(c1["dead"]),
+                "cart2_cr": bool(df.loc[df["patient_id"] == pid, "cr"].iloc[0] is True),
+                "hsct_before": bool(df.loc[df["patient_id"] == pid, "hsct_before"].iloc[0]),
+                "events": sorted(events, key=lambda e: (e["t"] is None, e["t"])),
+            }
+        )
+    rows.sort(key=lambda r: -(r["end"] or 0))
+    return {"n": len(rows)}, {"patients": rows, "time_unit": study.presentation.time_unit}, {}
+
+
+def _time_dependent(a, study, cohorts, ctx):
+    """Naive ever/never comparison vs landmark and time-dependent Cox for an exposure day."""
+    from cartlens.errors import ImmortalTimeWarning
+    from cartlens.stats.cox import coxph
+    from cartlens.stats.km import kaplan_meier
+    from cartlens.stats.logrank import logrank_test
+
+    df = cohorts[a.cohort]
+    _require(df, [a.exposure_day], f"analyses.{a.id}.exposure_day", ctx["lines"], ctx["loc"])
+    scale = _time_scale(study)
+    td = df[f"{a.endpoint}_days"].to_numpy(dtype=float)
+    ev = df[f"{a.endpoint}_event"].to_numpy(dtype=int)
+    xd = df[a.exposure_day].to_numpy(dtype=float)
+    exposed = ~np.isnan(xd) & (xd < td)
+    summary: dict[str, Any] = {"n": int(len(df)), "exposed": int(exposed.sum())}
+    results: dict[str, Result] = {}
+    # naive: exposure "ever" from time zero (immortal-time biased)
+    naive = coxph(td / scale, ev, exposed.astype(float)[:, None], names=["exposed_ever"])
+    results["naive_cox"] = naive
+    summary["naive.hr"] = float(naive.hr[0])
+    summary["naive.p"] = float(naive.p[0])
+    immortal = np.where(exposed, xd, 0.0)
+    summary["immortal_person_time"] = float(immortal.sum() / scale)
+    try:
+        from cartlens.stats import immortal as imm  # engineer E
+
+        check = getattr(imm, "check_immortal_time", None) or getattr(
+            imm, "immortal_time_check", None
+        )
+        if check is not None:
+            check(time=td, exposure_time=np.where(exposed, xd, np.nan))
+    except ImportError:
+        pass
+    warnings.warn(
+        f"'{a.exposure_day}' is dated after time zero for {int(exposed.sum())} patients: "
+        f"comparing ever- vs never-exposed from time zero credits "
+        f"{summary['immortal_person_time']:.1f} {study.presentation.time_unit} of immortal time "
+        "to the exposed group (naive HR shown for contrast only)",
+        ImmortalTimeWarning,
+        stacklevel=2,
+    )
+    # time-dependent Cox: (0, x] unexposed, (x, t] exposed
+    start, stop, event, z, ids = [], [], [], [], []
+    for i in range(len(td)):
+        if exposed[i] and xd[i] > 0:
+            start += [0.0, xd[i]]
+            stop += [xd[i], td[i]]
+            event += [0, ev[i]]
+            z += [0.0, 1.0]
+            ids += [i, i]
+        else:
+            start.append(0.0)
+            stop.append(td[i])
+            event.append(ev[i])
+            z.append(1.0 if exposed[i] else 0.0)
+            ids.append(i)
+    tdc = coxph(
+        np.array(stop) / scale,
+        np.array(event),
+        np.array(z)[:, None],
+        entry=np.array(start) / scale,
+        names=["exposed_time_dependent"],
+    )
+    results["time_dependent_cox"] = tdc
+    summary["td.hr"] = float(tdc.hr[0])
+    summary["td.lower"] = float(tdc.hr_lower[0])
+    summary["td.upper"] = float(tdc.hr_upper[0])
+    summary["td.p"] = float(tdc.p[0])
+    # landmark: alive at L; exposure = before L; time from L
+    L = a.landmark_days
+    keep = td > L
+    lm_exp = exposed & (xd <= L)
+    lt = (td[keep] - L) / scale
+    le = ev[keep]
+    lg = np.where(lm_exp[keep], "exposed", "unexposed")
+    summary["landmark.days"] = L
+    summary["landmark.n"] = int(keep.sum())
+    summary["landmark.exposed"] = int(lm_exp[keep].sum())
+    curves = []
+    if len(set(lg)) > 1:
+        lkm = kaplan_meier(lt, le, group=lg, conf_type=study.presentation.km_conf_type)
+        llr = logrank_test(lt, le, lg)
+        lcox = coxph(
+            lt, le, (lg == "exposed").astype(float)[:, None], names=["exposed_by_landmark"]
+        )
+        results.update({"landmark_km": lkm, "landmark_logrank": llr, "landmark_cox": lcox})
+        summary["landmark.p"] = llr.p
+        summary["landmark.hr"] = float(lcox.hr[0])
+        summary["landmark.lower"] = float(lcox.hr_lower[0])
+        summary["landmark.upper"] = float(lcox.hr_upper[0])
+        for cv in lkm.curves:
+            curves.append(
+                {
+                    "group": str(cv.group),
+                    "label": f"{'HSCT' if cv.group == 'exposed' else 'no HSCT'} by landmark",
+                    "n": int(cv.n),
+                    "events": int(cv.events),
+                    "median": cv.median
+                    if cv.median is not None and math.isfinite(cv.median)
+                    else None,
+                    "median_lower": cv.median_lower,
+                    "median_upper": cv.median_upper,
+                    "at_risk": [
+                        int(np.sum(lt[lg == cv.group] >= x))
+                        for x in study.presentation.risk_table_times
+                    ],
+                }
+            )
+    # Mantel-Byar (engineer E), when available
+    try:
+        from cartlens.stats import immortal as imm
+
+        mb = getattr(imm, "mantel_byar", None)
+        if mb is not None:
+            r = mb(td / scale, ev, np.where(exposed, xd / scale, np.nan))
+            results["mantel_byar"] = r
+            summary["mantel_byar.p"] = getattr(r, "p", getattr(r, "p_value", None))
+    except ImportError:
+        pass
+    details = {
+        "landmark_curves": curves,
+        "risk_times": study.presentation.risk_table_times,
+        "time_unit": study.presentation.time_unit,
+    }
+    return summary, details, results
+
+
+def _adjusted(a, study, cohorts, ctx):
+    from cartlens.stats.propensity import propensity_score
+    from cartlens.stats.weighting import iptw_weights, weighted_cox
+
+    df = cohorts[a.cohort]
+    _require(df, [a.treatment, *a.covariates], f"analyses.{a.id}", ctx["lines"], ctx["loc"])
+    d = df[df[a.treatment].isin([a.treated, a.control])].copy()
+    d["_treat"] = (d[a.treatment] == a.treated).astype(int)
+    d = d.dropna(subset=[*a.covariates, f"{a.endpoint}_days"])
+    scale = _time_scale(study)
+    t = d[f"{a.endpoint}_days"].to_numpy(dtype=float) / scale
+    e = d[f"{a.endpoint}_event"].to_numpy(dtype=int)
+    results: dict[str, Result] = {}
+    summary: dict[str, Any] = {
+        "n": int(len(d)),
+        "n_treated": int(d["_treat"].sum()),
+        "n_control": int((1 - d["_treat"]).sum()),
+    }
+    if a.method == "restriction":
+        from cartlens.stats.cox import coxph
+
+        r = coxph(t, e, d["_treat"].to_numpy(float)[:, None], names=["treated"])
+    elif a.method == "multivariable":
+        from cartlens.stats.cox import coxph
+
+        X, names = _numeric_design(d, ["_treat", *a.covariates])
+        r = coxph(t, e, X, names=["treated", *names[1:]])
+    else:
+        formula = "_treat ~ " + " + ".join(a.covariates)
+        ps = propensity_score(formula, d, treatment="_treat", treated=1, firth=True)
+        results["propensity"] = ps
+        w = iptw_weights(ps.ps, d["_treat"].to_numpy(), stabilize=True)
+        results["weights"] = w
+        weights = np.asarray(getattr(w, "weights", w))
+        r = weighted_cox(t, e, d["_treat"].to_numpy(), weights)
+        try:
+            from cartlens.stats.balance import balance_table
+
+            bal = balance_table(d[a.covariates], d["_treat"].to_numpy(), weights)
+            results["balance"] = bal
+        except Exception as exc:  # noqa: BLE001 - balance is a diagnostic
+            summary["balance_error"] = str(exc)
+    results["cox"] = r
+    hr = getattr(r, "hr", None)
+    if hr is not None:
+        summary["hr"] = float(np.asarray(hr)[0])
+        summary["lower"] = float(np.asarray(r.hr_lower)[0])
+        summary["upper"] = float(np.asarray(r.hr_upper)[0])
+        summary["p"] = float(np.asarray(r.p)[0])
+    return summary, {"method": a.method, "covariates": a.covariates}, results
+
+
+def _descriptive(a, study, cohorts, ctx):
+    from cartlens.stats.nonparametric import kruskal_wallis, mann_whitney
+    from cartlens.stats.tables import chisq_test, fisher_test
+
+    df = cohorts[a.cohort]
+    _require(
+        df, [*a.variables, *([a.by] if a.by else [])], f"analyses.{a.id}", ctx["lines"], ctx["loc"]
+    )
+    groups = sorted(df[a.by].dropna().unique(), key=_label) if a.by else [None]
+    gl = [_label(g) for g in groups] if a.by else ["all"]
+    summary: dict[str, Any] = {"n": int(len(df))}
+    for g, lab in zip(groups, gl):
+        if a.by:
+            summary[f"n.{lab}"] = int((df[a.by] == g).sum())
+    rows = []
+    for v in a.variables:
+        s = df[v]
+        cat = (
+            v in a.categorical
+            or s.dtype == object
+            and not pd.api.types.is_numeric_dtype(s.dropna())
+        )
+        if cat:
+            levels = sorted(s.dropna().map(_label).unique())
+            cells = []
+            for lv in levels:
+                row = {"variable": v, "level": lv, "cells": []}
+                for g in groups:
+                    sg = df[s.notna() & ((df[a.by] == g) if a.by else True)][v].map(_label)
+                    k = int((sg == lv).sum())
+                    row["cells"].append({"n": k, "pct": 100 * k / len(sg) if len(sg) else None})
+                cells.append(row)
+            test, p = None, None
+            if a.by and len(groups) > 1 and len(levels) > 1:
+                tab = np.array([[c["n"] for c in r["cells"]] for r in cells]).T
+                chi = chisq_test(tab, correct=False)
+                if chi.min_expected < 5 and tab.shape == (2, 2):
+                    p, test = fisher_test(tab).p_value, "Fisher's exact test (expected count < 5)"
+                else:
+                    p, test = (
+                        chi.p_value,
+                        "Pearson chi-square"
+                        + (" (expected count < 5)" if chi.min_expected < 5 else ""),
+                    )
+            rows.append(
+                {"variable": v, "kind": "categorical", "levels": cells, "test": test, "p": p}
+            )
+            summary[f"{v}.p"] = p
+        else:
+            x = pd.to_numeric(s.astype(float), errors="coerce")
+            cells = []
+            samples = []
+            for g in groups:
+                xs = x[(df[a.by] == g) if a.by else slice(None)].dropna().to_numpy()
+                samples.append(xs)
+                if len(xs):
+                    q1, med, q3 = np.percentile(xs, [25, 50, 75])
+                    cells.append({"median": med, "q1": q1, "q3": q3, "n": len(xs)})
+                else:
+                    cells.append({"median": None, "q1": None, "q3": None, "n": 0})
+            test, p = None, None
+            if a.by and len(groups) == 2 and all(len(s_) for s_ in samples):
+                p, test = mann_whitney(samples[0], samples[1]).p_value, "Wilcoxon rank-sum"
+            elif a.by and len(groups) > 2:
+                vals = np.concatenate(samples)
+                gg = np.concatenate([[i] * len(s_) for i, s_ in enumerate(samples)])
+                p, test = kruskal_wallis(vals, gg).p_value, "Kruskal-Wallis"
+            rows.append({"variable": v, "kind": "numeric", "cells": cells, "test": test, "p": p})
+            summary[f"{v}.p"] = p
+    return summary, {"rows": rows, "groups": gl, "by": a.by}, {}
+
+
+RUNNERS: dict[str, Callable] = {
+    "descriptive": _descriptive,
+    "proportion": _proportion,
+    "compare_proportions": _compare,
+    "paired_proportions": _paired,
+    "grade_distribution": _grades,
+    "km": _km,
+    "cox": _cox,
+    "logistic": _logistic,
+    "swimmer": _swimmer,
+    "time_dependent": _time_dependent,
+    "adjusted": _adjusted,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------
+
+
+def _round_to(v: Any, decimals: int | None) -> Any:
+    if v is None or decimals is None:
+        return v
+    return round(float(v), decimals)
+
+
+def run_study(
+    study: Study | str | Path,
+    registry: str | Path,
+    *,
+    spec_text: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StudyRun:
+    """Execute ``study`` on the registry (a cartlens store or a folder of entity CSVs)."""
+    from cartlens.study.frames import build_frames
+
+    say = progress or (lambda _m: None)
+    if not isinstance(study, Study):
+        path = Path(study)
+        spec_text = path.read_text(encoding="utf-8") if path.exists() else None
+        study = load_study(path)
+    text = spec_text or ""
+    lines = key_lines(text) if text else {}
+    registry = Path(registry)
+    say("reading the registry")
+    tables = load_registry_tables(registry)
+    say("deriving the analysis frames")
+    frames = build_frames(tables, study.endpoints, study.presentation.month_days)
+    cohorts = build_cohorts(study, frames, lines)
+    cohort_info = {
+        name: {
+            "label": c.label or name,
+            "frame": c.frame,
+            "parent": c.parent,
+            "where": json_safe(
+                {k: (v.model_dump() if isinstance(v, Condition) else v) for k, v in c.where.items()}
+            ),
+            "n": int(len(cohorts[name])),
+            "patients": int(cohorts[name]["patient_id"].nunique()),
+        }
+        for name, c in study.cohorts.items()
+    }
+    ctx_base = {"tables": tables, "frames": frames, "lines": lines}
+    out: list[AnalysisResult] = []
+    all_warnings: list[str] = []
+    for i, a in enumerate(study.analyses):
+        say(f"analysis {i + 1}/{len(study.analyses)}: {a.id}")
+        ctx = {**ctx_base, "loc": ("analyses", i)}
+        fn = RUNNERS[a.type]
+        names = tuple([a.cohort] if hasattr(a, "cohort") else getattr(a, "cohorts", []))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status, note = "ok", ""
+            try:
+                summary, details, results = fn(a, study, cohorts, ctx)
+            except SpecError:
+                raise
+            except (ImportError, AttributeError) as exc:
+                status, note = (
+                    "unavailable",
+                    f"needs a statistics function not yet available: {exc}",
+                )
+                summary, details, results = {}, {}, {}
+            except (CartlensError, ValueError, np.linalg.LinAlgError) as exc:
+                status, note = "failed", f"{type(exc).__name__}: {exc}"
+                summary, details, results = {}, {}, {}
+        texts = []
+        for w in caught:
+            if issubclass(w.category, StatisticalWarning):
+                texts.append(f"{w.category.__name__}: {w.message}")
+        texts = list(dict.fromkeys(texts))
+        all_warnings += [f"{a.id}: {t}" for t in texts]
+        out.append(
+            AnalysisResult(
+                id=a.id,
+                type=a.type,
+                title=a.title or a.id,
+                section=a.section,
+                cohorts=names,
+                status=status,
+                summary=json_safe(summary),
+                details=json_safe(details),
+                results=results,
+                warnings=tuple(texts),
+                note=note,
+            )
+        )
+    by_id = {a.id: a for a in out}
+    replication: dict[str, Any] = {}
+    rep_rows = []
+    for key, t in study.replication.items():
+        value = by_id[t.analysis].summary.get(t.stat)
+        if isinstance(value, float) and float(value).is_integer() and t.decimals is None:
+            value = int(value)
+        replication[key] = value
+        shown = _round_to(value, t.decimals)
+        pub = None if t.published == "NR" else t.published
+        if t.published == "NR" or pub is None:
+            match = value is None
+        elif t.decimals is not None:
+            match = shown is not None and abs(shown - pub) < 10 ** (-t.decimals) / 2
+        else:
+            match = value == pub
+        rep_rows.append(
+            {
+                "key": key,
+                "figure": t.figure,
+                "label": t.label or key,
+                "published": t.published,
+                "cartlens": value,
+                "cartlens_rounded": shown,
+                "decimals": t.decimals,
+                "match": bool(match),
+                "analysis": t.analysis,
+                "stat": t.stat,
+            }
+        )
+    return StudyRun(
+        study=json_safe(study.model_dump(mode="json")),
+        cohorts=cohort_info,
+        analyses=tuple(out),
+        replication=replication,
+        replication_table=tuple(rep_rows),
+        inputs=input_hashes(registry, text),
+        software_version=f"cartlens {__version__}",
+        warnings=tuple(all_warnings),
+    )
+
+
+def results_document(run: StudyRun) -> dict:
+    """The JSON document written as ``results.json``."""
+    import platform
+
+    tidy: list[dict] = []
+    for a in run.analyses:
+        tidy.extend(a.to_frame().to_dict(orient="records"))
+    return json_safe(
+        {
+            "software": run.software_version,
+            "python": platform.python_version(),
+            "study": run.study,
+            "inputs": run.inputs,
+            "cohorts": run.cohorts,
+            "replication": run.replication,
+            "replication_table": list(run.replication_table),
+            "warnings": list(run.warnings),
+            "analyses": [a.to_dict() for a in run.analyses],
+            "tidy": tidy,
+        }
+    )
+
+
+def write_results(run: StudyRun, path: str | Path) -> Path:
+    p = Path(path)
+    p.write_text(json.dumps(results_document(run), indent=1, allow_nan=False), encoding="utf-8")
+    return p
+
+
+__all__ = [
+    "AnalysisResult",
+    "StudyRun",
+    "build_cohorts",
+    "run_study",
+    "results_document",
+    "write_results",
+    "InputError",
+]
