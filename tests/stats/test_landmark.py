@@ -1,0 +1,71 @@
+"""Landmark analysis against R (survfit/survdiff on the landmark subset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cartlens.errors import InputError, SparseDataWarning
+from cartlens.stats.landmark import landmark_analysis, landmark_series
+from conftest import REFERENCE
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def heart_subjects():
+    j = pd.read_csv(REFERENCE / "data" / "jasa1.csv")
+    p = pd.read_csv(REFERENCE / "derived" / "jasa1_per_patient.csv")
+    # transplant time recovered from jasa1 (start of the first transplant = 1 interval)
+    p["txtime"] = p["id"].map(j[j.transplant == 1].groupby("id")["start"].min())
+    return p
+
+
+def test_landmarks_match_r(heart_subjects):
+    """R (tests/data/competing/make_competing.R, landmark_heart): for L in 30, 90, 180:
+    d <- subset(p, futime > L); tx <- txtime <= L; survdiff(Surv(futime - L, dead) ~ tx) and
+    summary(survfit(...))$table medians with log CIs."""
+    ref = json.loads((DATA / "competing" / "sim3.json").read_text())["landmark_heart"]["results"]
+    p = heart_subjects
+    series = landmark_series(p.futime, p.dead, p.txtime, [r["landmark"] for r in ref])
+    for res, r in zip(series.results, ref, strict=True):
+        assert res.n_at_landmark == r["n"]
+        assert res.groups[1]["n"] == r["n_tx"]
+        assert res.chisq == pytest.approx(r["chisq"], rel=1e-6)
+        assert res.p == pytest.approx(r["p"], rel=1e-6)
+        for g, med, lo, hi in zip(res.groups, r["median"], r["lower"], r["upper"], strict=True):
+            for got, want in ((g["median"], med), (g["median_lower"], lo), (g["median_upper"], hi)):
+                if want is None:
+                    assert np.isnan(got)
+                else:
+                    assert got == pytest.approx(want)
+    rows = series.table()
+    assert [row["landmark"] for row in rows] == [30, 90, 180]
+    assert rows[0]["n_exposed"] == 35
+
+
+def test_exposure_after_landmark_counts_as_unexposed():
+    """Hand case: exposure at 50 is after the landmark 30 -> the subject is unexposed."""
+    res = landmark_analysis([100, 80, 20, 60], [1, 0, 1, 1], [np.nan, 10, np.nan, 50], 30)
+    assert res.n_at_landmark == 3 and res.n_excluded == 1 and res.events_before == 1
+    assert [g["n"] for g in res.groups] == [2, 1]
+    np.testing.assert_allclose(res.km.curve("exposed").time, [50])
+
+
+def test_one_group_warns():
+    with pytest.warns(SparseDataWarning):
+        res = landmark_analysis([100, 80], [1, 0], [np.nan, np.nan], 30)
+    assert np.isnan(res.p)
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="exposure at 90 is after death"):
+        landmark_analysis([100, 80], [1, 0], [np.nan, 90], 30)
+    with pytest.raises(InputError, match="landmark"):
+        landmark_analysis([100, 80], [1, 0], [np.nan, 9], -1)
+    with pytest.raises(InputError, match="event"):
+        landmark_analysis([100, 80], [1, 2], [np.nan, 9], 5)
