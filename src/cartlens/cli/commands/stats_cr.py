@@ -1,0 +1,324 @@
+"""``cartlens stats cif``, ``cartlens stats finegray`` and ``cartlens stats landmark``.
+
+* ``cif``: cumulative incidence per group and cause (``cmprsk::cuminc``: Aalen-Johansen
+  estimate, Gray's variance) at ``--times`` (default: every jump), with log(-log) CIs, and
+  Gray's test per cause when there are groups. The event column holds 0 = censored and any
+  other value = a cause code.
+* ``finegray``: Fine-Gray subdistribution hazard model for ``--cause`` (``cmprsk::crr``).
+* ``landmark``: landmark analysis of an exposure dated after time zero (an empty
+  ``--exposure-time`` field = never exposed): KM medians and log-rank from each landmark.
+
+Time-dependent Cox models run through ``cartlens stats cox --start``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cartlens.cli.apps import stats_app
+from cartlens.cli.common import (
+    drop_missing,
+    event_indicator,
+    numeric_column,
+    parse_floats,
+    print_table,
+    read_csv,
+    require_columns,
+    run_command,
+)
+from cartlens.errors import InputError
+
+DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
+TimeOpt = Annotated[str, typer.Option("--time", help="Time column.")]
+StatusOpt = Annotated[
+    str, typer.Option("--event", help="Status column: 0 = censored, other values = cause codes.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_AT_KEYS = ("time", "estimate", "variance", "lower", "upper")
+
+
+def _label_key(lab: str):
+    try:
+        return (0, float(lab), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(lab))
+
+
+def _codes(df, column: str):
+    import numpy as np
+
+    labels = sorted(df[column].unique(), key=_label_key)
+    index = {lab: i for i, lab in enumerate(labels)}
+    return labels, df[column].map(index).to_numpy(dtype=np.intp)
+
+
+def _status(df, column: str):
+    """Cause codes as numbers (whole numbers as int)."""
+    import numpy as np
+
+    v = numeric_column(df, column)
+    if np.all(v == np.round(v)):
+        return v.astype(np.int64)
+    return v
+
+
+def _number(x):
+    f = float(x)
+    return int(f) if f.is_integer() else f
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+@stats_app.command("cif")
+def cif(
+    data: DataOpt,
+    time: TimeOpt,
+    event: StatusOpt,
+    group: Annotated[str | None, typer.Option("--group", help="Group column.")] = None,
+    times: Annotated[
+        str | None, typer.Option("--times", help="Times for the table, e.g. 60,120.")
+    ] = None,
+    strata: Annotated[
+        str | None, typer.Option("--strata", help="Strata column for Gray's test.")
+    ] = None,
+    causes: Annotated[
+        str | None, typer.Option("--causes", help="Allowed cause codes, e.g. 1,2 (else any).")
+    ] = None,
+    rho: Annotated[float, typer.Option("--rho", help="Gray's test weight power (0).")] = 0.0,
+    conf_type: Annotated[
+        str, typer.Option("--conf-type", help="CI scale: log-log (default), plain, log.")
+    ] = "log-log",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cumulative incidence of competing events (cuminc) with Gray's test."""
+
+    def compute() -> dict:
+        import numpy as np
+
+        from cartlens.stats.competing import cif_at, cuminc
+
+        df = read_csv(data)
+        cols = [time, event, group, strata]
+        require_columns(df, cols, data)
+        df, n_dropped = drop_missing(df, cols)
+        if len(df) == 0:
+            raise InputError("no rows left after dropping rows with missing values", column=time)
+        t = numeric_column(df, time)
+        st = _status(df, event)
+        allowed = None
+        if causes is not None:
+            allowed = [_number(c) for c in parse_floats(causes, "--causes") or []]
+        labels, codes = (None, None) if group is None else _codes(df, group)
+        slabels, scodes = (None, None) if strata is None else _codes(df, strata)
+        res = cuminc(
+            t, st, group=codes, strata=scodes, rho=rho, causes=allowed, conf_type=conf_type
+        )
+        tt = parse_floats(times, "--times")
+        out_groups = []
+        for c in res.curves:
+            at = cif_at(c, c.time if tt is None else np.asarray(tt, float))
+            out_groups.append(
+                {
+                    "group": None if labels is None else labels[c.group],
+                    "cause": c.cause,
+                    "n": c.n,
+                    "events": c.events,
+                    "at": [
+                        {
+                            k: float(at[k][i])
+                            for k in ("time", "estimate", "variance", "lower", "upper")
+                        }
+                        for i in range(at["time"].size)
+                    ],
+                }
+            )
+        return {
+            "n": res.n,
+            "n_dropped_missing": n_dropped,
+            "events": {str(k): v for k, v in res.events.items()},
+            "conf_type": conf_type,
+            "variance": "Gray (cmprsk::cuminc)",
+            "groups": out_groups,
+            "gray_test": [
+                {"cause": g.cause, "stat": g.stat, "df": g.df, "p": g.p} for g in res.gray_test
+            ],
+        }
+
+    def render(p: dict) -> None:
+        rows = []
+        for g in p["groups"]:
+            for a in g["at"]:
+                rows.append(
+                    [
+                        _fmt(g["group"]),
+                        _fmt(g["cause"]),
+                        _fmt(a["time"]),
+                        _fmt(a["estimate"]),
+                        _fmt(a["lower"]),
+                        _fmt(a["upper"]),
+                    ]
+                )
+        print_table(
+            "Cumulative incidence", ["group", "cause", "time", "CIF", "lower", "upper"], rows
+        )
+        if p["gray_test"]:
+            print_table(
+                "Gray's test",
+                ["cause", "chisq", "df", "p"],
+                [
+                    [_fmt(g["cause"]), _fmt(g["stat"]), g["df"], _fmt(g["p"])]
+                    for g in p["gray_test"]
+                ],
+            )
+
+    run_command(compute, as_json, render)
+
+
+def _numeric_frame(df):
+    """Columns that are all numbers become float; others stay text (categorical)."""
+    import pandas as pd
+
+    out = df.copy()
+    for c in out.columns:
+        conv = pd.to_numeric(out[c], errors="coerce")
+        if (conv.notna() == out[c].notna()).all():
+            out[c] = conv
+    return out
+
+
+@stats_app.command("finegray")
+def finegray_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: StatusOpt,
+    cause: Annotated[str, typer.Option("--cause", help="Cause code of interest.")],
+    formula: Annotated[str, typer.Option("--formula", help='Covariates, e.g. "age + sex".')],
+    cencode: Annotated[str, typer.Option("--cencode", help="Censoring code (0).")] = "0",
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-Gray subdistribution hazard regression (cmprsk::crr)."""
+
+    def compute() -> dict:
+        from cartlens.stats.finegray import finegray_formula
+
+        df = read_csv(data)
+        require_columns(df, [time, event], data)
+        df = _numeric_frame(df)
+        for col in (time, event):
+            if df[col].dtype == object:
+                bad = df[col][df[col].notna()].iloc[0]
+                raise InputError(f"value '{bad}' is not a number", column=col)
+        try:
+            fc = _number(float(cause))
+            cc = _number(float(cencode))
+        except ValueError as exc:
+            raise InputError(f"must be a number ({exc})", column="--cause") from exc
+        res = finegray_formula(formula, df, time=time, status=event, failcode=fc, cencode=cc)
+        return {
+            "n": res.n,
+            "n_dropped_missing": res.n_dropped,
+            "events": res.events,
+            "competing": res.competing,
+            "censored": res.censored,
+            "cause": fc,
+            "converged": res.converged,
+            "loglik": res.loglik,
+            "loglik_null": res.loglik_null,
+            "lr_test": res.lr_test,
+            "terms": res.terms_table(),
+        }
+
+    def render(p: dict) -> None:
+        print_table(
+            f"Fine-Gray model for cause {p['cause']} (n = {p['n']}, events = {p['events']})",
+            ["term", "coef", "se", "sHR", "lower", "upper", "p"],
+            [
+                [r["term"]] + [_fmt(r[k]) for k in ("coef", "se", "hr", "lower", "upper", "p")]
+                for r in p["terms"]
+            ],
+        )
+
+    run_command(compute, as_json, render)
+
+
+@stats_app.command("landmark")
+def landmark_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: Annotated[str, typer.Option("--event", help="Event column (0/1).")],
+    landmark: Annotated[str, typer.Option("--landmark", help="Landmark time(s), e.g. 30,90.")],
+    exposure_time: Annotated[
+        str,
+        typer.Option("--exposure-time", help="Exposure time column (empty = never exposed)."),
+    ],
+    event_code: Annotated[str, typer.Option("--event-code", help="Value meaning event.")] = "1",
+    as_json: JsonOpt = False,
+) -> None:
+    """Landmark analysis of an exposure dated after time zero (KM medians, log-rank)."""
+
+    def compute() -> dict:
+        import pandas as pd
+
+        from cartlens.stats.landmark import landmark_series
+
+        df = read_csv(data)
+        require_columns(df, [time, event, exposure_time], data)
+        df, n_dropped = drop_missing(df, [time, event])
+        if len(df) == 0:
+            raise InputError("no rows left after dropping rows with missing values", column=time)
+        t = numeric_column(df, time)
+        e = event_indicator(df, event, event_code)
+        x = pd.to_numeric(df[exposure_time], errors="coerce")
+        if (x.isna() & df[exposure_time].notna()).any():
+            i = int((x.isna() & df[exposure_time].notna()).to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"value '{df[exposure_time].iloc[i]}' in data row {i + 1} is not a number",
+                column=exposure_time,
+            )
+        lms = parse_floats(landmark, "--landmark") or []
+        series = landmark_series(t, e, x.to_numpy(float), lms)
+        return {
+            "n": len(df),
+            "n_dropped_missing": n_dropped,
+            "rule": "kept: time > landmark; exposed: exposure time <= landmark",
+            "landmarks": [
+                {
+                    "landmark": r.landmark,
+                    "n": r.n_at_landmark,
+                    "excluded": r.n_excluded,
+                    "groups": list(r.groups),
+                    "logrank": {"chisq": r.chisq, "df": r.df, "p": r.p},
+                }
+                for r in series.results
+            ],
+        }
+
+    def render(p: dict) -> None:
+        rows = []
+        for r in p["landmarks"]:
+            for g in r["groups"]:
+                rows.append(
+                    [
+                        _fmt(r["landmark"]),
+                        g["group"],
+                        g["n"],
+                        g["events"],
+                        _fmt(g["median"]),
+                        _fmt(g["median_lower"]),
+                        _fmt(g["median_upper"]),
+                        _fmt(r["logrank"]["p"]),
+                    ]
+                )
+        print_table(
+            "Landmark analysis (times from the landmark)",
+            ["landmark", "group", "n", "events", "median", "lower", "upper", "log-rank p"],
+            rows,
+        )
+
+    run_command(compute, as_json, render)
