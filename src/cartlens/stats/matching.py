@@ -267,7 +267,7 @@ def _strata(exact: Any, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
         raise InputError(f"has {len(frame)} rows, expected {n}", column="exact")
     if frame.isna().any().any():
         col = str(frame.columns[frame.isna().any().to_numpy()][0])
-        raise InputError("has missing values (exact matching needs them)", column=col)
+        raise InputError("has missing values; exact matching needs complete values", column=col)
     codes = frame.astype(str).agg("\x1f".join, axis=1) if frame.shape[1] > 1 else frame.iloc[:, 0]
     return pd.factorize(codes.astype(str), sort=True)[0].astype(np.int64), names
 
@@ -575,7 +575,21 @@ def propensity_match(
     for col in [*(exact or []), *([id_column] if id_column else [])]:
         if col not in data.columns:
             raise InputError("does not exist in the data", column=col)
-    fit = propensity_score(formula, data, treatment=treatment, treated=treated, firth=firth)
+    # rows missing an exact-matching variable are dropped like rows missing a covariate
+    keep = data[list(exact)].notna().all(axis=1).to_numpy() if exact else np.ones(len(data), bool)
+    fit = propensity_score(
+        formula,
+        data.loc[keep].reset_index(drop=True),
+        treatment=treatment,
+        treated=treated,
+        firth=firth,
+    )
+    if not keep.all():
+        fit = dataclasses.replace(
+            fit,
+            rows=np.flatnonzero(keep)[fit.rows],
+            n_dropped_missing=fit.n_dropped_missing + int((~keep).sum()),
+        )
     used = data.iloc[fit.rows].reset_index(drop=True)
     ex = used[list(exact)] if exact else None
     ids = used[id_column].to_numpy() if id_column else None
