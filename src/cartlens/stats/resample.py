@@ -60,8 +60,9 @@ CI_METHODS = ("percentile", "basic", "bca")
 #: counts are drawn in chunks of this many cells (rows x n), so memory stays bounded and the
 #: draw depends only on n, n_boot, strata and the seed.
 _DRAW_CELLS = 1 << 22
-#: kernels process at most this many (replicate x row) cells per pass.
-_KERNEL_CELLS = 1 << 21
+#: kernels process at most this many (replicate x row x width) cells per pass (small chunks
+#: stay in cache: ~130 replicates of n = 200 with 3 covariates run 4x faster than 1000).
+_KERNEL_CELLS = 1 << 18
 #: BCa needs n jackknife fits; refuse above this n.
 _BCA_MAX_N = 5000
 
