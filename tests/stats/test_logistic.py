@@ -237,3 +237,27 @@ def test_bad_input_names_the_column(lung, formula, column):
 def test_single_outcome_class_is_an_error(lung):
     with pytest.raises(InputError, match="both"):
         logistic_regression("female ~ age", lung[lung["female"] == 1])
+
+
+def test_profile_likelihood_ci_matches_r_confint(lung):
+    """R 4.2.2 / MASS 7.3-58: ``confint(glm(female ~ age + ph.ecog, binomial, lung_ps))``
+    (profile likelihood; MASS interpolates the profile with a spline, so agreement is ~1e-5):
+    (Intercept) -0.5343433704834, 3.19627995286812; age -0.0587049560531, 0.00193639555901;
+    ph.ecog -0.3743247571481, 0.39407943957570."""
+    r = logistic_regression("female ~ age + ph.ecog", lung, ci="profile")
+    expected = {
+        "(Intercept)": (-0.5343433704834, 3.19627995286812),
+        "age": (-0.0587049560531, 0.00193639555901),
+        "ph.ecog": (-0.3743247571481, 0.39407943957570),
+    }
+    for i, term in enumerate(r.terms):
+        assert np.log(r.lower[i]) == pytest.approx(expected[term][0], rel=1e-4)
+        assert np.log(r.upper[i]) == pytest.approx(expected[term][1], rel=1e-4)
+
+
+def test_firth_penalized_loglik_sex2(sex2):
+    """logistf(case ~ age + oc + vic + vicl + vis + dia, data = sex2)$loglik["full"] is the
+    maximised penalised log-likelihood, -132.5394 (printed to 4 decimals)."""
+    r = logistic_regression("case ~ age + oc + vic + vicl + vis + dia", sex2, firth=True, ci="wald")
+    assert r.penalized_loglik == pytest.approx(-132.5394, abs=5e-5)
+    assert r.loglik <= r.loglik_null + 0 or r.lr_test["stat"] > 0

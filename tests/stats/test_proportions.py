@@ -26,6 +26,7 @@ def test_clopper_pearson_matches_binom_test(case, g, ref):
     r = binom_ci(ref["x"], ref["n"], "clopper-pearson")
     exp = ref["binom_exact"]
     assert r.estimate == pytest.approx(exp["estimate"], rel=REL)
+    assert r.estimate == pytest.approx(ref["p_hat"], rel=REL)
     assert r.lower == pytest.approx(exp["conf_int"][0], rel=REL)
     assert r.upper == pytest.approx(exp["conf_int"][1], rel=REL)
     assert r.p_value == pytest.approx(exp["p_vs_0.5"], rel=REL)

@@ -61,6 +61,7 @@ def test_fisher_odds_ratio_and_ci_match_precise_solution(key, case, alt):
     # R's uniroot-level values (documented to be accurate to ~1e-6 .. 1e-2 only)
     loose = case[f"fisher_{alt}"]
     assert r.odds_ratio == pytest.approx(loose["estimate"], rel=1e-2)
+    assert r.lower == pytest.approx(loose["conf_int"][0], rel=1e-2)
     if loose["conf_int"][1] is not None:
         assert r.upper == pytest.approx(loose["conf_int"][1], rel=1e-2)
 
