@@ -629,3 +629,18 @@ def aalen_johansen_state(
         total = total + v
     out["(s0)"] = 1.0 - total
     return out
+
+
+def numbers_at_risk(time: Any, times: Sequence[float], *, group: Any = None) -> dict:
+    """Numbers still event-free and under follow-up (``time >= t``) at ``times``, per group.
+
+    Returns ``{group label: [counts]}`` (key None without groups), for figure tables.
+    """
+    t = _as_float(time, "time")
+    g, labels = _groups(group, t.size, "group")
+    tt = np.asarray(times, dtype=float)
+    out = {}
+    for gi, lab in enumerate(labels):
+        ts = np.sort(t[g == gi])
+        out[lab] = (ts.size - np.searchsorted(ts, tt, side="left")).tolist()
+    return out
