@@ -152,3 +152,14 @@ def test_bad_input():
         kruskal_wallis([1, 2, 3], ["a", "b"])
     with pytest.raises(InputError, match="alternative"):
         mann_whitney([1], [2], alternative="both")
+
+
+def test_median_iqr_by_group():
+    """R: tapply(x, g, quantile): a -> 1.75 / 3.5 / 5.25 (as above), b -> 10 for all."""
+    from cartlens.stats.nonparametric import median_iqr_by_group
+
+    x = [3, 1, 4, 1, 5, 9, 2, 6, 10, 10]
+    g = ["a"] * 8 + ["b"] * 2
+    a, b = median_iqr_by_group(x, g)
+    assert (a.group, a.q1, a.median, a.q3) == ("a", 1.75, 3.5, 5.25)
+    assert (b.group, b.n, b.iqr) == ("b", 2, 0.0)

@@ -345,3 +345,23 @@ def median_iqr(x: object, *, group: object = None) -> MedianIQR:
         mean=float(v.mean()),
         sd=float(v.std(ddof=1)) if v.size > 1 else float("nan"),
     )
+
+
+def median_iqr_by_group(x: object, groups: object) -> tuple[MedianIQR, ...]:
+    """:func:`median_iqr` per group (groups in sorted order; missing labels are an error).
+
+    References
+    ----------
+    Hyndman RJ, Fan Y. Am Stat 1996;50:361-365 (definition 7).
+    """
+    try:
+        a = np.asarray(x, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"must be numeric: {exc}", column="x") from exc
+    g = np.asarray(groups, dtype=object).ravel()
+    if g.size != a.size:
+        raise InputError(f"has {g.size} labels for {a.size} values", column="groups")
+    if any(lab is None or (isinstance(lab, float) and np.isnan(lab)) for lab in g):
+        raise InputError("contains missing group labels (drop them first)", column="groups")
+    labels = sorted(set(g.tolist()), key=lambda s: (str(type(s)), s))
+    return tuple(median_iqr(a[g == lab], group=lab) for lab in labels)
