@@ -500,7 +500,13 @@ def _newton(engine: _CoxEngine, beta0: np.ndarray, eps: float, iter_max: int, fi
         newlik = newst[lik_key]
         if not np.isfinite(newlik):
             newlik = -np.inf
-        if np.isfinite(newlik) and abs(1 - oldlik / newlik) <= eps and not halving:
+        done = np.isfinite(newlik) and abs(1 - oldlik / newlik) <= eps and not halving
+        if done and firth:
+            # the penalised likelihood is flat near its maximum: also require a tiny
+            # Newton step (|step| <= 1e-8), as coxphf's criterion on the coefficients
+            nxt = _gchol_inverse(newst["info"]) @ newst["score"]
+            done = bool(np.max(np.abs(nxt)) <= 1e-8)
+        if done:
             return newbeta, newst, it, True, st0
         if it == iter_max:
             break
@@ -627,6 +633,7 @@ def coxph(
         raise InputError("no covariates in the model", column="X")
     if firth:
         ties = "breslow"
+        iter_max = max(iter_max, 50)
     robust = bool(robust or ccodes is not None)
 
     alias = _aliased_columns(X, w)
