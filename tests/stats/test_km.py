@@ -348,3 +348,20 @@ def test_to_dict_and_frame():
     fr = fit.to_frame()
     assert {"analysis", "group", "stat", "value"} <= set(fr.columns)
     assert arr([None]).size == 1
+
+
+def test_quantiles_with_non_monotone_upper_limit():
+    """The log-type upper limit falls to 0.89 at t=10 and returns to 1 at t=11; R's findq
+    drops repeated values of 1 - upper wherever they occur. R::
+
+        t <- c(9, 7, 9, 6, 4, 8, 2, 10, 4, 3, 10, 4, 5, 6, 1, 9, 5, 12, 1, 11, 9, 6)
+        e <- c(0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0)
+        quantile(survfit(Surv(t, e) ~ 1), probs = c(.1, .25, .5, .75, .9))
+        # quantile 4 7 10 11 NA; lower 3 6 9 10 11; upper 10 NA NA NA NA
+    """
+    t = [9, 7, 9, 6, 4, 8, 2, 10, 4, 3, 10, 4, 5, 6, 1, 9, 5, 12, 1, 11, 9, 6]
+    e = [0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]
+    q = km_quantile(kaplan_meier(t, e).curve(), [0.1, 0.25, 0.5, 0.75, 0.9])
+    assert_close(q.quantile, [4, 7, 10, 11, None])
+    assert_close(q.lower, [3, 6, 9, 10, 11])
+    assert_close(q.upper, [10, None, None, None, None])

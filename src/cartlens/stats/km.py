@@ -305,39 +305,44 @@ def _minmin(y: np.ndarray, x: np.ndarray) -> float:
 
 
 def _findq(x: np.ndarray, y: np.ndarray, p: np.ndarray, tol: float) -> np.ndarray:
-    """R ``survival:::findq``: x = c(start, time), y = c(0, 1 - S)."""
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(y)
-    xmax = x[-1]
-    ylast = y[-1]
-    x = x[ok]
-    y = y[ok]
-    if y.size == 0 or y.max() < p.min():
-        return out
-    # drop duplicated y values (keep the first occurrence); y is non-decreasing
-    first = np.ones(y.size, dtype=bool)
-    first[1:] = y[1:] != y[:-1]
-    # R's duplicated() also drops non-adjacent repeats; y is monotone so adjacency suffices
-    x = x[first]
-    y = y[first]
-    n = y.size
+    """R ``survival:::findq`` with x = c(start, time), y = c(0, 1 - S), step by step.
 
-    def const_approx(yy: np.ndarray) -> np.ndarray:
-        # approx(yy, 1:n, p, method = "constant", f = 1): right end of the bracketing interval,
-        # exact knots give their own index; outside [yy[0], yy[-1]] -> NaN
-        idx = np.searchsorted(yy, p, side="left")
-        res = np.where((p < yy[0]) | (p > yy[-1]), -1, idx)
+    y need not be monotone (a pointwise CI limit can rise again): as in R, repeated values of
+    y are dropped wherever they occur (``duplicated``), then ``approx(y +/- tol, 1:n, p,
+    method = "constant", f = 1)`` sorts the remaining non-missing points by y and takes, for
+    each p, the first point whose y +/- tol is >= p (NA outside the range of y).
+    """
+    out = np.full(p.shape, np.nan)
+    finite = y[~np.isnan(y)]
+    if finite.size == 0 or finite.max() < p.min():
+        return out
+    xmax = x[-1]
+    # duplicated(y): keep the first occurrence of every value (NaN counts as one value)
+    key = np.where(np.isnan(y), np.inf, y)
+    _, first_idx = np.unique(key, return_index=True)
+    keep = np.sort(first_idx)
+    x = x[keep]
+    y = y[keep]
+    n = y.size
+    ok = np.flatnonzero(~np.isnan(y))
+
+    def approx_const(yy: np.ndarray) -> np.ndarray:
+        xs = yy[ok]
+        o = np.argsort(xs, kind="stable")
+        xs = xs[o]
+        vals = ok[o]
+        i = np.searchsorted(xs, p, side="left")
+        res = np.where((p < xs[0]) | (p > xs[-1]), -1, vals[np.minimum(i, xs.size - 1)])
         return res
 
-    i1 = const_approx(y + tol)
-    i2 = const_approx(y - tol)
+    i1 = approx_const(y + tol)
+    i2 = approx_const(y - tol)
     valid = (i1 >= 0) & (i2 >= 0)
-    q = np.where(valid, (x[np.clip(i1, 0, n - 1)] + x[np.clip(i2, 0, n - 1)]) / 2, np.nan)
+    q = np.where(valid, (x[np.maximum(i1, 0)] + x[np.maximum(i2, 0)]) / 2, np.nan)
     q = np.where(p == 0, x[0], q)
-    if not np.isnan(ylast):
-        last = np.abs(p - y[-1]) < tol
-        if last.any():
-            q = np.where(last & (i1 >= 0), (x[np.clip(i1, 0, n - 1)] + xmax) / 2, q)
+    if not np.isnan(y[n - 1]):
+        last = (np.abs(p - y[n - 1]) < tol) & (i1 >= 0)
+        q = np.where(last, (x[np.maximum(i1, 0)] + xmax) / 2, q)
     return q
 
 
@@ -559,7 +564,14 @@ def _ij_variance(
             B1g = B1g - (cb1[-1] - cb1[pos])
             B2g = B2g - (cb2[-1] - cb2[pos])
         s2 = A**2 * W2g - 2 * A * B1g + B2g
-        var = surv**2 * np.maximum(s1 + s2, 0.0)
+        # the variance only changes at event times (R updates it there only): carry it
+        # forward so that censor-only times repeat the value bit for bit
+        evk = np.flatnonzero(a != 0)
+        idx = np.zeros(m, dtype=np.intp)
+        idx[evk] = np.arange(1, evk.size + 1)
+        idx = np.maximum.accumulate(idx)
+        total = np.concatenate([[0.0], np.maximum(s1 + s2, 0.0)[evk]])[idx]
+        var = surv**2 * total
     else:
         # clusters: sum influences within cluster at each event time (O(n x event times))
         ocl = np.argsort(cluster, kind="stable")
