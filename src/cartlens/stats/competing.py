@@ -123,7 +123,10 @@ def _groups(group: Any, n: int, name: str) -> tuple[np.ndarray, tuple]:
         raise InputError("has missing values", column=name)
     if g.dtype.kind == "O" and any(v is None for v in g):
         raise InputError("has missing values", column=name)
-    labels, codes = np.unique(g, return_inverse=True)
+    import pandas as pd
+
+    codes, uniq = pd.factorize(g, sort=True)
+    labels = np.asarray(uniq)
     return codes.astype(np.int64), tuple(labels.tolist())
 
 
@@ -277,9 +280,11 @@ def _cinc(
     m = ut.size
     idx = np.repeat(np.arange(m), np.diff(np.append(starts, n)))
     d_all = np.bincount(idx, weights=failed, minlength=m)
-    dk = np.zeros((n_causes, m))
-    if failed.any():
-        np.add.at(dk, (cause_codes[failed], idx[failed]), 1.0)
+    dk = (
+        np.bincount(cause_codes[failed] * m + idx[failed], minlength=n_causes * m)
+        .reshape(n_causes, m)
+        .astype(float)
+    )
     rs = (n - starts).astype(float)  # number at risk at each distinct time
     ev = d_all > 0
     rs, d_all, dk, ut = rs[ev], d_all[ev], dk[:, ev], ut[ev]
@@ -337,26 +342,31 @@ def cif_at(curve: CIFCurve, times: Sequence[float]) -> dict:
 # --------------------------------------------------------------------------------------------
 # Gray's test (cmprsk's crst, vectorised over times)
 # --------------------------------------------------------------------------------------------
-def _crst(
-    t: np.ndarray, m: np.ndarray, g: np.ndarray, ng: int, rho: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and variance (ng-1 x ng-1) of one stratum; ``t`` sorted, ``m`` 0/1/2."""
+def _crst_counts(t: np.ndarray, g: np.ndarray, ng: int) -> tuple[np.ndarray, ...]:
+    """Per distinct time of one stratum (``t`` sorted): time index of each row, at-risk
+    counts per group (mt, ng) and the number of distinct times."""
     n = t.size
-    ng1 = ng - 1
-    ut, starts = _distinct(t)
-    mt = ut.size
+    _ut, starts = _distinct(t)
+    mt = starts.size
     idx = np.repeat(np.arange(mt), np.diff(np.append(starts, n)))
-    # counts (mt, ng)
-    d1 = np.zeros((mt, ng))
-    d2 = np.zeros((mt, ng))
-    dall = np.zeros((mt, ng))
-    np.add.at(dall, (idx, g), 1.0)
-    s1 = m == 1
-    s2 = m == 2
-    np.add.at(d1, (idx[s1], g[s1]), 1.0)
-    np.add.at(d2, (idx[s2], g[s2]), 1.0)
-    # at risk: those with time >= ut, per group
+    key = idx * ng + g
+    dall = np.bincount(key, minlength=mt * ng).reshape(mt, ng).astype(float)
     rs = np.cumsum(dall[::-1], axis=0)[::-1]
+    return key, rs, mt
+
+
+def _crst(
+    key: np.ndarray, rs: np.ndarray, mt: int, m: np.ndarray, ng: int, rho: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and variance (ng-1 x ng-1) of one stratum (cmprsk's ``crst``).
+
+    ``key`` = time index * ng + group of each (time-sorted) row, ``m`` its status
+    (0 censored, 1 cause of interest, 2 other cause).
+    """
+    ng1 = ng - 1
+    s1 = m == 1
+    d1 = np.bincount(key[s1], minlength=mt * ng).reshape(mt, ng).astype(float)
+    d2 = np.bincount(key[m == 2], minlength=mt * ng).reshape(mt, ng).astype(float)
     ev = (d1.sum(1) + d2.sum(1)) > 0
     d1, d2, rs = d1[ev], d2[ev], rs[ev]
     T = d1.shape[0]
@@ -455,20 +465,48 @@ def gray_test(
     g, labels = _groups(group, t.size, "group")
     st, _slabels = _groups(strata, t.size, "strata")
     m = np.where(e == cencode, 0, np.where(e == cause, 1, 2)).astype(np.int64)
-    return _gray(t, m, g, len(labels), st, cause, rho)
+    prep = _gray_prepare(t, g, len(labels), st)
+    return _gray(prep, m, cause, rho)
 
 
-def _gray(
-    t: np.ndarray, m: np.ndarray, g: np.ndarray, ng: int, st: np.ndarray, cause: Any, rho: float
-) -> GrayTest:
+def _gray_prepare(
+    t: np.ndarray,
+    g: np.ndarray,
+    ng: int,
+    st: np.ndarray,
+    order: np.ndarray | None = None,
+    presorted: bool = False,
+) -> dict:
+    """Sort by (stratum, time) once and precompute per-stratum counts shared by all causes.
+
+    ``order``: a time-sorting permutation already at hand (used when there are no strata);
+    ``presorted``: ``t``, ``g``, ``st`` are already in that order.
+    """
+    if st.max(initial=0) > 0:
+        order = np.lexsort((t, st))
+        presorted = False
+    elif order is None:
+        order = np.argsort(t)
+    if presorted:
+        ts, gs, ss = t, g, st
+    else:
+        ts, gs, ss = t[order], g[order], st[order]
+    bounds = np.flatnonzero(np.diff(ss)) + 1 if ss.max(initial=0) > 0 else np.zeros(0, np.int64)
+    parts = []
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, ts.size], strict=True):
+        key, rs, mt = _crst_counts(ts[lo:hi], gs[lo:hi], ng)
+        parts.append((lo, hi, key, rs, mt))
+    return {"order": order, "parts": parts, "ng": ng}
+
+
+def _gray(prep: dict, m: np.ndarray, cause: Any, rho: float, presorted: bool = False) -> GrayTest:
+    ng = prep["ng"]
     ng1 = ng - 1
     s = np.zeros(ng1)
     v = np.zeros((ng1, ng1))
-    order = np.lexsort((t, st))
-    t, m, g, st = t[order], m[order], g[order], st[order]
-    bounds = np.flatnonzero(np.diff(st)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):
-        si, vi = _crst(t[lo:hi], m[lo:hi], g[lo:hi], ng, rho)
+    ms = m if presorted else m[prep["order"]]
+    for lo, hi, key, rs, mt in prep["parts"]:
+        si, vi = _crst(key, rs, mt, ms[lo:hi], ng, rho)
         s += si
         v += vi
     if ng1 < 1:
@@ -553,14 +591,29 @@ def cuminc(
     ccode = np.zeros(t.size, dtype=np.int64)
     if failed.any():
         ccode[failed] = np.searchsorted(np.asarray(cause_list), e[failed])
-    order = np.argsort(t, kind="stable")
+    # sort by time (the order within tied times does not matter: everything below is
+    # aggregated per distinct time), then stably by group (radix sort on small integers)
+    order = np.argsort(t)
     ts, fs, cs, gs = t[order], failed[order], ccode[order], g[order]
+    ng = len(labels)
+    if ng > 1:
+        gorder = np.argsort(gs.astype(np.int16 if ng < 2**15 else np.int64), kind="stable")
+        gsz = np.bincount(gs, minlength=ng)
+        tg, fg, cg = ts[gorder], fs[gorder], cs[gorder]
+    else:
+        gsz = np.array([t.size])
+        tg, fg, cg = ts, fs, cs
+    edges = np.r_[0, np.cumsum(gsz)]
     per_group = []
-    for gi in range(len(labels)):
-        sel = gs == gi
+    for gi in range(ng):
+        lo, hi = edges[gi], edges[gi + 1]
         per_group.append(
-            (_cinc(ts[sel], fs[sel], cs[sel], len(cause_list)), int(sel.sum()), ts[sel][-1])
+            (_cinc(tg[lo:hi], fg[lo:hi], cg[lo:hi], len(cause_list)), int(hi - lo), tg[hi - 1])
         )
+    nc = max(len(cause_list), 1)
+    ev_counts = np.bincount(g[failed] * nc + ccode[failed], minlength=len(labels) * nc).reshape(
+        len(labels), nc
+    )
     curves = []
     for k, cause in enumerate(cause_list):
         for gi, lab in enumerate(labels):
@@ -572,7 +625,7 @@ def cuminc(
                     group=lab,
                     cause=cause,
                     n=ng_,
-                    events=int(((gs == gi) & fs & (cs == k)).sum()),
+                    events=int(ev_counts[gi, k]),
                     time=jt,
                     estimate=est,
                     variance=var,
@@ -586,10 +639,16 @@ def cuminc(
             )
     tests: list[GrayTest] = []
     if len(labels) > 1:
+        if st.max(initial=0) > 0:
+            prep = _gray_prepare(t, g, ng, st)
+            fsrt, csrt = failed[prep["order"]], ccode[prep["order"]]
+        else:
+            prep = _gray_prepare(ts, gs, ng, np.zeros(1, np.int64), order, presorted=True)
+            fsrt, csrt = fs, cs
         for k, cause in enumerate(cause_list):
-            m = np.where(failed, np.where(ccode == k, 1, 2), 0).astype(np.int64)
-            tests.append(_gray(t, m, g, len(labels), st, cause, rho))
-    events = {c: int((failed & (e == c)).sum()) for c in cause_list}
+            m = np.where(fsrt, np.where(csrt == k, 1, 2), 0).astype(np.int8)
+            tests.append(_gray(prep, m, cause, rho, presorted=True))
+    events = {c: int(ev_counts[:, k].sum()) for k, c in enumerate(cause_list)}
     return CumincResult(
         curves=tuple(curves),
         gray_test=tuple(tests),
