@@ -292,10 +292,9 @@ def _last_files(store: Path) -> dict | None:
         if not _has_table(con, "imports"):
             return None
         row = con.execute(
-            "SELECT files FROM imports WHERE outcome IN ('imported', 'unchanged') OR outcome IS "
-            "NULL ORDER BY import_id DESC LIMIT 1"
+            "SELECT files, mode FROM imports ORDER BY import_id DESC LIMIT 1"
         ).fetchall()
-        return json.loads(row[0][0]) if row else None
+        return {"files": json.loads(row[0][0]), "mode": row[0][1]} if row else None
     finally:
         con.close()
 
@@ -563,7 +562,7 @@ def import_registry(
             )
         store = Path(store_path)
         store.parent.mkdir(parents=True, exist_ok=True)
-        unchanged = _last_files(store) == src.files
+        unchanged = _last_files(store) == {"files": src.files, "mode": mode}
         bar.step("preparing")
         _finalise_staging(con, staged.entities)
         import_id, counts = _write_store(
