@@ -180,6 +180,7 @@ def build_frames(
             df[col] = courses[col].to_numpy()
     df["flu_cy"] = df.get("lymphodepletion") == "flu_cy"
     df["log10_dose"] = np.log10(df["dose_cells_per_kg"].astype(float))
+    df["dose_1e6_per_kg"] = df["dose_cells_per_kg"].astype(float) / 1e6
     df["blasts_ge_20"] = df["marrow_blasts_pct"].astype(float) >= 20
     reason = df.get("reinfusion_reason")
     df["reason_group"] = np.where(

@@ -478,16 +478,21 @@ def _logistic(a, study, cohorts, ctx):
         models += [("univariable", [c]) for c in a.covariates]
     if a.multivariable and len(a.covariates) > 1:
         models.append(("multivariable", list(a.covariates)))
+    y = d[a.outcome].astype(float).to_numpy()
     for kind, cols in models:
         formula = f"{a.outcome} ~ " + " + ".join(cols)
+        Xc, names = _numeric_design(d, cols)
+        X = np.column_stack([np.ones(len(d)), Xc])
+        names = ["(Intercept)", *names]
+        kw = {"firth": a.firth, "outcome": a.outcome, "formula": formula}
         try:
             try:
-                r = lg.logistic_regression(formula, d, firth=a.firth)
+                r = lg.fit_logistic_arrays(X, y, names, **kw)
             except ValueError as exc:
                 if isinstance(exc, CartlensError):
                     raise
                 # the profile-likelihood interval could not be bracketed: Wald instead
-                r = lg.logistic_regression(formula, d, firth=a.firth, ci="wald")
+                r = lg.fit_logistic_arrays(X, y, names, ci="wald", **kw)
                 warnings.warn(
                     f"{kind} model {formula}: profile-likelihood CI failed ({exc}); "
                     "Wald CI and P shown",
@@ -566,66 +571,44 @@ def _swimmer(a, study, cohorts, ctx):
 
 
 def _time_dependent(a, study, cohorts, ctx):
-    """Naive ever/never comparison vs landmark and time-dependent Cox for an exposure day."""
-    from cartlens.errors import ImmortalTimeWarning
+    """Naive ever/never comparison beside immortal-time-safe analyses of a dated exposure.
+
+    Uses engineer E's tools: the immortal-time guard, (start, stop] splitting at the
+    exposure, a time-dependent Cox model, the Mantel-Byar test, Simon-Makuch curves and a
+    landmark analysis.
+    """
     from cartlens.stats.cox import coxph
-    from cartlens.stats.km import kaplan_meier
-    from cartlens.stats.logrank import logrank_test
+    from cartlens.stats.immortal import check_immortal_time
+    from cartlens.stats.landmark import landmark_analysis
+    from cartlens.stats.timedep import mantel_byar_test, simon_makuch, split_at_exposure
 
     df = cohorts[a.cohort]
     _require(df, [a.exposure_day], f"analyses.{a.id}.exposure_day", ctx["lines"], ctx["loc"])
     scale = _time_scale(study)
+    p = study.presentation
     td = df[f"{a.endpoint}_days"].to_numpy(dtype=float)
     ev = df[f"{a.endpoint}_event"].to_numpy(dtype=int)
     xd = df[a.exposure_day].to_numpy(dtype=float)
-    exposed = ~np.isnan(xd) & (xd < td)
+    xd = np.where(xd < td, xd, np.nan)  # an exposure after the end of follow-up is none
+    exposed = ~np.isnan(xd)
     summary: dict[str, Any] = {"n": int(len(df)), "exposed": int(exposed.sum())}
     results: dict[str, Result] = {}
-    # naive: exposure "ever" from time zero (immortal-time biased)
+    # the guard: warns (ImmortalTimeWarning) that ever/never groups are immortal-time biased
+    results["immortal_check"] = check_immortal_time(0.0, xd, exposure=a.exposure_day)
     naive = coxph(td / scale, ev, exposed.astype(float)[:, None], names=["exposed_ever"])
     results["naive_cox"] = naive
     summary["naive.hr"] = float(naive.hr[0])
+    summary["naive.lower"] = float(naive.hr_lower[0])
+    summary["naive.upper"] = float(naive.hr_upper[0])
     summary["naive.p"] = float(naive.p[0])
-    immortal = np.where(exposed, xd, 0.0)
-    summary["immortal_person_time"] = float(immortal.sum() / scale)
-    try:
-        from cartlens.stats import immortal as imm  # engineer E
-
-        check = getattr(imm, "check_immortal_time", None) or getattr(
-            imm, "immortal_time_check", None
-        )
-        if check is not None:
-            check(time=td, exposure_time=np.where(exposed, xd, np.nan))
-    except ImportError:
-        pass
-    warnings.warn(
-        f"'{a.exposure_day}' is dated after time zero for {int(exposed.sum())} patients: "
-        f"comparing ever- vs never-exposed from time zero credits "
-        f"{summary['immortal_person_time']:.1f} {study.presentation.time_unit} of immortal time "
-        "to the exposed group (naive HR shown for contrast only)",
-        ImmortalTimeWarning,
-        stacklevel=2,
-    )
-    # time-dependent Cox: (0, x] unexposed, (x, t] exposed
-    start, stop, event, z, ids = [], [], [], [], []
-    for i in range(len(td)):
-        if exposed[i] and xd[i] > 0:
-            start += [0.0, xd[i]]
-            stop += [xd[i], td[i]]
-            event += [0, ev[i]]
-            z += [0.0, 1.0]
-            ids += [i, i]
-        else:
-            start.append(0.0)
-            stop.append(td[i])
-            event.append(ev[i])
-            z.append(1.0 if exposed[i] else 0.0)
-            ids.append(i)
+    summary["immortal_person_time"] = float(np.nansum(xd) / scale)
+    # time-dependent Cox on (start, stop] rows split at the exposure
+    sp = split_at_exposure(td / scale, ev, xd / scale)
     tdc = coxph(
-        np.array(stop) / scale,
-        np.array(event),
-        np.array(z)[:, None],
-        entry=np.array(start) / scale,
+        sp["stop"],
+        sp["event"].astype(int),
+        sp["exposure"].astype(float)[:, None],
+        entry=sp["start"],
         names=["exposed_time_dependent"],
     )
     results["time_dependent_cox"] = tdc
@@ -633,67 +616,83 @@ def _time_dependent(a, study, cohorts, ctx):
     summary["td.lower"] = float(tdc.hr_lower[0])
     summary["td.upper"] = float(tdc.hr_upper[0])
     summary["td.p"] = float(tdc.p[0])
-    # landmark: alive at L; exposure = before L; time from L
+    mb = mantel_byar_test(sp["start"], sp["stop"], sp["event"], sp["exposure"], id=sp["id"])
+    results["mantel_byar"] = mb
+    summary["mantel_byar.p"] = float(mb.p)
+    sm = simon_makuch(sp["start"], sp["stop"], sp["event"], sp["exposure"], id=sp["id"])
+    results["simon_makuch"] = sm
+    # landmark
     L = a.landmark_days
-    keep = td > L
-    lm_exp = exposed & (xd <= L)
-    lt = (td[keep] - L) / scale
-    le = ev[keep]
-    lg = np.where(lm_exp[keep], "exposed", "unexposed")
+    lm = landmark_analysis(
+        td / scale, ev, xd / scale, L / scale, labels=("no HSCT by landmark", "HSCT by landmark")
+    )
+    results["landmark"] = lm
     summary["landmark.days"] = L
-    summary["landmark.n"] = int(keep.sum())
-    summary["landmark.exposed"] = int(lm_exp[keep].sum())
-    curves = []
-    if len(set(lg)) > 1:
-        lkm = kaplan_meier(lt, le, group=lg, conf_type=study.presentation.km_conf_type)
-        llr = logrank_test(lt, le, lg)
-        lcox = coxph(
-            lt, le, (lg == "exposed").astype(float)[:, None], names=["exposed_by_landmark"]
-        )
-        results.update({"landmark_km": lkm, "landmark_logrank": llr, "landmark_cox": lcox})
-        summary["landmark.p"] = llr.p
+    summary["landmark.n"] = int(lm.n_at_landmark)
+    summary["landmark.excluded"] = int(lm.n_excluded)
+    summary["landmark.p"] = lm.p
+    lt = lg = None
+    if lm.km is not None and len(lm.km.curves) > 1:
+        keep = td > L
+        lt = (td[keep] - L) / scale
+        le = ev[keep]
+        lexp = (exposed & (xd <= L))[keep].astype(float)
+        summary["landmark.exposed"] = int(lexp.sum())
+        lcox = coxph(lt, le, lexp[:, None], names=["exposed_by_landmark"])
+        results["landmark_cox"] = lcox
         summary["landmark.hr"] = float(lcox.hr[0])
         summary["landmark.lower"] = float(lcox.hr_lower[0])
         summary["landmark.upper"] = float(lcox.hr_upper[0])
-        for cv in lkm.curves:
+        lg = np.where(lexp == 1, "HSCT by landmark", "no HSCT by landmark")
+    curves = []
+    if lm.km is not None:
+        for cv in lm.km.curves:
+            sel = lg == str(cv.group) if lg is not None else slice(None)
+            tt = lt[sel] if lt is not None else np.asarray([])
             curves.append(
                 {
                     "group": str(cv.group),
-                    "label": f"{'HSCT' if cv.group == 'exposed' else 'no HSCT'} by landmark",
+                    "label": str(cv.group),
                     "n": int(cv.n),
                     "events": int(cv.events),
-                    "median": cv.median
-                    if cv.median is not None and math.isfinite(cv.median)
-                    else None,
-                    "median_lower": cv.median_lower,
-                    "median_upper": cv.median_upper,
-                    "at_risk": [
-                        int(np.sum(lt[lg == cv.group] >= x))
-                        for x in study.presentation.risk_table_times
-                    ],
+                    "median": _finite(cv.median),
+                    "median_lower": _finite(cv.median_lower),
+                    "median_upper": _finite(cv.median_upper),
+                    "at_risk": [int(np.sum(tt >= x)) for x in p.risk_table_times],
                 }
             )
-    # Mantel-Byar (engineer E), when available
-    try:
-        from cartlens.stats import immortal as imm
-
-        mb = getattr(imm, "mantel_byar", None)
-        if mb is not None:
-            r = mb(td / scale, ev, np.where(exposed, xd / scale, np.nan))
-            results["mantel_byar"] = r
-            summary["mantel_byar.p"] = getattr(r, "p", getattr(r, "p_value", None))
-    except ImportError:
-        pass
+    sm_curves = []
+    for cv in sm.curves:
+        g = int(cv.group)
+        sm_curves.append(
+            {
+                "group": str(g),
+                "label": "after allo-HSCT" if g == 1 else "before / without allo-HSCT",
+                "n": int(cv.n),
+                "events": int(cv.events),
+                "median": _finite(cv.median),
+                "at_risk": [
+                    int(np.sum((sp["start"] < x) & (sp["stop"] >= x) & (sp["exposure"] == g)))
+                    for x in p.risk_table_times
+                ],
+            }
+        )
     details = {
         "landmark_curves": curves,
-        "risk_times": study.presentation.risk_table_times,
-        "time_unit": study.presentation.time_unit,
+        "simon_makuch_curves": sm_curves,
+        "risk_times": p.risk_table_times,
+        "time_unit": p.time_unit,
+        "exposure": a.exposure_day,
     }
     return summary, details, results
 
 
+def _finite(v: Any) -> float | None:
+    return None if v is None or not math.isfinite(float(v)) else float(v)
+
+
 def _adjusted(a, study, cohorts, ctx):
-    from cartlens.stats.propensity import propensity_score
+    from cartlens.stats.propensity import propensity_score_arrays
     from cartlens.stats.weighting import iptw_weights, weighted_cox
 
     df = cohorts[a.cohort]
@@ -720,8 +719,8 @@ def _adjusted(a, study, cohorts, ctx):
         X, names = _numeric_design(d, ["_treat", *a.covariates])
         r = coxph(t, e, X, names=["treated", *names[1:]])
     else:
-        formula = "_treat ~ " + " + ".join(a.covariates)
-        ps = propensity_score(formula, d, treatment="_treat", treated=1, firth=True)
+        Xc, names = _numeric_design(d, list(a.covariates))
+        ps = propensity_score_arrays(d["_treat"].to_numpy(), Xc, names=names, firth=True)
         results["propensity"] = ps
         w = iptw_weights(ps.ps, d["_treat"].to_numpy(), stabilize=True)
         results["weights"] = w
@@ -774,7 +773,9 @@ def _descriptive(a, study, cohorts, ctx):
                 for g in groups:
                     sg = df[s.notna() & ((df[a.by] == g) if a.by else True)][v].map(_label)
                     k = int((sg == lv).sum())
-                    row["cells"].append({"n": k, "pct": 100 * k / len(sg) if len(sg) else None})
+                    row["cells"].append(
+                        {"n": k, "denom": len(sg), "pct": 100 * k / len(sg) if len(sg) else None}
+                    )
                 cells.append(row)
             test, p = None, None
             if a.by and len(groups) > 1 and len(levels) > 1:

@@ -111,6 +111,7 @@ class Cohort(_Model):
     label: str = ""
     frame: Literal["infusions", "salvage"] = "infusions"
     parent: str | None = None
+    flow_from: str | None = None
     where: dict[str, Scalar | list[Scalar] | Condition] = Field(default_factory=dict)
 
 
@@ -260,6 +261,8 @@ class Study(_Model):
     @model_validator(mode="after")
     def _references(self) -> Study:
         for name, c in self.cohorts.items():
+            if c.flow_from is not None and c.flow_from not in self.cohorts:
+                raise _RefError(f"cohorts.{name}.flow_from", f"unknown cohort '{c.flow_from}'")
             if c.parent is not None:
                 if c.parent not in self.cohorts:
                     raise _RefError(f"cohorts.{name}.parent", f"unknown cohort '{c.parent}'")
