@@ -475,7 +475,7 @@ def fit_logistic_arrays(
                 "separation: the outcome is perfectly predicted along "
                 + (", ".join(sep_terms) or "a combination of terms")
                 + "; maximum-likelihood estimates do not exist (they diverge). "
-                "Use Firth's penalised likelihood (firth=True).",
+                "Use Firth's penalised likelihood (firth=True; --firth on the command line).",
                 SeparationWarning,
                 stacklevel=2,
             )
