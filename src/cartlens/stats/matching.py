@@ -384,17 +384,21 @@ def match_nearest(
     pt: list[np.ndarray] = []
     pc: list[np.ndarray] = []
     pd_: list[np.ndarray] = []
-    for s in np.unique(strata):
-        in_s = strata == s
-        c_idx = np.flatnonzero(in_s & (a == 0))
-        tord = order[in_s[order]]
-        if c_idx.size == 0 or tord.size == 0:
+    # group both sides by stratum once (O(n log n) whatever the number of strata)
+    c_all = np.flatnonzero(a == 0)
+    c_all = c_all[np.lexsort((id_rank[c_all], d[c_all], strata[c_all]))]
+    t_all = order[np.argsort(strata[order], kind="stable")]  # keeps the matching order
+    n_strata = int(strata.max()) + 1
+    c_bounds = np.searchsorted(strata[c_all], np.arange(n_strata + 1), side="left")
+    t_bounds = np.searchsorted(strata[t_all], np.arange(n_strata + 1), side="left")
+    for s in range(n_strata):
+        c_sorted = c_all[c_bounds[s] : c_bounds[s + 1]]
+        tord = t_all[t_bounds[s] : t_bounds[s + 1]]
+        if c_sorted.size == 0 or tord.size == 0:
             continue
-        c_sorted = c_idx[np.lexsort((id_rank[c_idx], d[c_idx]))]
         cd = d[c_sorted]
         if replace:
             tk, ck, dk = _nearest_with_replacement(cd, d[tord], ratio, width)
-            # keep MatchIt's round structure irrelevant with replacement: order by treated
         else:
             tk, ck, dk = _greedy_without_replacement(cd, d[tord], ratio, width)
         pt.append(tord[np.asarray(tk, dtype=np.int64)])
@@ -430,12 +434,19 @@ def match_nearest(
     )
 
 
+def _distinct(idx: np.ndarray, n: int) -> np.ndarray:
+    """Sorted distinct values of row indices in 0..n-1 (faster than np.unique)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    return np.flatnonzero(mask)
+
+
 def _assemble(pairs_t, pairs_c, pairs_d, order, a, replace):
     """Subclasses, MatchIt weights and the sample-size table from a list of pairs."""
     n = a.size
     rank_in_order = np.empty(n, dtype=np.int64)
     rank_in_order[order] = np.arange(order.size)
-    matched_t = np.unique(pairs_t)
+    matched_t = _distinct(pairs_t, n)
     matched_t = matched_t[np.argsort(rank_in_order[matched_t], kind="stable")]
     sub_of = np.zeros(n, dtype=np.int64)
     sub_of[matched_t] = np.arange(1, matched_t.size + 1)
@@ -450,7 +461,7 @@ def _assemble(pairs_t, pairs_c, pairs_d, order, a, replace):
     if pairs_t.size:
         k_per_t = np.bincount(pairs_t, minlength=n)
         np.add.at(w, pairs_c, 1.0 / k_per_t[pairs_t])
-        cm = np.unique(pairs_c)
+        cm = _distinct(pairs_c, n)
         w[cm] *= cm.size / w[cm].sum()
     matched = w > 0
 
