@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cartlens.errors import InputError
-from cartlens.stats.competing import aalen_johansen_state, cif_at, cif_ci, cuminc, gray_test
+from cartlens.stats.competing import (
+    aalen_johansen,
+    aalen_johansen_state,
+    cif_at,
+    cif_ci,
+    cuminc,
+    gray_test,
+)
 from conftest import REFERENCE, load_reference
 
 DATA = Path(__file__).parents[1] / "data"
@@ -104,18 +111,26 @@ def test_gray_test_three_groups_strata_rho():
 
 
 @pytest.mark.parametrize("block", ["aalen_johansen_by_sex", "aalen_johansen_overall"])
-def test_aalen_johansen_pstate_matches_survfit(mgus2_cr, cr_ref, block):
-    """R: summary(survfit(Surv(etime, event_f) ~ sex), times = c(60, 120, 240, 360), extend = TRUE)
-    pstate of (s0), pcm, death. Only pstate is compared: survfit's std_err is the
-    infinitesimal-jackknife SE, which cartlens does not compute (it gives Gray's variance)."""
+def test_aalen_johansen_matches_survfit(mgus2_cr, cr_ref, block):
+    """R: summary(survfit(Surv(etime, event_f) ~ sex), times = c(60, 120, 240, 360),
+    extend = TRUE): pstate, infinitesimal-jackknife std_err, log CI and n_risk of (s0), pcm,
+    death (and ~ 1 for the overall block)."""
     etime, event, sex = mgus2_cr
     ref = cr_ref[block]
     codes = {"pcm": 1, "death": 2, "(s0)": "(s0)"}
-    for label, grp in ref["groups"].items():
-        sel = np.ones(etime.size, bool) if label == "all" else sex == label.split("=")[1]
-        p = aalen_johansen_state(etime[sel], event[sel], grp["time"])
-        for state, vals in grp["states"].items():
-            np.testing.assert_allclose(p[codes[state]], vals["pstate"], rtol=1e-6)
+    group = None if block.endswith("overall") else sex
+    res = aalen_johansen(etime, event, [60, 120, 240, 360], group=group)
+    for g in res.groups:
+        r = ref["groups"]["all" if g["group"] is None else f"sex={g['group']}"]
+        np.testing.assert_array_equal(g["n_risk"], r["n_risk"])
+        for state, vals in r["states"].items():
+            mine = g["states"][codes[state]]
+            for key in ("pstate", "std_err", "lower", "upper"):
+                np.testing.assert_allclose(mine[key], vals[key], rtol=1e-6)
+    # pstate of a cause equals cuminc's estimate
+    p = aalen_johansen_state(etime, event, [60, 120])
+    c = cif_at(cuminc(etime, event).curve(None, 1), [60, 120])
+    np.testing.assert_allclose(p[1], c["estimate"], rtol=1e-12)
 
 
 def test_value_beyond_follow_up_is_nan_and_before_first_jump_zero(mgus2_cr):

@@ -667,27 +667,137 @@ def cuminc(
     )
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class AalenJohansenResult(Result):
+    """State probabilities of the competing-risks multi-state model, per group.
+
+    ``groups`` is a tuple of dicts ``{"group", "time", "n_risk", "states": {state: {"pstate",
+    "std_err", "lower", "upper"}}}``; the states are ``"(s0)"`` (event-free) and each cause.
+    ``std_err`` is the infinitesimal-jackknife SE as R's ``survfit`` reports for multi-state
+    fits (not Gray's variance); the CI is survfit's default log type.
+    """
+
+    groups: tuple
+    states: tuple
+    conf_level: float
+    settings: dict
+
+
+def _aj_one(t: np.ndarray, c: np.ndarray, causes: tuple, tau: np.ndarray, z: float) -> dict:
+    """Aalen-Johansen estimate and its IJ SE at ``tau`` for one group.
+
+    ``c`` holds 0 (censored) or 1..K (index into ``causes`` + 1).
+    """
+    n = t.size
+    K = len(causes)
+    ut, inv = np.unique(t, return_inverse=True)
+    m = ut.size
+    Y = np.bincount(inv, minlength=m)[::-1].cumsum()[::-1].astype(float)
+    dk = np.bincount(c * m + inv, minlength=(K + 1) * m).reshape(K + 1, m)[1:].astype(float)
+    dAk = dk / Y
+    dA = dAk.sum(0)
+    q = 1.0 - dA
+    p0 = np.cumprod(q)
+    p0m = np.r_[1.0, p0[:-1]]
+    ak = p0m * dAk  # jumps of each CIF
+    Fk = np.cumsum(ak, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc = np.where(q > 0, dA / (Y * q), 0.0)
+        Dt = np.where(q > 0, 1.0 / (Y * q), 0.0)
+    C = np.cumsum(cc)
+    Cm = np.r_[0.0, C[:-1]]
+    Bk = np.cumsum(ak * Cm, axis=1)
+    G = np.cumsum(p0m * dAk / Y, axis=1)  # sum_s p0(s-) dA_k(s) / Y(s)
+    # subject-level pieces
+    ti = inv  # index of own time
+    died = c > 0
+    Di = np.where(died, Dt[ti], 0.0)
+    pos = np.searchsorted(ut, tau, side="right") - 1  # last time <= tau
+    out_p = np.zeros((K + 1, tau.size))
+    out_se = np.zeros((K + 1, tau.size))
+    # n at risk at tau: subjects with t >= tau
+    nrisk = (n - np.searchsorted(np.sort(t), tau, side="left")).astype(float)
+    for j, pj in enumerate(pos):
+        if pj < 0:
+            out_p[0, j] = 1.0
+            continue
+        before = ti <= pj  # t_i <= tau (in distinct-time index)
+        cmin = np.where(before, C[ti], C[pj])
+        u0 = -p0[pj] * (np.where(before, Di, 0.0) - cmin)
+        out_p[0, j] = p0[pj]
+        out_se[0, j] = math.sqrt(float(u0 @ u0))
+        for k in range(K):
+            tail = np.where(before, Fk[k, pj] - Fk[k, ti], 0.0)
+            term1 = -Di * tail
+            term2 = np.where(before, Bk[k, ti], Bk[k, pj]) + np.where(before, C[ti] * tail, 0.0)
+            own = np.where(before & (c == k + 1), p0m[ti] / Y[ti], 0.0)
+            term3 = own - np.where(before, G[k, ti], G[k, pj])
+            uk = term1 + term2 + term3
+            out_p[k + 1, j] = Fk[k, pj]
+            out_se[k + 1, j] = math.sqrt(float(uk @ uk))
+    res = {}
+    names = ("(s0)",) + tuple(causes)
+    for s_i, name in enumerate(names):
+        pst, se = out_p[s_i], out_se[s_i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = np.where(pst > 0, pst * np.exp(-z * se / pst), np.nan)
+            hi = np.where(pst > 0, np.minimum(pst * np.exp(z * se / pst), 1.0), np.nan)
+        res[name] = {"pstate": pst, "std_err": se, "lower": lo, "upper": hi}
+    return {"n_risk": nrisk, "states": res}
+
+
+def aalen_johansen(
+    time: Any,
+    event: Any,
+    times: Sequence[float],
+    *,
+    group: Any = None,
+    cencode: Any = 0,
+    causes: Sequence[Any] | None = None,
+    conf_level: float = 0.95,
+) -> AalenJohansenResult:
+    """Aalen-Johansen state probabilities with survfit's infinitesimal-jackknife SE.
+
+    The multi-state view of competing risks, as R's
+    ``summary(survfit(Surv(time, factor(event)) ~ group), times = times, extend = TRUE)``:
+    the event-free probability ``"(s0)"`` (the all-cause Kaplan-Meier) and one cumulative
+    incidence per cause (equal to :func:`cuminc`'s estimate), each with the IJ standard error
+    and a log-type CI. Values are those of the last jump ``<= t``.
+
+    References
+    ----------
+    Aalen OO, Johansen S. An empirical transition matrix for non-homogeneous Markov chains
+    based on censored observations. Scand J Stat 1978;5:141-150.
+    Therneau T. The survival package: multi-state models (survfit.formula, IJ variance).
+    """
+    t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes)
+    g, labels = _groups(group, t.size, "group")
+    cause_list = tuple(sorted(set(seen) | set(causes or ())))
+    tau = np.asarray(times, dtype=float)
+    z = float(_st.norm.ppf(0.5 + conf_level / 2))
+    failed = e != cencode
+    code = np.zeros(t.size, dtype=np.int64)
+    if failed.any():
+        code[failed] = np.searchsorted(np.asarray(cause_list), e[failed]) + 1
+    out = []
+    for gi, lab in enumerate(labels):
+        sel = g == gi
+        one = _aj_one(t[sel], code[sel], cause_list, tau, z)
+        out.append({"group": lab, "time": tau, **one})
+    return AalenJohansenResult(
+        groups=tuple(out),
+        states=("(s0)",) + cause_list,
+        conf_level=conf_level,
+        settings={"variance": "infinitesimal jackknife (survfit)", "conf_type": "log"},
+    )
+
+
 def aalen_johansen_state(
     time: Any, event: Any, times: Sequence[float], *, cencode: Any = 0
 ) -> dict:
-    """Probability of each state at ``times`` (``survfit`` multi-state ``pstate``).
-
-    Returns ``{"(s0)": P(event-free), cause: CIF, ...}``; the event-free probability is the
-    all-cause Kaplan-Meier. Values are those of the last jump ``<= t`` (``extend=TRUE``).
-    """
-    res = cuminc(time, event, cencode=cencode)
-    t, e, _ = check_competing_input(time, event, cencode=cencode)
-    out: dict = {}
-    total = np.zeros(len(times))
-    for c in res.causes:
-        cur = res.curve(None, c)
-        tt = np.asarray(times, dtype=float)
-        pos = np.searchsorted(cur.time, tt, side="right") - 1
-        v = np.where(pos >= 0, cur.estimate[np.maximum(pos, 0)] if cur.time.size else 0.0, 0.0)
-        out[c] = v
-        total = total + v
-    out["(s0)"] = 1.0 - total
-    return out
+    """``{"(s0)": P(event-free), cause: CIF, ...}`` at ``times`` (one group)."""
+    res = aalen_johansen(time, event, times, cencode=cencode)
+    return {k: v["pstate"] for k, v in res.groups[0]["states"].items()}
 
 
 def numbers_at_risk(time: Any, times: Sequence[float], *, group: Any = None) -> dict:
