@@ -51,133 +51,179 @@ class ConcordanceResult(Result):
     reverse: bool
 
 
-def _dominance(xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
-    """Merge-sort dominance sums over elements given in position order.
+def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
+    """Merge-sort dominance sums.
 
-    For each element e (positions are the array order):
-    ``lb, eb`` = sums of ``wp`` over earlier elements with smaller / equal ``xr``;
-    ``ga, ea`` = sums of ``wq`` over later elements with larger / equal ``xr``.
+    ``pos`` are non-negative integer positions (ties allowed: elements with equal positions
+    never count each other). For each element e:
+    ``lb, eb`` = sums of ``wp`` over elements with smaller ``pos`` and smaller / equal ``xr``;
+    ``ga, ea`` = sums of ``wq`` over elements with larger ``pos`` and larger / equal ``xr``.
+    Each of the ``ceil(log2(max(pos) + 1))`` levels splits every group of positions into two
+    halves and counts the pairs across them with segmented cumulative sums, in x order.
     """
     N = xr.size
     lb = np.zeros(N)
     eb = np.zeros(N)
     ga = np.zeros(N)
     ea = np.zeros(N)
-    if N < 2:
+    top = int(pos.max()) if N else 0
+    if N < 2 or top == 0:
         return lb, eb, ga, ea
-    pos = np.arange(N)
-    cur = np.argsort(xr, kind="stable")
-    nlev = int(math.ceil(math.log2(N)))
-    idx = np.arange(N)
+    cur = np.argsort(xr, kind="stable").astype(np.int32 if N < 2**31 - 1 else np.int64)
+    pc, xc, wpc, wqc = pos[cur].astype(cur.dtype), xr[cur].astype(cur.dtype), wp[cur], wq[cur]
+    nlev = int(math.ceil(math.log2(top + 1)))
+    idx = np.arange(N, dtype=cur.dtype)
+    lbc, ebc, gac, eac = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
+    newg = np.empty(N, dtype=bool)
+    newrun = np.empty(N, dtype=bool)
     for b in range(nlev - 1, -1, -1):
-        pc = pos[cur]
         g = pc >> (b + 1)
-        h = (pc >> b) & 1
-        xc = xr[cur]
-        newg = np.empty(N, dtype=bool)
+        left = ((pc >> b) & 1) == 0
         newg[0] = True
-        newg[1:] = g[1:] != g[:-1]
-        newrun = newg.copy()
-        newrun[1:] |= xc[1:] != xc[:-1]
-        gstart = np.maximum.accumulate(np.where(newg, idx, 0))
-        rstart = np.maximum.accumulate(np.where(newrun, idx, 0))
-        # ends (exclusive): next start
-        gend = np.empty(N, dtype=np.int64)
-        rend = np.empty(N, dtype=np.int64)
-        nxt_g = np.where(np.concatenate([newg[1:], [True]]), idx + 1, N)
-        gend[:] = np.minimum.accumulate(nxt_g[::-1])[::-1]
-        nxt_r = np.where(np.concatenate([newrun[1:], [True]]), idx + 1, N)
-        rend[:] = np.minimum.accumulate(nxt_r[::-1])[::-1]
-        left = h == 0
-        a = np.where(left, wp[cur], 0.0)
-        csa = np.concatenate([[0.0], np.cumsum(a)])
-        q = np.where(left, 0.0, wq[cur])
-        csq = np.concatenate([[0.0], np.cumsum(q)])
-        right = ~left
-        cr = cur[right]
-        lb[cr] += (csa[rstart] - csa[gstart])[right]
-        eb[cr] += (csa[rend] - csa[rstart])[right]
-        cl = cur[left]
-        ga[cl] += (csq[gend] - csq[rend])[left]
-        ea[cl] += (csq[rend] - csq[rstart])[left]
+        np.not_equal(g[1:], g[:-1], out=newg[1:])
+        newrun[0] = True
+        np.not_equal(xc[1:], xc[:-1], out=newrun[1:])
+        newrun |= newg
+        gs = np.flatnonzero(newg)
+        rs = np.flatnonzero(newrun)
+        gid = np.cumsum(newg) - 1
+        rid = np.cumsum(newrun) - 1
+        gstart = gs[gid]
+        gend = np.append(gs[1:], N)[gid]
+        rstart = rs[rid]
+        rend = np.append(rs[1:], N)[rid]
+        csa = np.zeros(N + 1)
+        np.cumsum(np.where(left, wpc, 0.0), out=csa[1:])
+        csq = np.zeros(N + 1)
+        np.cumsum(np.where(left, 0.0, wqc), out=csq[1:])
+        lbc += np.where(left, 0.0, csa[rstart] - csa[gstart])
+        ebc += np.where(left, 0.0, csa[rend] - csa[rstart])
+        gac += np.where(left, csq[gend] - csq[rend], 0.0)
+        eac += np.where(left, csq[rend] - csq[rstart], 0.0)
         # stable partition of each group into (left, right) halves, keeping x order
-        nl = np.cumsum(left)
-        nl0 = np.concatenate([[0], nl])
-        left_in_g = nl0[gend] - nl0[gstart]
+        nl0 = np.zeros(N + 1, dtype=np.int64)
+        np.cumsum(left, out=nl0[1:])
         rank_left = nl0[idx] - nl0[gstart]
-        rank_right = (idx - gstart) - rank_left
-        newpos = np.where(left, gstart + rank_left, gstart + left_in_g + rank_right)
-        nxt = np.empty(N, dtype=np.int64)
-        nxt[newpos] = cur
-        cur = nxt
+        newpos = np.where(
+            left,
+            gstart + rank_left,
+            gstart + (nl0[gend] - nl0[gstart]) + (idx - gstart - rank_left),
+        )
+        for arr in (cur, pc, xc, wpc, wqc, lbc, ebc, gac, eac):
+            tmp = arr.copy()
+            arr[newpos] = tmp
+    lb[cur], eb[cur], ga[cur], ea[cur] = lbc, ebc, gac, eac
     return lb, eb, ga, ea
 
 
+def _same_time(block: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
+    """Sums within equal ``block`` (all pairs): of ``wp`` over smaller / equal / larger
+    ``xr`` and of ``wq`` likewise; also per-block and per-(block, x) sums of wq, wq^2."""
+    n = xr.size
+    order = np.argsort(block.astype(np.int64) * (int(xr.max()) + 1) + xr, kind="stable")
+    bc, xc = block[order], xr[order]
+    newb = np.empty(n, dtype=bool)
+    newb[0] = True
+    newb[1:] = bc[1:] != bc[:-1]
+    newr = newb.copy()
+    newr[1:] |= xc[1:] != xc[:-1]
+    bs, rs = np.flatnonzero(newb), np.flatnonzero(newr)
+    bid, rid = np.cumsum(newb) - 1, np.cumsum(newr) - 1
+    b0, b1 = bs[bid], np.append(bs[1:], n)[bid]
+    r0, r1 = rs[rid], np.append(rs[1:], n)[rid]
+    out = {}
+    for name, v in (("p", wp[order]), ("q", wq[order])):
+        cs = np.concatenate([[0.0], np.cumsum(v)])
+        less, eq, more = cs[r0] - cs[b0], cs[r1] - cs[r0], cs[b1] - cs[r1]
+        res = np.empty((n, 3))
+        res[order] = np.column_stack([less, eq, more])
+        out[name] = res
+    q = wq[order]
+    out["block_q"] = np.add.reduceat(q, bs)
+    out["block_q2"] = np.add.reduceat(q * q, bs)
+    out["run_q"] = np.add.reduceat(q, rs)
+    out["run_q2"] = np.add.reduceat(q * q, rs)
+    return out
+
+
 def _one_stratum(time, event, x, entry, w):
-    """Counts (5) and per-row influence (n, 3: concordant, discordant, tied_x)."""
+    """Counts (5) and per-row influence (n, 3: concordant, discordant, tied_x).
+
+    "Concordant" here means that the earlier death has the larger ``x``.
+    """
     n = time.size
     _, xr = np.unique(x, return_inverse=True)
-    dead = np.flatnonzero(event == 1)
-    # elements: stop points (all rows), queries (deaths), start points (negative weights)
-    kinds = [
-        np.zeros(n),
-        np.full(dead.size, 1),
-    ]
-    keys_t = [-time, -time[dead]]
-    keys_s = [event.astype(float), np.full(dead.size, 0.5)]
-    rows = [np.arange(n), dead]
-    wps = [w, np.zeros(dead.size)]
-    wqs = [np.zeros(n), w[dead]]
+    xr = xr.ravel()
+    d = event == 1
+    if entry is None:
+        ut, kstop = np.unique(time, return_inverse=True)
+        kstop = kstop.ravel()
+    else:
+        ut, inv = np.unique(np.concatenate([time, entry]), return_inverse=True)
+        inv = inv.ravel()
+        kstop, kstart = inv[:n], inv[n:]
+    T = ut.size
+    wd = np.where(d, w, 0.0)
+    # Later times first: a death at stop rank k compares with stop points of rank > k and,
+    # negatively, with start points of rank >= k (rows not yet at risk).
+    pos = T - kstop
+    wp, wq, xe = w, wd, xr
     if entry is not None:
-        kinds.append(np.full(n, 2))
-        keys_t.append(-entry)
-        keys_s.append(np.zeros(n))
-        rows.append(np.arange(n))
-        wps.append(-w)
-        wqs.append(np.zeros(n))
-    kind = np.concatenate(kinds)
-    kt = np.concatenate(keys_t)
-    ks = np.concatenate(keys_s)
-    row = np.concatenate(rows)
-    wp = np.concatenate(wps)
-    wq = np.concatenate(wqs)
-    order = np.lexsort((ks, kt))
-    kind, row, wp, wq = kind[order], row[order], wp[order], wq[order]
-    lb, eb, ga, ea = _dominance(xr[row], wp, wq)
-    # totals before (points) and after (queries)
-    tot_b = np.concatenate([[0.0], np.cumsum(wp)[:-1]])
-    tot_a = np.concatenate([np.cumsum(wq[::-1])[::-1][1:], [0.0]])
-    isq = kind == 1
-    conc_q = lb[isq]
-    tie_q = eb[isq]
-    disc_q = tot_b[isq] - lb[isq] - eb[isq]
-    wd = wq[isq]
+        pos = 2 * (T - kstop)
+        pos = np.concatenate([pos, 2 * (T - kstart) - 1])
+        wp = np.concatenate([w, -w])
+        wq = np.concatenate([wd, np.zeros(n)])
+        xe = np.concatenate([xr, xr])
+    lb, eb, ga, ea = _dominance(pos, xe, wp, wq)
+    tot_b = _before_totals(pos, wp)
+    tot_a = _after_totals(pos, wq)
+    # deaths as the earlier member of a pair
+    conc_q, tie_q = lb[:n], eb[:n]
+    disc_q = tot_b[:n] - lb[:n] - eb[:n]
+    # rows as the later member (stop element minus start element)
+    inf_c = ga[:n].copy()
+    inf_t = ea[:n].copy()
+    inf_d = tot_a[:n] - ga[:n] - ea[:n]
+    if entry is not None:
+        inf_c -= ga[n:]
+        inf_t -= ea[n:]
+        inf_d -= tot_a[n:] - ga[n:] - ea[n:]
+    # same stop time: censored rows count as later than the deaths
+    st = _same_time(kstop, xr, np.where(d, 0.0, w), wd)
+    conc_q = conc_q + st["p"][:, 0]
+    tie_q = tie_q + st["p"][:, 1]
+    disc_q = disc_q + st["p"][:, 2]
+    cens = ~d
+    inf_c += np.where(cens, st["q"][:, 2], 0.0)
+    inf_t += np.where(cens, st["q"][:, 1], 0.0)
+    inf_d += np.where(cens, st["q"][:, 0], 0.0)
     conc = float(wd @ conc_q)
     disc = float(wd @ disc_q)
     tiedx = float(wd @ tie_q)
-    infl = np.zeros((n, 3))
-    qrows = row[isq]
-    np.add.at(infl, qrows, np.column_stack([conc_q, disc_q, tie_q]))
-    for k, sign in ((0, 1.0), (2, -1.0)):
-        sel = kind == k
-        if not sel.any():
-            continue
-        la = tot_a[sel] - ga[sel] - ea[sel]
-        np.add.at(infl, row[sel], sign * np.column_stack([ga[sel], la, ea[sel]]))
-    # tied on time among deaths
-    tied_y = tied_xy = 0.0
-    if dead.size > 1:
-        _, tg = np.unique(time[dead], return_inverse=True)
-        sw = np.bincount(tg, weights=w[dead])
-        sw2 = np.bincount(tg, weights=w[dead] ** 2)
-        tot = float(((sw**2 - sw2) / 2).sum())
-        _, txg = np.unique(np.column_stack([tg, xr[dead]]), axis=0, return_inverse=True)
-        txg = txg.ravel()
-        sx = np.bincount(txg, weights=w[dead])
-        sx2 = np.bincount(txg, weights=w[dead] ** 2)
-        tied_xy = float(((sx**2 - sx2) / 2).sum())
-        tied_y = tot - tied_xy
-    return np.array([conc, disc, tiedx, tied_y, tied_xy]), infl
+    infl = np.column_stack(
+        [
+            inf_c + np.where(d, conc_q, 0.0),
+            inf_d + np.where(d, disc_q, 0.0),
+            inf_t + np.where(d, tie_q, 0.0),
+        ]
+    )
+    tot_pairs = float(((st["block_q"] ** 2 - st["block_q2"]) / 2).sum())
+    tied_xy = float(((st["run_q"] ** 2 - st["run_q2"]) / 2).sum())
+    return np.array([conc, disc, tiedx, tot_pairs - tied_xy, tied_xy]), infl
+
+
+def _before_totals(pos, v):
+    """Sum of v over elements with strictly smaller pos."""
+    tot = np.bincount(pos, weights=v)
+    cum = np.concatenate([[0.0], np.cumsum(tot)])
+    return cum[pos]
+
+
+def _after_totals(pos, v):
+    """Sum of v over elements with strictly larger pos."""
+    tot = np.bincount(pos, weights=v)
+    cum = np.concatenate([[0.0], np.cumsum(tot)])
+    return cum[-1] - cum[pos + 1]
 
 
 def concordance(
