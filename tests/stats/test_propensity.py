@@ -198,3 +198,25 @@ def test_score_equations_hold(seed, n):
     fit = propensity_score_arrays(a, X)
     Xi = np.column_stack([np.ones(n), X])
     np.testing.assert_allclose(Xi.T @ (a - fit.ps), 0.0, atol=1e-7)
+
+
+def test_firth_backend_agrees_with_own_firth():
+    """The PS Firth fit (cartlens.stats.logistic) and this module's firth_logistic agree."""
+    df = lung_ps()
+    fit = propensity_score("female ~ age + ph.ecog", df, firth=True)
+    X = np.column_stack([np.ones(len(df)), df["age"], df["ph.ecog"]])
+    own = firth_logistic(X, df["female"].to_numpy())
+    np.testing.assert_allclose(fit.coef, own["coef"], rtol=1e-6)
+    np.testing.assert_allclose(fit.se, np.sqrt(np.diag(own["vcov"])), rtol=1e-6)
+    np.testing.assert_allclose(fit.ps, own["fitted"], rtol=1e-6)
+
+
+def test_quasi_separation_warns():
+    """Quasi-complete separation: x >= 0 is always treated, x < 0 mixed."""
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.uniform(0, 2, 30), rng.uniform(-2, 0, 30)]
+    a = np.r_[np.ones(30, int), rng.integers(0, 2, 30)]
+    df = pd.DataFrame({"a": a, "x": (x >= 0).astype(float), "z": rng.normal(size=60)})
+    with pytest.warns(SeparationWarning):
+        fit = propensity_score("a ~ x + z", df, warn_overlap=False)
+    assert fit.separation

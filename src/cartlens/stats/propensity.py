@@ -431,14 +431,38 @@ def firth_logistic(
     }
 
 
-def _firth_backend():
-    """Engineer A's Firth logistic regression on arrays, if ``cartlens.stats.logistic``
-    exposes one (``firth_logistic_arrays(X, y)``-style); otherwise ``None``."""
-    try:  # pragma: no cover - depends on another module's progress
-        from cartlens.stats import logistic as _logistic
-    except Exception:  # noqa: BLE001
-        return None
-    return getattr(_logistic, "firth_fit", None)  # pragma: no cover
+def _firth_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Firth fit: :func:`cartlens.stats.logistic.fit_logistic_arrays` (``firth=True``, Wald
+    inference) when available, else :func:`firth_logistic`."""
+    try:
+        from cartlens.stats.logistic import fit_logistic_arrays
+    except ImportError:  # pragma: no cover - the logistic module is part of cartlens
+        return firth_logistic(X, y)
+    with warnings.catch_warnings():
+        # separation is expected here and handled by the penalty; A's fit records it
+        warnings.simplefilter("ignore", SeparationWarning)
+        res = fit_logistic_arrays(X, y, firth=True, ci="wald")
+    if len(res.coef) != X.shape[1]:  # pragma: no cover - design checked before
+        return firth_logistic(X, y)
+    return {
+        "coef": np.asarray(res.coef, dtype=float),
+        "vcov": np.asarray(res.vcov, dtype=float),
+        "fitted": np.asarray(res.fitted, dtype=float),
+        "loglik": float(res.loglik),
+        "iterations": int(res.iterations),
+        "converged": bool(res.converged),
+    }
+
+
+def _separated(X: np.ndarray, y: np.ndarray) -> bool:
+    """Linear-programme check for (quasi-)complete separation (small and medium n)."""
+    if X.shape[0] > 50_000:
+        return False
+    try:
+        from cartlens.stats.logistic import detect_separation
+    except ImportError:  # pragma: no cover
+        return False
+    return detect_separation(X, y) is not None
 
 
 def _glm_fit(X: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-8, maxit: int = 50):
@@ -569,8 +593,7 @@ def propensity_score_arrays(
         _check_design(X, names)
 
     if firth:
-        backend = _firth_backend()
-        fit = backend(X, y) if backend is not None else firth_logistic(X, y)
+        fit = _firth_fit(X, y.astype(float))
         fitted = np.asarray(fit["fitted"], dtype=float)
         pbar = n1 / n
         null_ll = n1 * np.log(pbar) + (n - n1) * np.log1p(-pbar)
@@ -583,6 +606,8 @@ def propensity_score_arrays(
         method = "firth"
     else:
         fit = _glm_fit(X, y.astype(float))
+        if not fit["separated"] and _separated(X, y.astype(float)):
+            fit["separated"] = True
         fitted = fit["fitted"]
         method = "glm"
     if not fit["converged"]:
