@@ -20,6 +20,7 @@ from cartlens.stats.competing import (
     cuminc,
     gray_test,
 )
+from cartlens.stats.km import kaplan_meier
 from conftest import REFERENCE, load_reference
 
 DATA = Path(__file__).parents[1] / "data"
@@ -39,15 +40,10 @@ def cr_ref():
 
 
 def _km(time, dead):
-    """Plain product-limit estimate at the sorted distinct times (hand formula)."""
+    """All-cause Kaplan-Meier (cartlens.stats.km) at the sorted distinct times."""
+    curve = kaplan_meier(time, dead.astype(int)).curve()
     ut = np.unique(time)
-    s, out = 1.0, []
-    for t in ut:
-        n = (time >= t).sum()
-        d = ((time == t) & dead).sum()
-        s *= 1 - d / n
-        out.append(s)
-    return ut, np.array(out)
+    return ut, curve.survival_at(ut).surv
 
 
 def test_cuminc_by_sex_matches_cmprsk(mgus2_cr, cr_ref):

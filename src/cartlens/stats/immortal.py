@@ -62,7 +62,9 @@ def _as_times(x: Any, n: int | None, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind in "OUSM" or isinstance(x, pd.Series | pd.Index) and a.dtype.kind == "M":
         try:
-            d = pd.to_datetime(pd.Series(np.atleast_1d(a)), errors="raise")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+                d = pd.to_datetime(pd.Series(np.atleast_1d(a)), errors="raise")
         except (ValueError, TypeError) as exc:
             if a.dtype.kind in "OUS":
                 try:
