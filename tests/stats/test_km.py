@@ -10,7 +10,6 @@ import pytest
 from _km_reference import (
     KM_CASES,
     STEP_CASES,
-    arr,
     assert_close,
     label_value,
     load,
@@ -346,8 +345,14 @@ def test_to_dict_and_frame():
     assert d["curves"][0]["group"] == 1
     assert isinstance(d["curves"][0]["surv"], list)
     fr = fit.to_frame()
-    assert {"analysis", "group", "stat", "value"} <= set(fr.columns)
-    assert arr([None]).size == 1
+    assert list(fr.columns) == ["analysis", "group", "term", "cause", "time", "stat", "value"]
+    med = fr[(fr["stat"] == "median") & (fr["group"] == 2)]["value"].item()
+    assert med == fit.curve(2).median
+    s = fr[(fr["stat"] == "surv") & (fr["group"] == 1)]
+    np.testing.assert_array_equal(s["time"], fit.curve(1).time)
+    np.testing.assert_array_equal(s["value"], fit.curve(1).surv)
+    at = survival_at(fit.curve(1), [180, 365]).to_frame()
+    assert at[at["stat"] == "n_risk"]["value"].tolist() == [89, 35]
 
 
 def test_quantiles_with_non_monotone_upper_limit():

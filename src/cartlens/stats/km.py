@@ -70,6 +70,53 @@ _TOL = math.sqrt(np.finfo(float).eps)  # R: .Machine$double.eps^0.5
 # --------------------------------------------------------------------------------------------
 # result types
 
+_CURVE_SCALARS = ("n", "events", "median", "median_lower", "median_upper", "n_start", "n_max")
+_STEP_STATS = (
+    "n_risk",
+    "n_event",
+    "n_censor",
+    "surv",
+    "std_err",
+    "lower",
+    "upper",
+    "cumhaz",
+    "std_chaz",
+)
+
+
+def _tidy(analysis: str, objs: Sequence[Any], scalars: Sequence[str], per_time: Sequence[str]):
+    """Tidy frame: one row per (group, stat) for scalars and per (group, time, stat) for arrays."""
+    import pandas as pd
+
+    from cartlens.results import TIDY_COLUMNS, json_safe
+
+    parts = []
+    for o in objs:
+        g = json_safe(o.group)
+        rows = [
+            {"group": g, "time": None, "stat": k, "value": json_safe(getattr(o, k))}
+            for k in scalars
+        ]
+        parts.append(pd.DataFrame(rows))
+        t = np.asarray(o.time, dtype=float)
+        for k in per_time:
+            v = np.asarray(getattr(o, k), dtype=float)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "group": [g] * t.size,
+                        "time": t,
+                        "stat": k,
+                        "value": np.where(np.isfinite(v), v, np.nan),
+                    }
+                )
+            )
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["stat"])
+    df["analysis"] = analysis
+    df["term"] = None
+    df["cause"] = None
+    return df[list(TIDY_COLUMNS)]
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class KMCurve(Result):
@@ -132,6 +179,10 @@ class KMCurve(Result):
         """Shortcut for :func:`survival_at` on this curve."""
         return survival_at(self, times, extend=extend)
 
+    def to_frame(self):
+        """Tidy frame: the curve's scalars, then one row per (time, statistic)."""
+        return _tidy("KMCurve", [self], _CURVE_SCALARS, _STEP_STATS)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class KMResult(Result):
@@ -178,6 +229,11 @@ class KMResult(Result):
                 return c
         raise KeyError(f"no curve for group {group!r}; groups are {list(self.groups)}")
 
+    def to_frame(self):
+        """Tidy frame (``TIDY_COLUMNS``): per group n, events, median and CI (``time`` empty),
+        then one row per (group, time, statistic) of the step table; NaN where R has NA."""
+        return _tidy("KMResult", self.curves, _CURVE_SCALARS, _STEP_STATS)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SurvivalAt(Result):
@@ -201,6 +257,10 @@ class SurvivalAt(Result):
     std_chaz: np.ndarray
     conf_type: str
     conf_level: float
+
+    def to_frame(self):
+        """Tidy frame: one row per (time, statistic)."""
+        return _tidy("SurvivalAt", [self], (), _STEP_STATS)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
