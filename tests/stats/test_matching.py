@@ -24,6 +24,7 @@ from cartlens.stats.matching import (
     match_nearest,
     matched_data,
     propensity_match,
+    std_pair_distance,
 )
 from cartlens.stats.propensity import propensity_score
 from conftest import REFERENCE, load_reference
@@ -112,6 +113,8 @@ def test_balance_on_matchit_pairs_matches_sum_matched(lung):
         assert r["var_ratio_after"] == pytest.approx(e["var_ratio"], rel=1e-6)
         assert r["ecdf_mean_after"] == pytest.approx(e["ecdf_mean"], rel=1e-6)
         assert r["ecdf_max_after"] == pytest.approx(e["ecdf_max"], rel=1e-6, abs=1e-12)
+        x = fit.ps if cov == "distance" else df[cov].to_numpy(float)
+        assert std_pair_distance(x, m) == pytest.approx(e["std_pair_dist"], rel=1e-6)
     own = MI["smd_matched_own"]
     for cov in COVS:
         assert b.row(cov)["smd_after"] == pytest.approx(own[cov]["smd_fullsample_treated_sd"])
@@ -122,6 +125,7 @@ def test_propensity_match_reports_balance(lung):
     fit, m = propensity_match("female ~ age + ph.ecog", df, scale="ps")
     assert m.balance is not None and m.balance.estimand == "att"
     assert m.balance.row("distance")["pass"] is None
+    assert m.balance.row("age")["std_pair_dist"] > 0
     md = matched_data(df, m, fit.rows)
     assert len(md) == 176 and set(md["subclass"]) == set(range(1, 89))
     assert (md.groupby("subclass")["female"].sum() == 1).all()

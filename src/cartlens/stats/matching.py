@@ -66,6 +66,7 @@ __all__ = [
     "matched_data",
     "matched_cox",
     "match_from_pairs",
+    "std_pair_distance",
     "M_ORDERS",
     "SCALES",
 ]
@@ -531,6 +532,25 @@ def match_from_pairs(
     )
 
 
+def std_pair_distance(x: Any, match: MatchResult) -> float:
+    """Mean absolute within-pair difference of ``x``, standardised by the SD of the treated
+    units in the full sample (MatchIt's ``Std. Pair Dist.``).
+
+    Each (treated, control) pair is weighted by 1 / (number of controls of its treated
+    unit), so every subclass counts once; for 1:1 matching this is the plain mean.
+    """
+    x = np.asarray(x, dtype=float)
+    if match.pairs_treated.size == 0:
+        return float("nan")
+    t = match.treat == 1
+    sd = float(np.std(x[t], ddof=1))
+    k = np.bincount(match.pairs_treated, minlength=x.size)[match.pairs_treated]
+    diff = np.abs(x[match.pairs_treated] - x[match.pairs_control])
+    mean = float(np.sum(diff / k) / np.sum(1.0 / k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mean / sd if sd > 0 else (0.0 if mean == 0 else float("inf"))
+
+
 def propensity_match(
     formula: str,
     data: Any,
@@ -627,7 +647,11 @@ def propensity_match(
     bal = balance_table(
         covs, fit.treat, m.weights, estimand="att", threshold=threshold, distance=fit.ps
     )
-    return fit, dataclasses.replace(m, balance=bal)
+    values = {"distance": fit.ps, **covs}
+    rows = tuple(
+        {**r, "std_pair_dist": std_pair_distance(values[r["covariate"]], m)} for r in bal.rows
+    )
+    return fit, dataclasses.replace(m, balance=dataclasses.replace(bal, rows=rows))
 
 
 def matched_data(data: Any, match: MatchResult, rows: Any = None):
