@@ -62,3 +62,27 @@ def test_term_label():
 def test_no_events_is_input_error():
     with pytest.raises(InputError):
         cox_zph([1.0, 2.0, 3.0], [0, 0, 0], [[0.0], [1.0], [0.5]])
+
+
+def test_strata_weights_counting_process_match_r():
+    """R on tests/data/cox/strata_weights_counting.csv:
+    ``cox.zph(coxph(Surv(start, stop, event) ~ x1 + x2 + strata(s), data = d, weights = w),
+    transform = "km")$table[, 1]`` = 0.96061257154, 0.129006940426, GLOBAL 1.13953099041."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    d = pd.read_csv(Path(__file__).parents[1] / "data" / "cox" / "strata_weights_counting.csv")
+    z = cox_zph(
+        d["stop"],
+        d["event"],
+        d[["x1", "x2"]],
+        entry=d["start"],
+        strata=d["s"],
+        weights=d["w"],
+        names=["x1", "x2"],
+    )
+    np.testing.assert_allclose(
+        [r["chisq"] for r in z.terms], [0.96061257154, 0.129006940426], rtol=1e-5
+    )
+    assert z.global_test["chisq"] == pytest.approx(1.13953099041, rel=1e-5)
