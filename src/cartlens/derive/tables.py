@@ -76,11 +76,18 @@ def materialize(
     con: duckdb.DuckDBPyConnection,
     settings: DeriveSettings | None = None,
     table: str = "derived_infusions",
+    *,
+    temporary: bool = True,
 ) -> str:
     """Create (or replace) a table holding :func:`infusion_table` in ``con``, with the settings
-    as JSON in the table's comment; return the table name."""
+    as JSON in the table's comment; return the table name.
+
+    By default the table is temporary (it lives as long as the connection, and works on a
+    read-only store); ``temporary=False`` writes it into a writable database.
+    """
     s = settings or DeriveSettings()
-    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS {infusion_sql(s)}')
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    con.execute(f'CREATE OR REPLACE {kind} "{table}" AS {infusion_sql(s)}')
     comment = json.dumps({"derive_settings": s.model_dump()}).replace("'", "''")
     con.execute(f"COMMENT ON TABLE \"{table}\" IS '{comment}'")
     return table

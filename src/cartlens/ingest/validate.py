@@ -87,6 +87,7 @@ class Staged:
     column_labels: dict[str, dict[str, str]]
     findings: list[dict]
     counts: dict[str, int]
+    columns: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
 def _clean(col: str) -> str:
@@ -103,6 +104,7 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
     labels: dict[str, str] = {}
     col_labels: dict[str, dict[str, str]] = {}
     present = []
+    columns: dict[str, tuple[str, ...]] = {}
     for e in ENTITIES:
         table = source.tables.get(e.name)
         raw = q(f"raw_{e.name}")
@@ -123,6 +125,7 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
         else:
             labels[e.name] = table.label
             col_labels[e.name] = table.column_labels
+            columns[e.name] = tuple(h for h in table.header if h in e.columns)
             header = list(table.header)
             for h in header:
                 if h not in e.columns:
@@ -189,7 +192,7 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
         e.name: con.execute(f"SELECT count(*) FROM {q('raw_' + e.name)}").fetchall()[0][0]
         for e in ENTITIES
     }
-    return Staged(tuple(present), labels, col_labels, findings, counts)
+    return Staged(tuple(present), labels, col_labels, findings, counts, columns)
 
 
 def _select_text(e: EntitySpec, header: list[str]) -> str:
@@ -226,11 +229,16 @@ def _finding_sql(
     )
 
 
-def field_rule_queries(e: EntitySpec, label: str, colmap: dict[str, str]) -> list[str]:
-    """R001, R010-R014, R020-R022 for every field of an entity."""
+def field_rule_queries(
+    e: EntitySpec, label: str, colmap: dict[str, str], present: tuple[str, ...] | None = None
+) -> list[str]:
+    """R001, R010-R014, R020-R022 for the fields of an entity (only ``present`` columns: an
+    absent required column is one R002 finding, not one R001 per row)."""
     out = []
     raw = q("raw_" + e.name)
     for f in e.fields:
+        if present is not None and f.name not in present:
+            continue
         c = q(f.name)
         shown = colmap.get(f.name, f.name)
         if f.required:
@@ -659,8 +667,13 @@ def run_rules(
     today = today or dt.date.today()
     queries = []
     for e in ENTITIES:
+        if staged.counts.get(e.name, 0) == 0:
+            continue
         queries += field_rule_queries(
-            e, staged.labels[e.name], staged.column_labels.get(e.name, {})
+            e,
+            staged.labels[e.name],
+            staged.column_labels.get(e.name, {}),
+            staged.columns.get(e.name, ()),
         )
     queries += cross_rule_queries(staged.labels, today)
     frames = [pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)]
