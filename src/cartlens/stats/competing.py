@@ -231,7 +231,7 @@ def cif_ci(
     f = np.asarray(estimate, dtype=float)
     se = np.sqrt(np.maximum(np.asarray(variance, dtype=float), 0.0))
     z = _st.norm.ppf(0.5 + conf_level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             lo = np.clip(f - z * se, 0, 1)
             hi = np.clip(f + z * se, 0, 1)
