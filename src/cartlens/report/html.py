@@ -42,33 +42,87 @@ def _svg_text(fig) -> str:
     return svg
 
 
+_PENDING: list[tuple[str, Callable[[], Any]]] = []
+
+
+def _render_one(fid: str, make: Callable[[], Any], out_dir: Path | None, png: bool) -> dict:
+    import matplotlib.pyplot as plt
+
+    fig = make()
+    try:
+        svg = _svg_text(fig)
+        files = []
+        if out_dir is not None:
+            (out_dir / "figures" / f"{fid}.svg").write_text(svg, encoding="utf-8")
+            files.append(f"figures/{fid}.svg")
+            if png:
+                fig.savefig(out_dir / "figures" / f"{fid}.png", dpi=100)
+                files.append(f"figures/{fid}.png")
+    finally:
+        plt.close(fig)
+    return {"svg": svg, "files": files}
+
+
+def _render_pending(i: int, out_dir: Path | None, png: bool) -> dict:
+    fid, make = _PENDING[i]
+    return _render_one(fid, make, out_dir, png)
+
+
 class _Figures:
+    """Collects figure makers; :meth:`render` draws them (two processes where possible)."""
+
     def __init__(self, out_dir: Path | None, png: bool = True) -> None:
         self.out_dir = out_dir
         self.png = png
         self.items: dict[str, dict] = {}
+        self.makers: list[tuple[str, Callable[[], Any]]] = []
         if out_dir is not None:
             (out_dir / "figures").mkdir(parents=True, exist_ok=True)
 
     def add(self, fid: str, title: str, make: Callable[[], Any]) -> dict:
-        import matplotlib.pyplot as plt
-
-        fig = make()
-        try:
-            svg = _svg_text(fig)
-            files = []
-            if self.out_dir is not None:
-                p = self.out_dir / "figures" / f"{fid}.svg"
-                p.write_text(svg, encoding="utf-8")
-                files.append(f"figures/{fid}.svg")
-                if self.png:
-                    fig.savefig(self.out_dir / "figures" / f"{fid}.png", dpi=110)
-                    files.append(f"figures/{fid}.png")
-        finally:
-            plt.close(fig)
-        item = {"id": fid, "title": title, "svg": svg, "files": files}
+        item = {"id": fid, "title": title, "svg": "", "files": []}
         self.items[fid] = item
+        self.makers.append((fid, make))
         return item
+
+    def render(self, parallel: bool = True) -> None:
+        import os
+
+        done: dict[str, dict] = {}
+        if parallel and len(self.makers) >= 4 and (os.cpu_count() or 1) >= 2:
+            try:
+                done = self._render_parallel()
+            except Exception:  # noqa: BLE001 - fall back to drawing here
+                done = {}
+        for fid, make in self.makers:
+            if fid not in done:
+                done[fid] = _render_one(fid, make, self.out_dir, self.png)
+            self.items[fid].update(done[fid])
+
+    def _render_parallel(self) -> dict[str, dict]:
+        """Draw the second half of the figures in a forked worker while this process draws
+        the first half (figure drawing is CPU-bound and the figures are independent)."""
+        import multiprocessing as mp
+
+        global _PENDING
+        ctx = mp.get_context("fork")
+        _PENDING = list(self.makers)
+        half = len(_PENDING) // 2
+        out: dict[str, dict] = {}
+        try:
+            with ctx.Pool(1) as pool:
+                async_res = [
+                    (i, pool.apply_async(_render_pending, (i, self.out_dir, self.png)))
+                    for i in range(half, len(_PENDING))
+                ]
+                for i in range(half):
+                    fid, make = _PENDING[i]
+                    out[fid] = _render_one(fid, make, self.out_dir, self.png)
+                for i, r in async_res:
+                    out[_PENDING[i][0]] = r.get(timeout=120)
+        finally:
+            _PENDING = []
+        return out
 
 
 def _cp(fmt: Formatter, x: Any, n: Any) -> str:
@@ -469,6 +523,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
         )
     n_match = sum(r["match"] for r in rep_rows)
 
+    figs.render()
     analyses_list = list(run.analyses)
     sections = [
         {"key": k, "title": t, "blocks": blocks.get(k, [])}
