@@ -391,3 +391,22 @@ def test_strata_weights_counting_process_cluster_match_r(key):
         f.concordance["se"],
     ]
     np.testing.assert_allclose(got, R_STRATA_WEIGHTS[key], rtol=1e-5)
+
+
+def test_term_constant_within_strata_is_aliased():
+    """R: coxph(Surv(time, status == 2) ~ age + sex + strata(sex)) gives NA for sex."""
+    d = lung()
+    with pytest.warns(CollinearityWarning, match="sex"):
+        fit = coxph(d["time"], d["dead"], d[["age", "sex"]], strata=d["sex"], names=["age", "sex"])
+    assert np.isnan(fit.coef[1]) and np.isfinite(fit.coef[0])
+    ref = coxph(d["time"], d["dead"], d[["age"]], strata=d["sex"])
+    assert fit.coef[0] == pytest.approx(ref.coef[0], rel=1e-12)
+
+
+def test_iteration_limit_gives_convergence_warning():
+    from cartlens.errors import ConvergenceWarning
+
+    d = lung().dropna(subset=["ph.ecog"])
+    with pytest.warns(ConvergenceWarning):
+        fit = coxph(d["time"], d["dead"], d[["sex", "age", "ph.ecog"]], iter_max=1)
+    assert not fit.converged

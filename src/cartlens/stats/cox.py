@@ -647,17 +647,33 @@ def coxph(
         )
     keep = ~alias
     means = (w @ X) / w.sum()
-    Xc = X[:, keep] - means[keep]
-    p = Xc.shape[1]
-    engine = _CoxEngine(time, ev, Xc, entry, scodes, w, ties)
-    beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float)[keep]
-    beta, st, iters, converged, st0 = _newton(engine, beta0, eps, iter_max, firth)
+    while True:
+        Xc = X[:, keep] - means[keep]
+        p = Xc.shape[1]
+        if p == 0:
+            raise InputError("no estimable covariate left (all aliased)", column="X")
+        engine = _CoxEngine(time, ev, Xc, entry, scodes, w, ties)
+        beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float)[keep]
+        beta, st, iters, converged, st0 = _newton(engine, beta0, eps, iter_max, firth)
+        naive_var = _gchol_inverse(st["info"])
+        singular = np.diag(naive_var) <= 0
+        if not singular.any():
+            break
+        # no information (e.g. constant within every stratum): dropped, NaN as R's NA
+        sing_names = np.asarray(names)[keep][singular]
+        warnings.warn(
+            "no information for term(s) "
+            + ", ".join(sing_names)
+            + " (collinear with the strata or other terms); coefficient reported as NaN",
+            CollinearityWarning,
+            stacklevel=2,
+        )
+        alias[np.flatnonzero(keep)[singular]] = True
+        keep = ~alias
     if init is not None and np.any(beta0 != 0):
         st0 = engine.evaluate(np.zeros(p), hessian=True)
         if firth:
             _firth_adjust(engine, np.zeros(p), st0)
-    info = st["info"]
-    naive_var = _gchol_inverse(info)
     if not converged:
         warnings.warn(
             f"Cox fit did not converge in {iter_max} iterations (relative change in log "
@@ -787,11 +803,13 @@ def _collapse(mat: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
 
 
 def _baseline(engine: _CoxEngine, st: dict, time: np.ndarray) -> dict:
-    """Cumulative baseline hazard at the (weighted) mean covariates: the Breslow / Efron
-    increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each event time (strata in order)."""
+    """Cumulative baseline hazard (and survival ``exp(-H)``) at the (weighted) mean
+    covariates: the Breslow / Efron increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each
+    event time (strata one after the other)."""
     inc = engine.meanw * st["A"]
     gtime = time[engine.perm[engine.ev_rows[engine.g_starts]]]
-    return {"times": gtime, "cumhaz": np.cumsum(inc), "hazard": inc}
+    cumhaz = np.cumsum(inc)
+    return {"times": gtime, "cumhaz": cumhaz, "hazard": inc, "surv": np.exp(-cumhaz)}
 
 
 def coxph_formula(
