@@ -21,8 +21,11 @@ long :class:`pandas.DataFrame` with the id column, a ``time`` column and optiona
 What was done is counted per item like tmerge's ``tcount`` (``early``, ``leading``,
 ``within``, ``trailing``, ``late``, ``tied``, ``missing``). Unlike tmerge, inconsistent input is
 refused with an :class:`InputError` naming the subject and field: a dated exposure or event
-after ``futime`` (after death or last follow-up), ``entry >= futime``, duplicated subjects,
-dated rows for unknown subjects, and unknown cause codes.
+after ``futime`` (after death or last follow-up; tmerge counts these as ``late`` and drops
+them), an ``events`` item at or before entry (tmerge: ``leading``/``early``, dropped),
+``entry >= futime``, duplicated subjects, dated rows for unknown subjects (tmerge:
+``missid``) and unknown cause codes. tmerge's ``gap`` and ``boundary`` counts do not arise
+because each subject has a single follow-up interval on input.
 """
 
 from __future__ import annotations
