@@ -90,31 +90,37 @@ def _tidy(analysis: str, objs: Sequence[Any], scalars: Sequence[str], per_time: 
 
     from cartlens.results import TIDY_COLUMNS, json_safe
 
-    parts = []
+    groups: list = []
+    times: list[np.ndarray] = []
+    stats: list = []
+    values: list[np.ndarray] = []
     for o in objs:
         g = json_safe(o.group)
-        rows = [
-            {"group": g, "time": None, "stat": k, "value": json_safe(getattr(o, k))}
-            for k in scalars
-        ]
-        parts.append(pd.DataFrame(rows))
+        for k in scalars:
+            v = getattr(o, k)
+            groups.append([g])
+            times.append(np.array([np.nan]))
+            stats.append([k])
+            values.append(np.array([np.nan if v is None else float(v)]))
         t = np.asarray(o.time, dtype=float)
         for k in per_time:
             v = np.asarray(getattr(o, k), dtype=float)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "group": [g] * t.size,
-                        "time": t,
-                        "stat": k,
-                        "value": np.where(np.isfinite(v), v, np.nan),
-                    }
-                )
-            )
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["stat"])
-    df["analysis"] = analysis
-    df["term"] = None
-    df["cause"] = None
+            groups.append([g] * t.size)
+            times.append(t)
+            stats.append([k] * t.size)
+            values.append(np.where(np.isfinite(v), v, np.nan))
+    flat = [x for part in groups for x in part]
+    df = pd.DataFrame(
+        {
+            "analysis": analysis,
+            "group": pd.Series(flat, dtype=object),
+            "term": None,
+            "cause": None,
+            "time": np.concatenate(times) if times else np.array([]),
+            "stat": [x for part in stats for x in part],
+            "value": np.concatenate(values) if values else np.array([]),
+        }
+    )
     return df[list(TIDY_COLUMNS)]
 
 
