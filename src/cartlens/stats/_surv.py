@@ -47,6 +47,10 @@ def _as_1d_float(x: Any, name: str) -> np.ndarray:
     return a
 
 
+def _desc(v: float) -> str:
+    return "a missing value (NaN)" if v != v else str(v)
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -97,7 +101,9 @@ def check_survival_input(
     bad = ~np.isfinite(t)
     if bad.any():
         i = _first_bad(bad)
-        raise InputError(f"time must be finite, got {t[i]} at position {i + 1}", column=t_name)
+        raise InputError(
+            f"time must be finite, got {_desc(t[i])} at position {i + 1}", column=t_name
+        )
     if (t < 0).any():
         i = _first_bad(t < 0)
         raise InputError(f"time must be >= 0, got {t[i]} at position {i + 1}", column=t_name)
@@ -145,7 +151,8 @@ def check_survival_input(
         if bad.any():
             i = _first_bad(bad)
             raise InputError(
-                f"entry time must be finite, got {en[i]} at position {i + 1}", column=s_name
+                f"entry time must be finite, got {_desc(en[i])} at position {i + 1}",
+                column=s_name,
             )
         if (en < 0).any():
             i = _first_bad(en < 0)
@@ -174,7 +181,8 @@ def check_survival_input(
         if bad.any():
             i = _first_bad(bad)
             raise InputError(
-                f"weights must be finite, got {w[i]} at position {i + 1}", column=w_name
+                f"weights must be finite, got {_desc(w[i])} at position {i + 1}",
+                column=w_name,
             )
         if (w < 0).any():
             i = _first_bad(w < 0)
@@ -186,9 +194,9 @@ def _is_missing_array(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f":
         return np.isnan(a)
     if a.dtype.kind == "O":
-        return np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in a), dtype=bool, count=a.size
-        )
+        import pandas as pd  # object labels only: None, NaN, pd.NA, NaT
+
+        return np.asarray(pd.isna(a), dtype=bool)
     return np.zeros(a.shape, dtype=bool)
 
 
