@@ -278,8 +278,12 @@ def test_km_median_unstratified_group_can_vanish():
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("risk_sums", ["matmul", "cumsum"])
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
-def test_cox_replicates_equal_reference_on_duplicated_rows(ties):
+def test_cox_replicates_equal_reference_on_duplicated_rows(ties, risk_sums, monkeypatch):
+    from cartlens.stats import _batched
+
+    monkeypatch.setattr(_batched, "RISK_SUMS", risk_sums)
     t, e, X, _ = make_data(6, n=40)
     counts = rs.bootstrap_counts(40, 25, seed=9)
     res = rs.bootstrap_cox(t, e, X, ties=ties, counts=counts)

@@ -123,6 +123,11 @@ def km_quantile_batched(
 # ---------------------------------------------------------------------------------------------
 
 
+#: How risk-set sums are formed: "matmul" (one BLAS product with a risk-set indicator design;
+#: fastest on an idle machine) or "cumsum" (cumulative sums; no BLAS threads, so steadier
+#: when the cores are shared).
+RISK_SUMS = "cumsum"
+
 #: Largest risk-set design (n x event times x (1 + p + p(p+1)/2)) held for the BLAS path.
 _MATMUL_MAX = 4_000_000
 
@@ -232,32 +237,26 @@ class CoxBatch:
             self._M = (blocks[:, :, None] * R[:, None, :]).reshape(self.n, -1)
         else:
             self._M = None
-        # event-row to event-time indicator, times the same blocks
-        G = np.zeros((ev_rows.size, D))
-        G[
-            np.arange(ev_rows.size),
-            np.repeat(np.arange(D), np.diff(np.r_[self.death_starts, ev_rows.size])),
-        ] = 1.0
-        self._G = (blocks[ev_rows][:, :, None] * G[:, None, :]).reshape(ev_rows.size, -1)
+        self._blocksT = np.ascontiguousarray(blocks.T)  # (1+p+q, n)
+        self._blocksT_d = np.ascontiguousarray(blocks[ev_rows].T)
 
     # -- one evaluation of loglik, score and information for a batch --------------------
     def _risk_sums(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Risk-set sums S0 (b, D), S1 (b, p, D), S2 (b, q, D) at the event times."""
         b, p, q, D = r.shape[0], self.p, self.XX.shape[1], self.ends.size
-        if self._M is not None:
+        if self._M is not None and RISK_SUMS == "matmul":
             big = r @ self._M  # (b, (1+p+q) D): one BLAS call
             big = big.reshape(b, 1 + p + q, D)
             return big[:, 0], big[:, 1 : 1 + p], big[:, 1 + p :]
-        S0 = np.cumsum(r, axis=1)[:, self.ends]
-        S1 = np.cumsum(r[:, :, None] * self.Xs[None], axis=1)[:, self.ends].transpose(0, 2, 1)
-        S2 = np.cumsum(r[:, :, None] * self.XX[None], axis=1)[:, self.ends].transpose(0, 2, 1)
-        return S0, S1, S2
+        # cumulative sums over rows in decreasing time, read at the last row of each time
+        a = r[:, None, :] * self._blocksT[None]  # (b, 1+p+q, n)
+        big = np.cumsum(a, axis=2)[:, :, self.ends]
+        return big[:, 0], big[:, 1 : 1 + p], big[:, 1 + p :]
 
     def _death_sums(self, rd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sums over the event rows at each event time: A0 (b, D), A1 (b, p, D), A2."""
-        b, p = rd.shape[0], self.p
-        big = rd @ self._G  # (b, (1+p+q) D)
-        big = big.reshape(b, -1, self.ends.size)
+        p = self.p
+        big = np.add.reduceat(rd[:, None, :] * self._blocksT_d[None], self.death_starts, axis=2)
         return big[:, 0], big[:, 1 : 1 + p], big[:, 1 + p :]
 
     def _evaluate(
@@ -273,7 +272,8 @@ class CoxBatch:
         ll = np.einsum("bn,bn->b", W[:, dr], eta[:, dr])
         d = tie.d
         has = d > 0
-        S0safe = np.where(has, S0, 1.0)
+        # C order matters below: the Efron loop updates flat views of these arrays in place
+        S0safe = np.ascontiguousarray(np.where(has, S0, 1.0))
         if self.ties == "breslow":
             a0 = d / S0safe
             b0 = d / S0safe**2
@@ -284,22 +284,23 @@ class CoxBatch:
             I -= (S1 * b0[:, None, :]) @ S1.transpose(0, 2, 1)
             return ll, U, I
         # Efron: the first tied death (k = 0) has the full risk set as denominator
-        a0 = has / S0safe
-        b0 = a0 / S0safe
-        logsum = np.where(has, np.log(S0safe), 0.0)
-        a1 = np.zeros_like(S0)
-        b1 = np.zeros_like(S0)
-        b2 = np.zeros_like(S0)
+        shape = S0safe.shape
+        a0 = np.ascontiguousarray(has / S0safe)
+        b0 = np.ascontiguousarray(a0 / S0safe)
+        logsum = np.ascontiguousarray(np.where(has, np.log(S0safe), 0.0))
+        a1 = np.zeros(shape)
+        b1 = np.zeros(shape)
+        b2 = np.zeros(shape)
         if tie.idx:
             A0, A1, A2 = self._death_sums(r[:, dr])
-            S0f, A0f = S0.ravel(), A0.ravel()
+            S0f, A0f = S0safe.reshape(-1), np.ascontiguousarray(A0).reshape(-1)
             a0f, a1f, b0f, b1f, b2f, lsf = (
-                a0.ravel(),
-                a1.ravel(),
-                b0.ravel(),
-                b1.ravel(),
-                b2.ravel(),
-                logsum.ravel(),
+                a0.reshape(-1),
+                a1.reshape(-1),
+                b0.reshape(-1),
+                b1.reshape(-1),
+                b2.reshape(-1),
+                logsum.reshape(-1),
             )
             for idx, f in zip(tie.idx, tie.f):
                 den = S0f[idx] - f * A0f[idx]
@@ -338,12 +339,19 @@ class CoxBatch:
         init: np.ndarray | None = None,
         max_iter: int = 30,
         eps: float = 1e-9,
+        predict: bool = True,
     ) -> CoxBatchFit:
         """Fit every replicate (row of ``counts``) by Newton-Raphson with step halving.
 
         The iteration follows R's ``coxph.fit``: stop when ``|1 - loglik_old / loglik_new|
         <= eps`` after a full (not halved) step, halve the step when the log-likelihood
         decreases, at most ``max_iter`` iterations.
+
+        With ``predict`` the last evaluation is skipped where the Newton step's predicted
+        gain ``U' I^-1 U / 2`` is already below ``eps * |loglik|``: R would evaluate that
+        step, find the gain below ``eps`` and return it, which is the step returned here
+        (its log-likelihood is then the quadratic prediction). This saves one of typically
+        three or four evaluations.
         """
         W = np.asarray(counts, dtype=float)[:, self.order]
         B, p = W.shape[0], self.p
@@ -364,6 +372,21 @@ class CoxBatch:
         newbeta = beta + step
         active = np.flatnonzero(events > 0)
         converged[events == 0] = False
+
+        def shortcut(idx: np.ndarray, st: np.ndarray) -> np.ndarray:
+            """Mark replicates whose predicted gain is below eps converged; return them."""
+            if not predict or idx.size == 0:
+                return np.zeros(idx.size, dtype=bool)
+            gain = 0.5 * np.einsum("bp,bp->b", U[idx], st)
+            ok = np.isfinite(gain) & (np.abs(gain) <= eps * np.abs(ll[idx]))
+            sel = idx[ok]
+            beta[sel] = newbeta[sel]
+            ll[sel] = ll[sel] + gain[ok]
+            converged[sel] = True
+            return ok
+
+        first = shortcut(active, step[active])
+        active = active[~first]
         tie, tie_rows = None, None
         for it in range(1, max_iter + 1):
             if active.size == 0:
@@ -399,8 +422,12 @@ class CoxBatch:
                 I[idx] = nI[better]
                 halving[idx] = False
                 al = aliased[idx]
-                newbeta[idx] = beta[idx] + self._solve(I[idx], U[idx], al)
+                st = self._solve(I[idx], U[idx], al)
+                newbeta[idx] = beta[idx] + st
                 aliased[idx] = al
+                fin = np.zeros(active.size, dtype=bool)
+                fin[np.flatnonzero(better)[shortcut(idx, st)]] = True
+                done |= fin
             active = active[~done]
         # replicates stopped by max_iter keep their last accepted beta (R returns the
         # last iterate; the difference is below eps in the log-likelihood anyway)
