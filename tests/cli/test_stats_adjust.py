@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +11,15 @@ from typer.testing import CliRunner
 
 from cartlens.cli.apps import app
 from cartlens.cli.main import _load_commands
-from conftest import REFERENCE, load_reference
+
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    """tests/data/reference/<name>.json (made by R; see the README there)."""
+    with open(REFERENCE / f"{name}.json") as f:
+        return json.load(f)
+
 
 _load_commands()
 RUNNER = CliRunner()

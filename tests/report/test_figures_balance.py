@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,7 +13,8 @@ from cartlens.report.figures.balance import love_plot, ps_overlap_plot
 from cartlens.stats.balance import balance_table
 from cartlens.stats.propensity import propensity_score
 from cartlens.stats.weighting import iptw_weights
-from conftest import REFERENCE
+
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +13,15 @@ from cartlens.errors import BalanceWarning, InputError
 from cartlens.stats.balance import balance_table, ecdf_stats, smd, weighted_mean, weighted_var
 from cartlens.stats.propensity import propensity_score
 from cartlens.stats.weighting import iptw_weights
-from conftest import REFERENCE, load_reference
+
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    """tests/data/reference/<name>.json (made by R; see the README there)."""
+    with open(REFERENCE / f"{name}.json") as f:
+        return json.load(f)
+
 
 PS = load_reference("lung")["propensity"]
 COVS = ["age", "ph.ecog"]

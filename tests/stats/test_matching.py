@@ -11,6 +11,9 @@ its own pairs (which checks the matched-sample balance statistics and weights ex
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +30,15 @@ from cartlens.stats.matching import (
     std_pair_distance,
 )
 from cartlens.stats.propensity import propensity_score
-from conftest import REFERENCE, load_reference
+
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    """tests/data/reference/<name>.json (made by R; see the README there)."""
+    with open(REFERENCE / f"{name}.json") as f:
+        return json.load(f)
+
 
 MI = load_reference("lung")["propensity"]["matchit"]
 COVS = ["age", "ph.ecog"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,15 @@ from cartlens.stats.propensity import (
     propensity_score,
     propensity_score_arrays,
 )
-from conftest import REFERENCE, load_reference
+
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    """tests/data/reference/<name>.json (made by R; see the README there)."""
+    with open(REFERENCE / f"{name}.json") as f:
+        return json.load(f)
+
 
 PS = load_reference("lung")["propensity"]
 
