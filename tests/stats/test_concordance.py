@@ -9,7 +9,7 @@ from _cox_reference import COX_CASES, case_id, fit_case, reference_block
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartlens.stats.concordance import concordance
+from cartlens.stats.concordance import _merge_counts, _pairwise, concordance
 
 KEYS = ("concordant", "discordant", "tied_x", "tied_y", "tied_xy")
 
@@ -71,6 +71,27 @@ def test_counts_equal_brute_force(n, seed, counting, weighted):
     want = _brute(time, event, x, entry, w)
     for k in KEYS:
         assert getattr(got, k) == pytest.approx(want[k], abs=1e-9)
+    # the large-n (merge-sort) path gives the same counts and influence
+    ww = np.ones(n) if w is None else w
+    c1, i1 = _pairwise(time, event, x, entry, ww)
+    c2, i2 = _merge_counts(time, event, x, entry, ww)
+    np.testing.assert_allclose(c2, c1, atol=1e-9)
+    np.testing.assert_allclose(i2, i1, atol=1e-9)
+
+
+def test_large_path_matches_pairwise_on_bigger_data():
+    rng = np.random.default_rng(11)
+    n = 2500
+    time = rng.integers(1, 300, n).astype(float)
+    event = rng.integers(0, 2, n)
+    x = np.round(rng.normal(size=n), 1)
+    entry = np.minimum(np.floor(time * rng.random(n)), time - 1)
+    w = rng.uniform(0.5, 2, n)
+    for ent in (None, entry):
+        c1, i1 = _pairwise(time, event, x, ent, w)
+        c2, i2 = _merge_counts(time, event, x, ent, w)
+        np.testing.assert_allclose(c2, c1, rtol=1e-10)
+        np.testing.assert_allclose(i2, i1, rtol=1e-9, atol=1e-9)
 
 
 def test_hand_example_and_direction():

@@ -146,11 +146,42 @@ def _same_time(block: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray
     return out
 
 
+def _pairwise(time, event, x, entry, w):
+    """Direct O(n^2) version of :func:`_one_stratum` (faster for small n)."""
+    d = event == 1
+    start = np.full(time.size, -np.inf) if entry is None else entry
+    ti = time[:, None]
+    at_risk = (start[None, :] < ti) & (ti <= time[None, :])
+    same_death = d[None, :] & (time[None, :] == ti)
+    comp = d[:, None] & at_risk & ~same_death
+    gt = x[:, None] > x[None, :]
+    lt = x[:, None] < x[None, :]
+    out = []
+    for m in (comp & gt, comp & lt, comp & ~gt & ~lt):
+        mf = m.astype(float)
+        out.append((mf @ w, mf.T @ w))
+    conc, disc, tie = (float(w @ a) for a, _ in out)
+    infl = np.column_stack([a + b for a, b in out])
+    ty = np.triu(same_death & d[:, None], 1)
+    eqx = x[:, None] == x[None, :]
+    ww = w[:, None] * w[None, :]
+    tied_xy = float((ww * (ty & eqx)).sum())
+    tied_y = float((ww * (ty & ~eqx)).sum())
+    return np.array([conc, disc, tie, tied_y, tied_xy]), infl
+
+
 def _one_stratum(time, event, x, entry, w):
     """Counts (5) and per-row influence (n, 3: concordant, discordant, tied_x).
 
     "Concordant" here means that the earlier death has the larger ``x``.
     """
+    if time.size <= 1500:
+        return _pairwise(time, event, x, entry, w)
+    return _merge_counts(time, event, x, entry, w)
+
+
+def _merge_counts(time, event, x, entry, w):
+    """O(n log^2 n) version of :func:`_one_stratum` for large n."""
     n = time.size
     _, xr = np.unique(x, return_inverse=True)
     xr = xr.ravel()

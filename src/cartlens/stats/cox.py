@@ -49,7 +49,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import special, stats
 
 from cartlens.errors import (
     CollinearityWarning,
@@ -131,7 +131,7 @@ class CoxResult(Result):
 
 
 def _chisq_test(stat: float, df: int) -> dict:
-    p = float(stats.chi2.sf(stat, df)) if df > 0 and np.isfinite(stat) else math.nan
+    p = float(special.chdtrc(df, stat)) if df > 0 and np.isfinite(stat) else math.nan
     return {"stat": float(stat), "df": int(df), "p": p}
 
 
@@ -151,6 +151,13 @@ def _gchol_inverse(mat: np.ndarray, toler: float = _TOLER_CHOL) -> np.ndarray:
         return mat.copy()
     diag = np.abs(np.diag(mat))
     eps = toler * (diag.max() if diag.size and diag.max() > 0 else 1.0)
+    try:  # fast path: positive definite with no tiny pivot
+        chol = np.linalg.cholesky(mat)
+        if np.all(np.diag(chol) ** 2 >= eps):
+            inv = np.linalg.inv(mat)
+            return (inv + inv.T) / 2
+    except np.linalg.LinAlgError:
+        pass
     a = mat.astype(float).copy()
     keep = np.ones(p, dtype=bool)
     # Sequential LDL' like cholesky2: columns whose pivot is tiny are declared singular.
@@ -168,7 +175,7 @@ def _gchol_inverse(mat: np.ndarray, toler: float = _TOLER_CHOL) -> np.ndarray:
     inv = np.zeros_like(a)
     if keep.any():
         sub = a[np.ix_(keep, keep)]
-        inv[np.ix_(keep, keep)] = linalg.inv(sub)
+        inv[np.ix_(keep, keep)] = np.linalg.inv(sub)
         inv = (inv + inv.T) / 2
     return inv
 
@@ -532,7 +539,7 @@ def _firth_adjust(engine: _CoxEngine, beta: np.ndarray, st: dict) -> None:
     st["ploglik"] = st["loglik"] + (0.5 * logdet if sign > 0 else -np.inf)
     if sign <= 0:
         return
-    Iinv = linalg.inv(info)
+    Iinv = np.linalg.inv(info)
     eta = X @ beta
     r = w * np.exp(eta)
     XT = engine.XT
@@ -736,7 +743,7 @@ def coxph(
     vcov = expand_mat(var)
     se_inf = expand_vec(np.sqrt(np.diag(var)))
     z = coef / se_inf
-    pval = 2 * stats.norm.sf(np.abs(z))
+    pval = 2 * special.ndtr(-np.abs(z))
     zq = stats.norm.ppf(0.5 + conf_level / 2) if conf_level != 0.95 else _Z975
     hr, hr_lower, hr_upper = np.exp(coef), np.exp(coef - zq * se_inf), np.exp(coef + zq * se_inf)
     np_err.__exit__(None, None, None)

@@ -26,7 +26,7 @@ import math
 import re
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import special, stats
 
 from cartlens.errors import InputError
 from cartlens.results import Result
@@ -180,9 +180,9 @@ def cox_zph(
             continue
         idx = list(range(q)) + [q + j for j in jj]
         sub = imat[np.ix_(idx, idx)]
-        stat = float(u[idx] @ linalg.solve(sub, u[idx], assume_a="sym"))
+        stat = float(u[idx] @ np.linalg.solve(sub, u[idx]))
         rows.append(_row(label, stat, len(jj)))
-    gstat = float(u @ linalg.solve(imat, u, assume_a="sym"))
+    gstat = float(u @ np.linalg.solve(imat, u))
     glob = _row("GLOBAL", gstat, q)
     glob.pop("term")
     return ZphResult(
@@ -195,7 +195,7 @@ def cox_zph(
 
 
 def _row(label: str, stat: float, df: int) -> dict:
-    p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else math.nan
+    p = float(special.chdtrc(df, stat)) if np.isfinite(stat) else math.nan
     return {"term": label, "chisq": stat, "df": int(df), "p": p}
 
 
