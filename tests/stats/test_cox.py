@@ -156,6 +156,13 @@ def test_baseline_cumhaz_breslow_at_zero_is_nelson_aalen():
     np.testing.assert_allclose(base["cumhaz"], np.cumsum([1 / 6, 1 / 5, 1 / 3, 1 / 1]))
 
 
+def test_dataframe_columns_name_the_terms():
+    d = lung().dropna(subset=["ph.ecog"])
+    fit = coxph(d["time"], d["dead"], d[["sex", "age"]], concordance=False)
+    assert fit.terms == ("sex", "age")
+    assert coxph(d["time"], d["dead"], d["age"], concordance=False).terms == ("age",)
+
+
 def test_row_order_invariance():
     d = lung().dropna(subset=["ph.ecog"])
     a = coxph_formula("sex + age + ph.ecog", d, time="time", event="dead")
@@ -205,10 +212,10 @@ def test_property_row_order_and_lifelines_efron(data):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_survival_data())
 def test_property_statsmodels_breslow(data):
-    """statsmodels PHReg (Breslow ties, right-censored, with and without weights) agrees."""
+    """statsmodels PHReg (Breslow ties, right-censored, unweighted) agrees."""
     from statsmodels.duration.hazard_regression import PHReg
 
-    t, e, X, w, _ = data
+    t, e, X, _, _ = data
     fit = coxph(t, e, X, ties="breslow")
     res = PHReg(t, X, status=e, ties="breslow").fit()
     np.testing.assert_allclose(fit.coef, res.params, rtol=1e-5, atol=1e-7)

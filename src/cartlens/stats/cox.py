@@ -403,6 +403,10 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
         )
     if np.any(~np.isfinite(time)):
         raise InputError("contains missing or infinite values", column="time")
+    if names is None and hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+    elif names is None and getattr(X, "name", None) is not None and np.ndim(X) == 1:
+        names = [str(X.name)]
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
@@ -609,7 +613,7 @@ def coxph(
     firth : bool
         Firth's penalised partial likelihood (Breslow ties).
     names : sequence of str, optional
-        Column names of ``X``.
+        Column names of ``X`` (default: a DataFrame's columns, else ``x1, x2, ...``).
     init : array_like, optional
         Starting coefficients (default zeros).
     eps, iter_max : float, int
