@@ -133,7 +133,7 @@ def run(quick: bool = False, only: set | None = None) -> list[dict]:
             )
     if "B4" in want:
         d4 = cr_data(n4)
-        t4, fit4 = time_call(lambda: _fg(d4), 1)
+        t4, fit4 = time_call(lambda: _fg(d4), min(rep, 2))
         out.append(
             {
                 "id": "B4",

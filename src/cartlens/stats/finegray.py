@@ -154,30 +154,75 @@ class _FGData:
         # pairs for the second-moment sums (upper triangle)
         self.iu = np.triu_indices(p)
 
+    def _prepare_sums(self) -> None:
+        """Constant parts of the risk-set sums (covariate products, competing-risk buckets)."""
+        X = self.X
+        self.XT = np.ascontiguousarray(X.T)
+        self.XXT = np.ascontiguousarray((X[:, self.iu[0]] * X[:, self.iu[1]]).T)
+        oth = np.flatnonzero(self.other)
+        self.oth = oth
+        # a competing failure at sorted row i counts for failure times T_k with fidx[k] > i;
+        # rows are time-sorted, so buckets are non-decreasing: segment sums by reduceat
+        bucket = np.searchsorted(self.fidx, oth, side="right")
+        inv_g = self.inv_G_other[oth]
+        full = np.vstack([inv_g[None, :], self.XT[:, oth] * inv_g, self.XXT[:, oth] * inv_g])
+        self.oth_parts = []
+        for g in range(self.ncg):
+            sel = np.flatnonzero(self.cg[oth] == g)
+            if sel.size == 0:
+                continue
+            b = bucket[sel]
+            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+            self.oth_parts.append(
+                (g, oth[sel], np.ascontiguousarray(full[:, sel]), starts, b[starts])
+            )
+        self._memo: dict = {}
+
     def sums(self, beta: np.ndarray, second: bool = True):
-        """S0, S1, S2 at each distinct failure time (and w = exp(eta))."""
+        """S0, S1, S2 at each distinct failure time (and eta, w = exp(eta)).
+
+        Risk set at failure time T: rows with t >= T (weight w) plus competing failures
+        before T (weight w G(T-)/G(t_i-)). The first part is a reversed cumulative sum of
+        per-segment sums (rows between consecutive failure times); the second a cumulative
+        sum of per-bucket sums. O(n p^2) per call, no n x n matrix.
+        """
+        if not hasattr(self, "XT"):
+            self._prepare_sums()
+        # the Newton loop asks for the same beta several times (line search, then score and
+        # information; variance and baseline at the end): keep the last few results
+        key = beta.tobytes()
+        hit = self._memo.get(key)
+        if hit is not None and (hit[4] is not None or not second):
+            return hit
+        out = self._sums(beta, True)
+        if len(self._memo) >= 4:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = out
+        return out
+
+    def _sums(self, beta: np.ndarray, second: bool):
+        p = self.p
+        m = self.fidx.size
         eta = self.X @ beta
         w = np.exp(eta)
-        X = self.X
-        n, p = self.n, self.p
-        # suffix sums over t_i >= T: cumulative from the end, indexed by fidx
-        wx = w[:, None] * X
-        cols = [w[:, None], wx]
+        nc = 1 + p + (self.XXT.shape[0] if second else 0)
+        V = np.empty((nc, self.n))
+        V[0] = w
+        np.multiply(self.XT, w, out=V[1 : 1 + p])
         if second:
-            xx = X[:, self.iu[0]] * X[:, self.iu[1]]
-            cols.append(w[:, None] * xx)
-        M = np.hstack(cols)  # (n, 1 + p [+ p(p+1)/2])
-        suf = np.cumsum(M[::-1], axis=0)[::-1]
-        A = suf[self.fidx]
-        # prefix sums over competing failures before T, per censoring group
-        c = w * self.inv_G_other
-        Mc = np.hstack([c[:, None], c[:, None] * X] + ([c[:, None] * xx] if second else []))
-        tot = A.copy()
-        for g in range(self.ncg):
-            sel = self.cg == g
-            Mg = np.where(sel[:, None], Mc, 0.0)
-            pre = np.vstack([np.zeros((1, Mg.shape[1])), np.cumsum(Mg, axis=0)])
-            tot += self.G_fail[g][:, None] * pre[self.fidx]
+            np.multiply(self.XXT, w, out=V[1 + p :])
+        if m == 0:
+            tot = np.zeros((0, nc))
+        else:
+            segs = np.add.reduceat(V, self.fidx, axis=1)  # (nc, m)
+            tot = np.cumsum(segs[:, ::-1], axis=1)[:, ::-1].T.copy()  # (m, nc)
+        if m:
+            for g, rows, base, starts, ub in self.oth_parts:
+                Vo = base[:nc] * w[rows]
+                seg = np.add.reduceat(Vo, starts, axis=1)  # (nc, n buckets used)
+                pre = np.zeros((nc, m + 1))
+                pre[:, ub] = seg
+                tot += self.G_fail[g][:, None] * np.cumsum(pre[:, :m], axis=1).T
         S0 = tot[:, 0]
         S1 = tot[:, 1 : 1 + p]
         S2 = None
@@ -186,7 +231,6 @@ class _FGData:
             S2 = np.zeros((S0.size, p, p))
             S2[:, self.iu[0], self.iu[1]] = tri
             S2[:, self.iu[1], self.iu[0]] = tri
-        del n
         return eta, w, S0, S1, S2
 
     def negloglik(self, beta: np.ndarray) -> float:
