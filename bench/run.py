@@ -119,6 +119,13 @@ def run_module(mod: ModuleType, quick: bool, only: set[str] | None) -> list[dict
     return results
 
 
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def main(argv: list[str] | None = None, out=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke runs)")
@@ -140,6 +147,13 @@ def main(argv: list[str] | None = None, out=None) -> int:
         os.environ["CARTLENS_BENCH_TINY"] = "1"
         args.quick = True
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
+    load_before = _load_average()
+    if load_before is not None and load_before >= (os.cpu_count() or 1):
+        print(
+            f"# note: load average {load_before:.1f} on {os.cpu_count()} CPUs before the run; "
+            "timings will be inflated (other processes compete for the cores)",
+            file=sys.stderr,
+        )
     all_results: list[dict] = []
     failed = 0
     for path in discover():
@@ -168,6 +182,8 @@ def main(argv: list[str] | None = None, out=None) -> int:
             "python": platform.python_version(),
             "machine": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load_average(),
         }
         with open(args.json_path, "w") as f:
             json.dump({"meta": meta, "results": all_results}, f, indent=2, default=str)
