@@ -43,7 +43,7 @@ FormulaOpt = Annotated[
     typer.Option(
         "--formula",
         help="Right-hand side, e.g. 'age + sex + C(stage)'. Numeric columns: term = column "
-        "name; factors (text or C(x)): terms 'x[level]', first sorted level = reference.",
+        "name; factors (text or C(x)): terms 'x\\[level]', first sorted level = reference.",
     ),
 ]
 StartOpt = Annotated[str | None, typer.Option("--start", help="Start column: (start, stop] data.")]
