@@ -35,7 +35,7 @@ SECTIONS = (
 
 def _svg_text(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg")
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
     svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
@@ -56,7 +56,9 @@ def _render_one(fid: str, make: Callable[[], Any], out_dir: Path | None, png: bo
             (out_dir / "figures" / f"{fid}.svg").write_text(svg, encoding="utf-8")
             files.append(f"figures/{fid}.svg")
             if png:
-                fig.savefig(out_dir / "figures" / f"{fid}.png", dpi=100)
+                fig.savefig(
+                    out_dir / "figures" / f"{fid}.png", dpi=100, metadata={"Software": None}
+                )
                 files.append(f"figures/{fid}.png")
     finally:
         plt.close(fig)

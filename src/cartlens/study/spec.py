@@ -380,6 +380,8 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
         elif isinstance(node, dict) and p in node:
             out.append(p)
             node = node[p]
+        elif isinstance(node, dict) and p == node.get("type"):
+            continue  # the discriminator tag of a union member
         elif isinstance(node, dict) or node is None:
             # a missing or unknown key: keep it (it names the problem), stop descending
             if isinstance(p, str) and (
