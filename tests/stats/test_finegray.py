@@ -133,3 +133,19 @@ def test_bad_input(mgus2_cr):
         finegray(d.etime, d.event, x)
     with pytest.raises(InputError, match="no events with failcode 9"), pytest.warns(Warning):
         finegray(d.etime, d.event, d[["age"]], failcode=9)
+
+
+def test_without_competing_events_equals_breslow_cox_with_robust_se(mgus2_cr):
+    """With no competing events the IPCW weights never enter: Fine-Gray is the Cox model with
+    Breslow ties, and crr's sandwich (psi = 0) is the Lin-Wei robust variance
+    (R: coxph(Surv(etime, event == 1) ~ sexM + age, ties = "breslow", robust = TRUE))."""
+    from cartlens.stats.cox import coxph
+
+    d = mgus2_cr
+    status = np.where(d.event == 1, 1, 0)
+    X = d[["sexM", "age"]].to_numpy()
+    fg = finegray(d.etime, status, X)
+    cx = coxph(d.etime.to_numpy(), status, X, ties="breslow", robust=True)
+    np.testing.assert_allclose(fg.coef, cx.coef, rtol=1e-7)
+    np.testing.assert_allclose(fg.se, cx.robust_se, rtol=1e-6)
+    assert fg.loglik == pytest.approx(cx.loglik, rel=1e-9)
