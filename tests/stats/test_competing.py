@@ -223,5 +223,7 @@ def test_bad_input_errors():
         cuminc([1, 2, 3], [0, 1])
     with pytest.raises(InputError, match="time"):
         cuminc([1, np.nan, 3], [0, 1, 1])
+    with pytest.raises(InputError, match="column 'group': missing value at row 2"):
+        cuminc([1, 2, 3], [0, 1, 1], group=np.array(["a", None, "b"], dtype=object))
     with pytest.raises(InputError, match="conf_type"):
         cuminc([1, 2, 3], [0, 1, 1], conf_type="logit")

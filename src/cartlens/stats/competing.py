@@ -10,6 +10,10 @@ The numbers follow ``cmprsk::cuminc`` exactly:
   undefined (NaN) beyond the group's largest follow-up time;
 * Gray's test is the score statistic of ``crstm`` with strata and weight ``(1 - F(t-))^rho``.
 
+:func:`aalen_johansen` gives the same estimates in the multi-state form of ``survfit``
+(event-free probability plus one CIF per cause) with survfit's infinitesimal-jackknife
+standard errors and log-type CIs.
+
 Confidence intervals are not part of cuminc. cartlens gives pointwise intervals from Gray's
 variance on the log(-log) scale by default (``F^exp(+/- z sqrt(V) / (F log F))``, as
 tidycmprsk does), or on the ``"plain"`` (clipped to [0, 1]) or ``"log"`` scale.
@@ -126,6 +130,9 @@ def _groups(group: Any, n: int, name: str) -> tuple[np.ndarray, tuple]:
     import pandas as pd
 
     codes, uniq = pd.factorize(g, sort=True)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(f"missing value at row {i + 1}", column=name)
     labels = np.asarray(uniq)
     return codes.astype(np.int64), tuple(labels.tolist())
 
