@@ -601,3 +601,64 @@ def test_bad_input_permutation_and_proportions():
     with pytest.raises(InputError) as err:
         rs.bootstrap(lambda r: 1.0, 0)
     assert err.value.column == "n"
+
+
+# ---------------------------------------------------------------------------------------------
+# KM survival at landmark times
+# ---------------------------------------------------------------------------------------------
+
+
+def ref_km_surv(t: np.ndarray, e: np.ndarray, at: float) -> float:
+    s = 1.0
+    for u in np.unique(t[(e == 1) & (t <= at)]):
+        s *= 1 - np.sum((t == u) & (e == 1)) / np.sum(t >= u)
+    return s
+
+
+def test_km_survival_replicates_match_reference():
+    t, e, _, g = make_data(18, n=50)
+    counts = rs.bootstrap_counts(50, 80, seed=2)
+    at = [10.0, 30.0, 1000.0]
+    res = rs.bootstrap_km_survival(t, e, g, times=at, counts=counts)
+    assert [x.term for x in res.terms][:3] == ["S(10)[0]", "S(30)[0]", "S(1000)[0]"]
+    assert res.terms[-1].term == "S(1000)[1] - S(1000)[0]"
+    for b in range(80):
+        rows = np.repeat(np.arange(50), counts[b])
+        for gi in (0, 1):
+            sel = rows[g[rows] == gi]
+            for j, a in enumerate(at):
+                want = ref_km_surv(t[sel], e[sel], a)
+                assert res.replicates[b, 3 * gi + j] == pytest.approx(want, abs=1e-14)
+
+
+def test_km_survival_estimate_matches_r_lung():
+    """summary(survfit(Surv(time, status == 2) ~ sex, data = lung), times = 365, extend =
+    TRUE)$surv, from the reference landmarks."""
+    ref = load("lung")["km"]["by_sex"]
+    times = ref["landmark_times"]
+    df = lung()
+    res = rs.bootstrap_km_survival(df.time, df.status == 2, df.sex, times=times, n_boot=20, seed=1)
+    for g in (1, 2):
+        want = ref["groups"][f"sex={g}"]["landmarks"]["surv"]
+        for j, a in enumerate(times):
+            assert res.term(f"S({a:g})[{g}]").estimate == pytest.approx(want[j], rel=1e-10)
+
+
+@pytest.mark.skipif(not HAS_KM, reason="cartlens.stats.km not available")
+def test_km_survival_replicates_equal_survival_at():
+    from cartlens.stats.km import kaplan_meier, survival_at
+
+    t, e, _, _ = make_data(19, n=40)
+    counts = rs.bootstrap_counts(40, 30, seed=6)
+    res = rs.bootstrap_km_survival(t, e, times=[15.0, 40.0], counts=counts)
+    for b in range(30):
+        rows = np.repeat(np.arange(40), counts[b])
+        curve = kaplan_meier(t[rows], e[rows]).curves[0]
+        want = survival_at(curve, [15.0, 40.0], extend=True)
+        np.testing.assert_allclose(res.replicates[b], np.asarray(want.surv), rtol=1e-12)
+
+
+def test_km_survival_bad_times():
+    with pytest.raises(InputError) as err:
+        rs.bootstrap_km_survival([1.0, 2.0], [1, 0], times=[-1.0])
+    assert err.value.column == "times"

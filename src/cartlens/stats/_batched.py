@@ -118,6 +118,44 @@ def km_quantile_batched(
     return np.where(reached, q, np.nan)
 
 
+def km_survival_batched(
+    time: np.ndarray, event: np.ndarray, counts: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Kaplan-Meier S(t) at the times ``at`` for every row of ``counts``.
+
+    Returns an array of shape (B, len(at)): the product-limit estimate at each time, held
+    constant after a replicate's last observation (as ``summary(fit, times, extend = TRUE)``);
+    1 before the first event; NaN for replicates without rows.
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations.
+    JASA 53:457-481.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event)
+    counts = np.asarray(counts)
+    at = np.atleast_1d(np.asarray(at, dtype=float))
+    B = counts.shape[0]
+    if time.size == 0:
+        return np.full((B, at.size), np.nan)
+    order = np.argsort(time, kind="stable")
+    ts = time[order]
+    es = event[order].astype(bool)
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    u = ts[starts]
+    C = counts[:, order].astype(np.int64, copy=False)
+    tot = np.add.reduceat(C, starts, axis=1)
+    dth = np.add.reduceat(np.where(es, C, 0), starts, axis=1)
+    nrisk = _reverse_cumsum(tot, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(nrisk > 0, dth / np.maximum(nrisk, 1), 0.0)
+    S = np.cumprod(1.0 - h, axis=1)
+    j = np.searchsorted(u, at, side="right") - 1
+    out = np.where(j[None, :] >= 0, S[:, np.maximum(j, 0)], 1.0)
+    return np.where((tot.sum(axis=1) > 0)[:, None], out, np.nan)
+
+
 # ---------------------------------------------------------------------------------------------
 # Cox proportional hazards
 # ---------------------------------------------------------------------------------------------
