@@ -61,6 +61,19 @@ def test_bootstrap_median_and_cox_json():
     assert cox["age"]["hr_lower"] < cox["age"]["hr"] < cox["age"]["hr_upper"]
 
 
+def test_bootstrap_survival_at_times():
+    """summary(survfit(Surv(time, status == 2) ~ sex, data = lung), times = 365)$surv."""
+    ref = load_reference("lung")["km"]["by_sex"]
+    j = ref["landmark_times"].index(365)
+    out = run_json(
+        "bootstrap", *COMMON, "--group", "sex", "--times", "365", "--n-boot", "40", "--seed", "1"
+    )
+    terms = {t["term"]: t for t in out["survival"]["terms"]}
+    want = ref["groups"]["sex=2"]["landmarks"]["surv"][j]
+    assert terms["S(365)[2]"]["estimate"] == pytest.approx(want, rel=1e-10)
+    assert "S(365)[2] - S(365)[1]" in terms
+
+
 def test_permutation_logrank_json():
     """survdiff(Surv(time, status == 2) ~ sex, data = lung): chisq 10.3267419548856."""
     ref = load_reference("lung")["logrank"]["sex_rho0"]

@@ -2,7 +2,8 @@
 
 * ``bootstrap``: bootstrap confidence intervals, seeded. ``--group COL`` gives the
   Kaplan-Meier median per group and (two groups) the difference of medians, resampling
-  within groups unless ``--no-stratify``; ``--formula`` gives Cox hazard ratios (Efron or
+  within groups unless ``--no-stratify``; ``--times`` adds S(t) at those times (per group
+  and their difference); ``--formula`` gives Cox hazard ratios (Efron or
   Breslow ties, ordinary resampling of rows). Both can be asked for in one call; they then
   share the seed. ``--ci percentile|basic|bca`` (R ``boot.ci`` conventions).
 * ``permutation-logrank``: exact (all relabelings, when there are at most ``--max-exact``)
@@ -24,6 +25,7 @@ from cartlens.cli.common import (
     drop_missing,
     event_indicator,
     numeric_column,
+    parse_floats,
     print_table,
     read_csv,
     require_columns,
@@ -105,6 +107,10 @@ def bootstrap(
         str | None,
         typer.Option("--formula", help="Cox model right-hand side, e.g. 'age + sex'."),
     ] = None,
+    times: Annotated[
+        str | None,
+        typer.Option("--times", help="Landmark times for S(t), e.g. 180,365 (per --group)."),
+    ] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Number of replicates.")] = 1000,
     seed: SeedOpt = None,
     ci: Annotated[str, typer.Option("--ci", help="percentile, basic or bca.")] = "percentile",
@@ -125,8 +131,12 @@ def bootstrap(
 
         from cartlens.stats import resample as rs
 
-        if group is None and formula is None:
-            raise InputError("give --group (KM medians) and/or --formula (Cox)", column="--group")
+        at = parse_floats(times, "--times")
+        if group is None and formula is None and at is None:
+            raise InputError(
+                "give --group (KM medians), --times (S(t)) and/or --formula (Cox)",
+                column="--group",
+            )
         df, t, e, n_dropped, used = _load(data, time, event, event_code, [group], formula)
         used_seed = seed
         if used_seed is None:
@@ -154,6 +164,21 @@ def bootstrap(
                 progress=progress,
             )
             out["median"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
+        if at is not None:
+            labels, codes = (None, None) if group is None else _codes(df, group)
+            res = rs.bootstrap_km_survival(
+                t,
+                e,
+                codes,
+                times=at,
+                n_boot=n_boot,
+                seed=used_seed,
+                conf_level=conf_level,
+                ci_method=ci,
+                stratify=not no_stratify,
+                progress=progress,
+            )
+            out["survival"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
         if formula is not None:
             import pandas as pd
 
@@ -194,6 +219,16 @@ def bootstrap(
             ]
             print_table(
                 f"Bootstrap KM median ({head}; {p['median']['resampling']})",
+                ["term", "estimate", "boot SE", f"{pct} lower", f"{pct} upper"],
+                rows,
+            )
+        if "survival" in p:
+            rows = [
+                [t["term"], t["estimate"], t["se"], t["lower"], t["upper"]]
+                for t in p["survival"]["terms"]
+            ]
+            print_table(
+                f"Bootstrap KM survival ({head}; {p['survival']['resampling']})",
                 ["term", "estimate", "boot SE", f"{pct} lower", f"{pct} upper"],
                 rows,
             )
