@@ -123,10 +123,6 @@ def _groups(group: Any, n: int, name: str) -> tuple[np.ndarray, tuple]:
     g = np.asarray(group)
     if g.shape != (n,):
         raise InputError(f"must have one value per observation ({n})", column=name)
-    if g.dtype.kind == "f" and np.isnan(g).any():
-        raise InputError("has missing values", column=name)
-    if g.dtype.kind == "O" and any(v is None for v in g):
-        raise InputError("has missing values", column=name)
     import pandas as pd
 
     codes, uniq = pd.factorize(g, sort=True)
