@@ -397,7 +397,10 @@ def _counts_source(
 
 
 def _kernel_chunks(c: np.ndarray, width: int) -> Iterator[np.ndarray]:
-    step = max(1, _KERNEL_CELLS // max(1, c.shape[1] * width))
+    cells = max(1, c.shape[1] * width)
+    # small chunks stay in cache; for large n take a few replicates per pass anyway (Python
+    # overhead per pass), as long as a pass holds at most 2**24 cells (128 MB of floats)
+    step = max(1, _KERNEL_CELLS // cells, min(8, (1 << 24) // cells))
     for i in range(0, c.shape[0], step):
         yield c[i : i + step]
 
@@ -683,7 +686,7 @@ def bootstrap_km_median(
     reps = []
     with _progress(B, progress, "bootstrap KM median", B * n >= 50_000_000) as advance:
         for chunk in source:
-            for c in _kernel_chunks(chunk, 4):
+            for c in _kernel_chunks(chunk, 1):
                 reps.append(_km_stats(t, e, codes, k, c, p))
                 advance(c.shape[0])
     reps = np.concatenate(reps, axis=0)
@@ -789,7 +792,7 @@ def bootstrap_km_survival(
     reps = []
     with _progress(B, progress, "bootstrap KM survival", B * n >= 50_000_000) as advance:
         for chunk in source:
-            for c in _kernel_chunks(chunk, 4):
+            for c in _kernel_chunks(chunk, 1):
                 reps.append(_km_surv_stats(t, e, codes, k, c, at))
                 advance(c.shape[0])
     reps = np.concatenate(reps, axis=0)
@@ -1202,8 +1205,10 @@ def permutation_logrank(
     statistic : {"chisq", "score"}
         ``"chisq"``: the ``survdiff`` chi-square (variance recomputed for each relabeling).
         ``"score"``: the quadratic form of O - E with its *permutation* covariance (fixed
-        over relabelings; for two groups this orders relabelings by |O - E|, as the exact
-        log-rank test of R's ``coin::logrank_test``).
+        over relabelings; for two groups this orders relabelings by |O - E|, the
+        conditional test of Heinze et al. 2003; R's ``coin::logrank_test`` uses the same
+        form, but its default scores for tied times differ from survdiff's, so the two
+        agree only without ties - not checked against coin, which is not installed here).
     exact : bool, optional
         Enumerate all distinct relabelings. Default: when their number is at most
         ``max_exact``.
