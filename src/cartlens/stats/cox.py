@@ -250,7 +250,7 @@ class _CoxEngine:
         self.m = m
         self.g_starts = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
         self.dw = np.bincount(g_of_ev, weights=weights[ev], minlength=self.G)
-        self.wxd = weights[ev] @ self.X[ev]  # sum of w x over deaths (constant)
+        self.wxd = self.XT @ np.where(self.d, weights, 0.0)  # sum of w x over deaths
         self.g_of_row = np.full(self.n, self.G, dtype=np.int64)
         self.g_of_row[ev] = g_of_ev
         self.meanw = self.dw / m
@@ -290,6 +290,7 @@ class _CoxEngine:
         else:
             self.row_hi = np.searchsorted(gkeys, self.key_stop, "right")
             self.row_lo = np.searchsorted(gkeys, self.key_start, "right")
+        self.no_lo = bool(entry is None and nstrata == 1)
 
     # -- building blocks -------------------------------------------------------------
     @staticmethod
@@ -323,6 +324,8 @@ class _CoxEngine:
             cc = np.concatenate([[0.0], np.cumsum(c)])
         else:
             cc = np.vstack([np.zeros((1, c.shape[1])), np.cumsum(c, axis=0)])
+        if self.no_lo:
+            return cc[self.row_hi]
         return cc[self.row_hi] - cc[self.row_lo]
 
     def evaluate(self, beta: np.ndarray, *, hessian: bool = True, resid: bool = False) -> dict:
