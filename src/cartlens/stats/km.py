@@ -580,11 +580,21 @@ def _rev_cumsum(a: np.ndarray) -> np.ndarray:
     return np.cumsum(a[::-1])[::-1]
 
 
+def _entered_at_or_after(ke: np.ndarray, m: int, x: np.ndarray | None = None) -> np.ndarray:
+    """For each time index k, the sum of ``x`` over records with entry >= u_k.
+
+    ``ke`` = number of distinct times <= entry, so entry >= u_k exactly when ke > k.
+    """
+    b = np.bincount(ke, weights=x, minlength=m + 1).astype(np.float64)
+    return np.concatenate([_rev_cumsum(b[1:]), [0.0]])[:m] if m else b[:0]
+
+
 def _ij_variance(
     t: np.ndarray,
     e: np.ndarray,
     w: np.ndarray,
     en: np.ndarray | None,
+    ke: np.ndarray | None,
     row_time: np.ndarray,
     utime: np.ndarray,
     a: np.ndarray,
@@ -604,8 +614,7 @@ def _ij_variance(
     if en is None:
         A_E = np.zeros_like(t)
     else:
-        ke = np.searchsorted(utime, en, side="right") - 1
-        A_E = np.where(ke >= 0, A[np.maximum(ke, 0)], 0.0)
+        A_E = np.concatenate([[0.0], A])[ke]  # A at the last time <= entry
     v_final = A_T - A_E - e * c[row_time]
     m = utime.size
     if cluster is None:
@@ -620,15 +629,9 @@ def _ij_variance(
         B1g = np.concatenate([_rev_cumsum(B1)[1:], [0.0]])
         B2g = np.concatenate([_rev_cumsum(B2)[1:], [0.0]])
         if en is not None:
-            oe = np.argsort(en, kind="stable")
-            ens = en[oe]
-            cw2 = np.concatenate([[0.0], np.cumsum(w2[oe])])
-            cb1 = np.concatenate([[0.0], np.cumsum((w2 * A_E)[oe])])
-            cb2 = np.concatenate([[0.0], np.cumsum((w2 * A_E**2)[oe])])
-            pos = np.searchsorted(ens, utime, side="left")
-            W2g = W2g - (cw2[-1] - cw2[pos])
-            B1g = B1g - (cb1[-1] - cb1[pos])
-            B2g = B2g - (cb2[-1] - cb2[pos])
+            W2g = W2g - _entered_at_or_after(ke, m, w2)
+            B1g = B1g - _entered_at_or_after(ke, m, w2 * A_E)
+            B2g = B2g - _entered_at_or_after(ke, m, w2 * A_E**2)
         s2 = A**2 * W2g - 2 * A * B1g + B2g
         # the variance only changes at event times (R updates it there only): carry it
         # forward so that censor-only times repeat the value bit for bit
@@ -639,33 +642,44 @@ def _ij_variance(
         total = np.concatenate([[0.0], np.maximum(s1 + s2, 0.0)[evk]])[idx]
         var = surv**2 * total
     else:
-        # clusters: sum influences within cluster at each event time (O(n x event times))
-        ocl = np.argsort(cluster, kind="stable")
-        cls = cluster[ocl]
-        starts = np.flatnonzero(np.concatenate([[True], cls[1:] != cls[:-1]]))
-        tt, ww, vf, ae = t[ocl], w[ocl], v_final[ocl], A_E[ocl]
-        enn = None if en is None else en[ocl]
+        # Clusters. At time u_k the influence of cluster c is alpha_c A_k + beta_c, where
+        # alpha_c = sum of w_i over its records at risk (E_i < u_k < T_i) and beta_c =
+        # -sum w_i A(E_i) over those plus sum w_i v_i over its records already exited. Each
+        # record changes (alpha_c, beta_c) twice - on entry and on exit - so sum_c alpha_c^2,
+        # sum_c alpha_c beta_c and sum_c beta_c^2 are cumulative sums over time of the
+        # increments these changes cause; within-cluster running values come from one sort
+        # by (cluster, time). O(n log n), no loop.
+        ke = (
+            np.zeros(t.size, dtype=np.intp)
+            if en is None
+            else np.searchsorted(utime, en, side="right")
+        )
+        k_ev = np.concatenate([ke, row_time])
+        cl_ev = np.concatenate([cluster, cluster])
+        da = np.concatenate([w, -w])
+        db = np.concatenate([-w * A_E, w * (A_E + v_final)])
+        o = np.argsort(cl_ev.astype(np.int64) * (m + 1) + k_ev, kind="stable")
+        k_ev, cl_ev, da, db = k_ev[o], cl_ev[o], da[o], db[o]
+        first = np.flatnonzero(np.concatenate([[True], cl_ev[1:] != cl_ev[:-1]]))
+        seg = np.repeat(np.arange(first.size), np.diff(np.append(first, k_ev.size)))
+        ca = np.cumsum(da)
+        cb = np.cumsum(db)
+        a_after = ca - (ca[first] - da[first])[seg]
+        b_after = cb - (cb[first] - db[first])[seg]
+        a_before = a_after - da
+        b_before = b_after - db
+        mm = m + 1  # entries after the last time land in slot m and are ignored
+        s_aa = np.cumsum(np.bincount(k_ev, a_after**2 - a_before**2, minlength=mm))[:m]
+        s_ab = np.cumsum(np.bincount(k_ev, a_after * b_after - a_before * b_before, minlength=mm))[
+            :m
+        ]
+        s_bb = np.cumsum(np.bincount(k_ev, b_after**2 - b_before**2, minlength=mm))[:m]
+        tot = np.maximum(A**2 * s_aa + 2 * A * s_ab + s_bb, 0.0)
         evk = np.flatnonzero(a != 0)
-        var_ev = np.zeros(evk.size)
-        chunk = max(1, int(2_000_000 // max(tt.size, 1)))
-        for s in range(0, evk.size, chunk):
-            ks = evk[s : s + chunk]
-            uk = utime[ks][None, :]
-            at_risk = tt[:, None] > uk
-            if enn is not None:
-                at_risk &= enn[:, None] < uk
-            val = np.where(
-                tt[:, None] <= uk, vf[:, None], np.where(at_risk, A[ks][None, :] - ae[:, None], 0.0)
-            )
-            val *= ww[:, None]
-            cs = np.add.reduceat(val, starts, axis=0)
-            var_ev[s : s + chunk] = (cs**2).sum(axis=0)
-        # carry the variance forward over times without events
         idx = np.zeros(m, dtype=np.intp)
         idx[evk] = np.arange(1, evk.size + 1)
         idx = np.maximum.accumulate(idx)
-        filled = np.concatenate([[0.0], var_ev])[idx]
-        var = surv**2 * filled
+        var = surv**2 * np.concatenate([[0.0], tot[evk]])[idx]
     var = np.where(surv == 0, 0.0, var)
     return var
 
@@ -696,14 +710,10 @@ def _one_curve(
     en = None if rows is None else rows["en"]
     cw = tot - dw
     n_risk = _rev_cumsum(tot)
+    ke = None
     if en is not None:
-        if w is None:
-            ens = np.sort(en)
-            n_risk = n_risk - (en.size - np.searchsorted(ens, utime, side="left"))
-        else:
-            oe = np.argsort(en, kind="stable")
-            cum = np.concatenate([[0.0], np.cumsum(w[oe])])
-            n_risk = n_risk - (cum[-1] - cum[np.searchsorted(en[oe], utime, side="left")])
+        ke = np.searchsorted(utime, en, side="right")  # number of times <= entry
+        n_risk = n_risk - _entered_at_or_after(ke, m, w)
     ev = (d_count > 0) & (dw > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         haz = np.where(ev, dw / n_risk, 0.0)
@@ -720,7 +730,9 @@ def _one_curve(
             c = np.where(ev, 1.0 / denom, 0.0)
             a = np.where(np.isfinite(a), a, 0.0)
             c = np.where(np.isfinite(c), c, 0.0)
-            var_s = _ij_variance(t, e.astype(np.float64), ww, en, row_time, utime, a, c, surv, cl)
+            var_s = _ij_variance(
+                t, e.astype(np.float64), ww, en, ke, row_time, utime, a, c, surv, cl
+            )
             # Nelson-Aalen IJ: influence w_i [d_i 1(T_i<=t)/n(T_i) - (H(min(t,T_i)) - H(E_i))/n]
             std_chaz = np.sqrt(
                 _ij_variance(
@@ -728,6 +740,7 @@ def _one_curve(
                     e.astype(np.float64),
                     ww,
                     en,
+                    ke,
                     row_time,
                     utime,
                     np.where(ev, haz / n_risk, 0.0),
