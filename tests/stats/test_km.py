@@ -235,6 +235,36 @@ def test_cluster_robust_matches_r_by_id():
     np.testing.assert_allclose(sb.std_err, sa.std_err, rtol=1e-9)
 
 
+def test_clustered_weighted_counting_process_matches_r():
+    """R::
+
+    d <- data.frame(start = c(0,0,2,0,1,0,3,0,0,2,0,1), stop = c(4,6,7,3,5,8,9,2,6,10,5,7),
+                    event = c(1,0,1,1,0,1,1,0,1,0,1,1),
+                    w = c(1,0.5,2,1.5,1,1,0.7,1.2,1,2,0.8,1),
+                    id = c(1,1,2,3,3,4,5,5,6,7,8,8))
+    f <- survfit(Surv(start, stop, event) ~ 1, data = d, weights = w, cluster = id,
+                 robust = TRUE)
+    s <- summary(f, times = c(3, 5, 7, 9)); s$surv; s$std.err; s$std.chaz
+    """
+    c = kaplan_meier(
+        [4, 6, 7, 3, 5, 8, 9, 2, 6, 10, 5, 7],
+        [1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1],
+        entry=[0, 0, 2, 0, 1, 0, 3, 0, 0, 2, 0, 1],
+        weights=[1, 0.5, 2, 1.5, 1, 1, 0.7, 1.2, 1, 2, 0.8, 1],
+        cluster=[1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 8],
+    ).curve()
+    s = survival_at(c, [3, 5, 7, 9])
+    assert_close(
+        s.surv, [0.872881355932203, 0.730046224961479, 0.353994019529920, 0.191348118664822]
+    )
+    assert_close(
+        s.std_err, [0.108788940774322, 0.112490853496366, 0.174508345062178, 0.164577548999438]
+    )
+    assert_close(
+        s.std_chaz, [0.108788940774322, 0.137366454517643, 0.310177406751388, 0.595109745624601]
+    )
+
+
 # --- bad input ---------------------------------------------------------------------------
 
 
