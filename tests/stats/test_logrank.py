@@ -208,3 +208,20 @@ def test_group_without_expected_events_is_dropped_from_df():
     res = logrank_test([1, 5, 6, 7, 8], [0, 1, 1, 1, 0], ["a", "b", "b", "c", "c"])
     assert res.df == 1
     assert res.to_dict()["groups"][0]["expected"] == 0
+
+
+def test_left_truncated_logrank_equals_cox_score_test_without_ties():
+    """Without tied times the log-rank statistic is the Cox score test of the group
+    indicators (R: ``coxph(Surv(start, stop, event) ~ factor(g))$score``), so the
+    left-truncated risk sets of both must agree."""
+    cox = pytest.importorskip("cartlens.stats.cox")
+    rng = np.random.default_rng(5)
+    n = 200
+    t = rng.exponential(10, n)
+    en = t * rng.uniform(0, 0.8, n) * (rng.random(n) < 0.5)
+    e = rng.integers(0, 2, n)
+    g = rng.integers(0, 3, n)
+    X = np.column_stack([(g == 1).astype(float), (g == 2).astype(float)])
+    ours = logrank_test(t, e, g, entry=en)
+    fit = cox.coxph(t, e, X, entry=en, ties="breslow")
+    assert ours.chisq == pytest.approx(fit.score_test["stat"], rel=1e-9)
