@@ -113,6 +113,7 @@ n <- nrow(d)
 load <- .t_load()
 full <- coxph(Surv(time, event) ~ x1 + x2 + x3, data = d, ties = "efron")
 compute <- Inf
+invisible(gc(reset = TRUE))
 for (rep in seq_len({repeat})) {{
   set.seed(1)
   t0 <- .tic()
@@ -126,6 +127,7 @@ for (rep in seq_len({repeat})) {{
   compute <- min(compute, .tic() - t0)
 }}
 cat(sprintf("load=%.6f\\ncompute=%.6f\\n", load, compute))
+cat(sprintf("peak_mb=%.3f\\n", sum(gc()[, 6])))
 cat("coef=", paste(sprintf("%.15g", coef(full)), collapse = ","), "\\n", sep = "")
 """
 
@@ -177,12 +179,16 @@ def run_b1(quick: bool = False) -> dict:
             out = run_r(R_PROLOGUE + B1_R.format(csv=csv.as_posix(), reps=n_boot, repeat=repeats()))
         r_secs = float(out["compute"])
         details["r_load"] = float(out["load"])
+        details["r_peak_mb"] = float(out["peak_mb"])
         r_coef = np.array([float(v) for v in out["coef"].split(",")])
         ours = np.array([t.estimate for t in cox.terms])
         details["full_data_coef_max_rel_diff_vs_r"] = float(
             np.max(np.abs(ours - r_coef) / np.abs(r_coef))
         )
-        notes.append(f"R load {details['r_load']:.2f}s not included")
+        notes.append(
+            f"R load {details['r_load']:.2f}s not included; R heap max used "
+            f"{details['r_peak_mb']:.0f} MB (gc(), whole session incl. data)"
+        )
     lif = None
     if peer_enabled("lifelines"):
         lif = _b1_lifelines(d, lif_reps) * (n_boot / lif_reps)
@@ -234,6 +240,7 @@ B2_R = """
 d <- read.csv("{csv}")
 load <- .t_load()
 t_km <- t_lr <- t_cox <- Inf
+invisible(gc(reset = TRUE))
 for (rep in seq_len({repeat})) {{
   t0 <- .tic(); km <- survfit(Surv(time, event) ~ grp, data = d); m <- summary(km)$table
   t_km <- min(t_km, .tic() - t0)
@@ -245,6 +252,7 @@ for (rep in seq_len({repeat})) {{
 }}
 cat(sprintf("load=%.6f\\nkm=%.6f\\nlogrank=%.6f\\ncox=%.6f\\n", load, t_km, t_lr, t_cox))
 cat(sprintf("chisq=%.15g\\n", lr$chisq))
+cat(sprintf("peak_mb=%.3f\\n", sum(gc()[, 6])))
 cat("coef=", paste(sprintf("%.15g", coef(cx)), collapse = ","), "\\n", sep = "")
 """
 
@@ -336,7 +344,11 @@ def run_b2(quick: bool = False) -> dict:
             comps[k]["r"] = float(out[k])
         r_total = sum(comps[k]["r"] for k in names)
         details["r_load"] = float(out["load"])
-        notes.append(f"R load+read.csv {details['r_load']:.1f}s not included")
+        details["r_peak_mb"] = float(out["peak_mb"])
+        notes.append(
+            f"R load+read.csv {details['r_load']:.1f}s not included; R heap max used "
+            f"{details['r_peak_mb']:.0f} MB (gc(), whole session incl. data)"
+        )
         if "cox" in results:
             r_coef = np.array([float(v) for v in out["coef"].split(",")])
             details["cox_coef_max_rel_diff_vs_r"] = float(
