@@ -25,7 +25,11 @@ Functions
 * :func:`permutation_logrank` - exact or Monte Carlo permutation log-rank test.
 
 Confidence intervals: ``"percentile"`` (default), ``"basic"`` and ``"bca"``, with the
-order-statistic interpolation of R's ``boot.ci`` (``norm.inter``).
+order-statistic interpolation of R's ``boot.ci`` (``norm.inter``). BCa takes its acceleration
+from the jackknife (Efron & Tibshirani 1993, 14.15); R's ``boot.ci`` estimates the influence
+values by regression on the resampling frequencies by default, so BCa limits differ slightly
+from R's. Unlike ``boot``, replicates at +/- infinity (a median not reached) are kept and
+sorted to the ends rather than dropped.
 
 References
 ----------
