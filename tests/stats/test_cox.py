@@ -417,3 +417,14 @@ def test_iteration_limit_gives_convergence_warning():
     with pytest.warns(ConvergenceWarning):
         fit = coxph(d["time"], d["dead"], d[["sex", "age", "ph.ecog"]], iter_max=1)
     assert not fit.converged
+
+
+def test_to_dict_is_json_safe_and_frame_is_tidy():
+    import json
+
+    d = lung().dropna(subset=["ph.ecog"])
+    fit = coxph_formula("sex + age", d, time="time", event="dead", robust=True)
+    json.dumps(fit.to_dict(), allow_nan=False)
+    fr = fit.to_frame()
+    hr = fr[(fr["term"] == "sex") & (fr["stat"] == "terms.hr")]["value"]
+    assert float(hr.iloc[0]) == pytest.approx(fit.hr[0])

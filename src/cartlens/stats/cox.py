@@ -105,6 +105,28 @@ class CoxResult(Result):
     n_dropped_missing: int = 0
     conf_level: float = 0.95
 
+    def to_frame(self):
+        """Tidy frame: one row per (term, statistic) of :meth:`terms_table`, then the
+        model-level values (n, events, log likelihoods, tests, concordance)."""
+        import pandas as pd
+
+        from cartlens.results import TIDY_COLUMNS, json_safe, tidy_rows
+
+        summary = {
+            "terms": self.terms_table(),
+            "n": self.n,
+            "events": self.events,
+            "loglik_null": self.loglik_null,
+            "loglik": self.loglik,
+            "lr_test": self.lr_test,
+            "wald_test": self.wald_test,
+            "score_test": self.score_test,
+            "robust_score_test": self.robust_score_test,
+            "concordance": self.concordance,
+        }
+        rows = tidy_rows(type(self).__name__, json_safe(summary))
+        return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+
     def terms_table(self) -> list[dict]:
         """One dict per term: ``term, coef, se, hr, lower, upper, z, p`` (+ ``naive_se``).
 
