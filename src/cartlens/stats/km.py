@@ -823,8 +823,10 @@ def kaplan_meier(
         Use the infinitesimal-jackknife variance. Default (``None``) as R: true when weights
         are not all integers or ``cluster`` is given, false otherwise.
     cluster : array_like, optional
-        Cluster (e.g. patient) identifiers for the robust variance; records of a cluster are
-        summed before squaring.
+        Cluster (e.g. patient) identifiers for the robust variance; the influences of a
+        cluster's records are summed before squaring, as ``survfit(..., cluster = id,
+        robust = TRUE)`` (use it for (start, stop] data with several intervals per patient).
+        Without it every record is its own cluster.
     names : dict, optional
         Names for error messages (keys ``time``, ``event``, ``entry``, ``weights``, ``group``).
 
@@ -836,6 +838,13 @@ def kaplan_meier(
     -----
     NoEventsWarning
         When a curve has no events (S(t) = 1 throughout, median not reached).
+
+    Notes
+    -----
+    Cost: one O(n) pass (integer-valued times) or one sort (other times) plus bincounts; the
+    robust variance adds O(n) without clusters and one O(n log n) sort with clusters.
+    Medians and quantiles: see :func:`km_quantile`; survival at chosen times:
+    :func:`survival_at`; restricted mean: :func:`rmst`.
 
     Examples
     --------
