@@ -284,3 +284,41 @@ def test_matched_cox_on_matchit_pairs_matches_r(lung):
     assert cx.robust_se[0] == pytest.approx(ref["robust_se"], rel=1e-5)
     strat = matched_cox(df["time"], df["dead"], m, stratified=True)
     assert np.isfinite(strat.coef[0])
+
+
+def test_discard_outside_common_support():
+    """discard='both': units outside the other group's PS range are dropped before matching
+    and counted as Discarded (MatchIt's discard = "both"); the caliper SD uses the rest."""
+    ps = np.array([0.05, 0.2, 0.3, 0.4, 0.5, 0.25, 0.35, 0.45, 0.6, 0.9])
+    a = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    m = match_nearest(ps, a, discard="both", scale="ps", caliper=0.5)
+    # treated range [0.25, 0.9] drops control 0.05 and 0.2; control range [0.05, 0.5]
+    # drops treated 0.6 and 0.9
+    assert m.nn["Discarded"] == {"control": 2, "treated": 2}
+    kept = np.array([False, False, True, True, True, True, True, True, False, False])
+    assert m.caliper_width == pytest.approx(0.5 * np.std(ps[kept], ddof=1))
+    assert not set(m.pairs_treated) & {8, 9} and not set(m.pairs_control) & {0, 1}
+    total = m.nn["Matched"]["treated"] + m.nn["Unmatched"]["treated"]
+    assert total + m.nn["Discarded"]["treated"] == 5
+    with pytest.raises(InputError, match="discard"):
+        match_nearest(ps, a, discard="some")
+
+
+def test_no_caliper_nn_equals_matchit(lung):
+    """MatchIt 4.5.1 in effect matched without a caliper; so does caliper=None: the reference
+    nn table (90 treated, 90 controls matched, 47 unmatched) is reproduced."""
+    _, fit = lung
+    m = match_nearest(fit.ps, fit.treat, scale="ps", caliper=None)
+    for k in ("All", "Matched", "Unmatched", "Discarded"):
+        assert m.nn[k] == MI["nn"][k]
+
+
+def test_discard_both_counts_match_matchit():
+    """R: summary(matchit(female ~ age + ph.ecog, data = lung_ps, method = "nearest",
+    distance = "glm", discard = "both"))$nn: Discarded control 8, treated 0; Unmatched
+    control 39; Matched 90/90 (MatchIt 4.5.1)."""
+    df = lung_ps()
+    _, m = propensity_match("female ~ age + ph.ecog", df, scale="ps", caliper=None, discard="both")
+    assert m.nn["Discarded"] == {"control": 8, "treated": 0}
+    assert m.nn["Unmatched"] == {"control": 39, "treated": 0}
+    assert m.nn["Matched"] == {"control": 90, "treated": 90}

@@ -286,6 +286,7 @@ def match_nearest(
     m_order: str = "largest",
     seed: int | None = None,
     ids: Any = None,
+    discard: str = "none",
 ) -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score (see the module docstring).
 
@@ -313,6 +314,10 @@ def match_nearest(
     ids : array-like, optional
         Unique unit identifiers used to break ties (default: row position). With ids the
         result does not depend on row order.
+    discard : {"none", "treated", "control", "both"}
+        As MatchIt: before matching, drop treated units whose PS lies outside the range of
+        the controls' (``"treated"``), controls outside the treated range (``"control"``),
+        or both. The caliper SD is then taken over the units kept.
 
     Returns
     -------
@@ -354,13 +359,22 @@ def match_nearest(
         d = np.log(ps) - np.log1p(-ps)
     else:
         d = ps
+    discard = str(discard).lower()
+    if discard not in ("none", "treated", "control", "both"):
+        raise InputError("must be none, treated, control or both", column="discard")
+    t1 = a == 1
+    discarded = np.zeros(n, dtype=bool)
+    if discard in ("treated", "both"):
+        discarded |= t1 & ((d < d[~t1].min()) | (d > d[~t1].max()))
+    if discard in ("control", "both"):
+        discarded |= ~t1 & ((d < d[t1].min()) | (d > d[t1].max()))
     if caliper is None:
         width = np.inf
     else:
         caliper = float(caliper)
         if not caliper > 0:
             raise InputError("must be positive (or None for no caliper)", column="caliper")
-        width = caliper * float(np.std(d, ddof=1)) if std_caliper else caliper
+        width = caliper * float(np.std(d[~discarded], ddof=1)) if std_caliper else caliper
     uid = np.arange(n) if ids is None else np.asarray(ids)
     if uid.shape != (n,):
         raise InputError(f"has {uid.size} values, expected {n}", column="ids")
@@ -369,7 +383,7 @@ def match_nearest(
     strata, exact_names = _strata(exact, n)
 
     # matching order of treated units
-    t_idx = np.flatnonzero(a == 1)
+    t_idx = np.flatnonzero((a == 1) & ~discarded)
     id_rank = np.empty(n, dtype=np.int64)
     id_rank[np.argsort(uid, kind="stable")] = np.arange(n)
     if m_order == "largest":
@@ -386,7 +400,7 @@ def match_nearest(
     pc: list[np.ndarray] = []
     pd_: list[np.ndarray] = []
     # group both sides by stratum once (O(n log n) whatever the number of strata)
-    c_all = np.flatnonzero(a == 0)
+    c_all = np.flatnonzero((a == 0) & ~discarded)
     c_all = c_all[np.lexsort((id_rank[c_all], d[c_all], strata[c_all]))]
     t_all = order[np.argsort(strata[order], kind="stable")]  # keeps the matching order
     n_strata = int(strata.max()) + 1
@@ -410,7 +424,7 @@ def match_nearest(
     pairs_d = np.concatenate(pd_) if pd_ else np.zeros(0)
 
     pairs_t, pairs_c, pairs_d, pairs_sub, subclass, w, nn = _assemble(
-        pairs_t, pairs_c, pairs_d, order, a, replace
+        pairs_t, pairs_c, pairs_d, order, a, replace, discarded
     )
     matched = w > 0
     return MatchResult(
@@ -442,10 +456,12 @@ def _distinct(idx: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _assemble(pairs_t, pairs_c, pairs_d, order, a, replace):
+def _assemble(pairs_t, pairs_c, pairs_d, order, a, replace, discarded=None):
     """Subclasses, MatchIt weights and the sample-size table from a list of pairs."""
     n = a.size
-    rank_in_order = np.empty(n, dtype=np.int64)
+    if discarded is None:
+        discarded = np.zeros(n, dtype=bool)
+    rank_in_order = np.zeros(n, dtype=np.int64)
     rank_in_order[order] = np.arange(order.size)
     matched_t = _distinct(pairs_t, n)
     matched_t = matched_t[np.argsort(rank_in_order[matched_t], kind="stable")]
@@ -476,8 +492,14 @@ def _assemble(pairs_t, pairs_c, pairs_d, order, a, replace):
         "All": {"control": int((~t).sum()), "treated": int(t.sum())},
         "Matched (ESS)": {"control": ess(w[~t]), "treated": ess(w[t])},
         "Matched": {"control": int((matched & ~t).sum()), "treated": int((matched & t).sum())},
-        "Unmatched": {"control": int((~matched & ~t).sum()), "treated": int((~matched & t).sum())},
-        "Discarded": {"control": 0, "treated": 0},
+        "Unmatched": {
+            "control": int((~matched & ~t & ~discarded).sum()),
+            "treated": int((~matched & t & ~discarded).sum()),
+        },
+        "Discarded": {
+            "control": int((discarded & ~t).sum()),
+            "treated": int((discarded & t).sum()),
+        },
     }
     return pairs_t, pairs_c, pairs_d, pairs_sub, subclass, w, nn
 
@@ -567,6 +589,7 @@ def propensity_match(
     seed: int | None = None,
     id_column: str | None = None,
     threshold: float = 0.1,
+    discard: str = "none",
 ) -> tuple[Any, MatchResult]:
     """Fit the propensity model of ``formula``, match, and report balance (ATT).
 
@@ -580,7 +603,7 @@ def propensity_match(
     ----------
     formula, data, treatment, treated, firth
         As :func:`cartlens.stats.propensity.propensity_score`.
-    ratio, replace, caliper, scale, m_order, seed
+    ratio, replace, caliper, scale, m_order, seed, discard
         As :func:`match_nearest`.
     exact : sequence of str, optional
         Columns of ``data`` to match exactly on.
@@ -635,6 +658,7 @@ def propensity_match(
         m_order=m_order,
         seed=seed,
         ids=ids,
+        discard=discard,
     )
     _, X, names, _, _ = _design(used, _split_formula(formula, treatment)[0], fit.formula)
     covs = {nm: X[:, j] for j, nm in enumerate(names) if nm != "Intercept"}

@@ -299,6 +299,10 @@ def match(
     id_column: Annotated[
         str | None, typer.Option("--id", help="Unique id column (tie-breaking).")
     ] = None,
+    discard: Annotated[
+        str,
+        typer.Option("--discard", help="none (default), treated, control, both (as MatchIt)."),
+    ] = "none",
     firth: FirthOpt = False,
     threshold: ThresholdOpt = 0.1,
     out: Annotated[
@@ -329,6 +333,7 @@ def match(
             seed=seed,
             id_column=id_column,
             threshold=threshold,
+            discard=discard,
         )
         if out:
             md = matched_data(raw.assign(ps=float("nan")), m, fit.rows)
@@ -353,6 +358,7 @@ def match(
                 "m_order": m.m_order,
                 "seed": m.seed,
                 "exact": list(m.exact),
+                "discard": discard,
             },
             "nn": m.nn,
             "n_pairs": int(m.pairs_treated.size),
