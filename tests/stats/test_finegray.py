@@ -83,14 +83,14 @@ def test_crr_three_covariates_and_predict(sim):
     assert np.all(np.diff(pr["cif"], axis=0) >= 0)
 
 
-def test_crr_cengroup_coefficients(sim):
-    """R: crr(..., cengroup = cg, gtol = 1e-12): coefficients as crr. The SEs are within 0.2%
-    (cmprsk 2.2-11's multi-group variance is not reproduced exactly; see the module docs)."""
+def test_crr_cengroup(sim):
+    """R: crr(ftime, status, cbind(x1, x2, x3), cengroup = cg, gtol = 1e-12, maxiter = 100)."""
     d, ref = sim
     X = d[["x1", "x2", "x3"]].to_numpy(float)
     res = finegray(d.ftime, d.status, X, cengroup=d.cg.to_numpy(), gtol=1e-12)
     np.testing.assert_allclose(res.coef, ref["cengroup"]["coef"], rtol=1e-6)
-    np.testing.assert_allclose(res.se, ref["cengroup"]["se"], rtol=2e-3)
+    np.testing.assert_allclose(res.se, ref["cengroup"]["se"], rtol=1e-6)
+    np.testing.assert_allclose(res.vcov, ref["cengroup"]["vcov"], rtol=1e-6, atol=1e-14)
 
 
 def test_formula_interface_and_row_order(mgus2_cr):

@@ -21,11 +21,8 @@ Unlike crr's Fortran (O(n^2) per iteration and O(n^3) for the variance), every r
 here is a cumulative sum over the time-sorted data: O(n log n) for the sort once, then O(n p^2)
 per iteration and for the variance. No n x n matrix is formed.
 
-Time-varying coefficients (crr's ``cov2``/``tf``) are not supported. With several censoring
-groups (``cengroup``) the coefficients equal crr's, but the standard errors differ from
-cmprsk 2.2-11 by up to ~0.1% relative: its variance routine for several censoring groups
-changed after the version whose source was checked here; with one group (the default) the
-variance is exactly crr's.
+Time-varying coefficients (crr's ``cov2``/``tf``) are not supported. Several censoring groups
+(``cengroup``) follow cmprsk 2.2-11, whose ``q(u)`` term of the variance is kept per group.
 """
 
 from __future__ import annotations
@@ -289,11 +286,21 @@ class _FGData:
             sel = self.cg == g
             if not sel.any():
                 continue
-            # q(u) of group g (cmprsk >= 2.2-10 keeps one per censoring group): the
-            # competing-risk weights of group g's members, integrated over later failures
+            # q(u) of group g (cmprsk 2.2-11 keeps one per censoring group): the
+            # competing-risk weights of group g's members, integrated over the later
+            # failures of group g
             Gf = self.G_fail[g]
-            q1 = np.concatenate((np.cumsum((Gf * a)[::-1])[::-1], [0.0]))[kb]
-            q2 = np.vstack([np.cumsum((Gf[:, None] * bv)[::-1], axis=0)[::-1], np.zeros((1, p))])[
+            if self.ncg == 1:
+                ag, bg = a, bv
+            else:
+                fg = self.fail & sel
+                dg = np.bincount(np.searchsorted(self.uft, t[fg]), minlength=self.uft.size).astype(
+                    float
+                )
+                ag = dg / S0
+                bg = dg[:, None] * xbar / S0[:, None]
+            q1 = np.concatenate((np.cumsum((Gf * ag)[::-1])[::-1], [0.0]))[kb]
+            q2 = np.vstack([np.cumsum((Gf[:, None] * bg)[::-1], axis=0)[::-1], np.zeros((1, p))])[
                 kb
             ]
             cg_ = np.where(sel, c, 0.0)
