@@ -31,8 +31,9 @@ def test_reference_study_validates():
 def test_minimal_study_uses_documented_defaults():
     s = parse_study(MINIMAL)
     assert s.presentation.ci_method == "clopper-pearson"
-    assert s.endpoints.response.window_days == (14, 60)
-    assert s.endpoints.toxicity.severe_grade == 3
+    assert s.endpoints.window == (21, 35)
+    assert s.endpoints.severe_grade == 3
+    assert s.endpoints.derive_settings(30.4375).month_days == 30.4375
 
 
 def test_unknown_key_names_key_and_line():
@@ -54,10 +55,10 @@ def test_wrong_type_names_key_and_line():
 
 
 def test_bad_value_in_nested_table():
-    text = MINIMAL + "\n[endpoints.toxicity]\nsevere_grade = 9\n"
+    text = MINIMAL + "\n[endpoints]\nsevere_grade = 9\n"
     with pytest.raises(SpecError) as e:
         parse_study(text)
-    assert e.value.key == "endpoints.toxicity.severe_grade"
+    assert e.value.key == "endpoints.severe_grade"
     assert e.value.line == 14
 
 

@@ -21,29 +21,46 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
     """Paragraphs of the methods section (plain text) for the study dict and its analyses."""
     pres = study["presentation"]
     ep = study["endpoints"]
-    resp = ep["response"]
-    lo, hi = resp["window_days"]
-    pfs_ev = [e for e in ep["pfs"]["events"] if e != "death"]
-    tox = ep["toxicity"]
+    lo = max(0, ep["response_day"] - ep["response_tolerance"])
+    hi = ep["response_day"] + ep["response_tolerance"]
+    responders = ["CR", "CRi"] if ep["cri_counts_as_cr"] else ["CR"]
+    relapse_types = ["morphologic", "extramedullary"] + (
+        ["MRD"] if ep["mrd_relapse_is_event"] else []
+    )
     types = {a.type for a in analyses if a.status == "ok"}
     paras = []
     paras.append(
         f"Response was the best disease status assessed between day {lo} and day {hi} after "
-        f"each infusion (nominal assessment at day {resp['assessment_day']}); "
-        f"{_join(resp['responder_status'])} counted as complete remission (CR). Infusions "
-        "without an assessment in that window were not evaluable. Cytokine release syndrome "
-        f"(CRS) and neurotoxicity (ICANS) were graded by the {tox['grading']} consensus "
-        f"criteria; severe means grade >= {tox['severe_grade']}; the worst grade per infusion "
-        "was analysed."
+        f"each infusion (day {ep['response_day']} +/- {ep['response_tolerance']}); "
+        f"{_join(responders)} counted as complete remission (CR)"
+        + (" only when MRD-negative" if ep.get("require_mrd_negative") else "")
+        + ". Infusions without an assessment in that window were not evaluable. Cytokine "
+        f"release syndrome (CRS) and neurotoxicity (ICANS) were graded by the {ep['grading']} "
+        f"consensus criteria (grade source: {ep['grade_source'].replace('_', ' ')}); severe "
+        f"means grade >= {ep['severe_grade']}; the worst grade per infusion was analysed."
     )
+    nonresp = {
+        "not_event": "a non-responder's event is the documented progression",
+        "time_zero": "non-response counts as an event at day 0",
+        "assessment": "non-response counts as an event at the response assessment",
+    }[ep["nonresponder_pfs"]]
+    censor = [
+        w
+        for flag, w in (
+            ("censor_at_hsct", "a later allo-HSCT"),
+            ("censor_at_next_cart", "the next CAR-T course"),
+            ("censor_at_new_therapy", "a new anti-leukaemic therapy"),
+        )
+        if ep.get(flag)
+    ]
     paras.append(
         "Time origin was the infusion analysed (for salvage comparisons, the start of the "
         "salvage treatment). Overall survival (OS) counted deaths from any cause and was censored "
-        "at the last contact, never at transplant. Progression-free survival (PFS) counted "
-        f"{_join(pfs_ev)} relapse or progression"
-        + (" and death" if "death" in ep["pfs"]["events"] else "")
-        + ", whichever came first"
-        + (", censored at allo-HSCT" if ep["pfs"].get("censor_at_hsct") else "")
+        "at the last contact"
+        + ("" if ep.get("censor_os") else ", never at transplant")
+        + ". Progression-free survival (PFS) counted "
+        f"{_join(relapse_types)} relapse, progression or death, whichever came first ({nonresp})"
+        + (f", censored at {_join(censor)}" if censor else "")
         + f". Times are reported in {pres['time_unit']}"
         + (f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else "")
         + "."

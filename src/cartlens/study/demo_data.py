@@ -179,7 +179,7 @@ def _design_relapse_groups(rng: np.random.Generator) -> dict[str, list[_Course]]
         _Course("NR", 35, True, 119, True),
     ]
     # non-CAR-T salvage without HSCT: 2 CR of 15; median OS 183 d (6.0 mo) = 8th death.
-    head_c_os = [20, 41, 62, 88, 112, 139, 160, 183]
+    head_c_os = [22, 41, 62, 88, 112, 139, 160, 183]
     for _ in range(200_000):
         bt = np.sort(rng.integers(125, 900, 3))
         bs = rng.random(3) < 0.8

@@ -114,58 +114,56 @@ def _days(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a - b).dt.days.astype("float")
 
 
-def _worst_grade(tox: pd.DataFrame, kind: str, courses: pd.DataFrame) -> pd.Series:
-    if tox.empty or "toxicity" not in tox:
-        return pd.Series(0, index=courses.index, dtype=float)
-    t = tox[tox["toxicity"] == kind]
-    g = t.groupby("course_key")["grade"].max()
-    return courses["course_key"].map(g).fillna(0).astype(float)
+def _pfs_types(ep: Endpoints) -> list[str]:
+    types = ["morphologic", "extramedullary", "progression"]
+    return [*types, "mrd"] if ep.mrd_relapse_is_event else types
+
+
+def frames_from_store(store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375):
+    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``)."""
+    from cartlens.derive.tables import infusion_table
+
+    ep = endpoints or Endpoints()
+    tables = load_entities(store)
+    derived = infusion_table(str(store), ep.derive_settings(month_days))
+    return tables, build_frames(tables, derived, ep, month_days)
 
 
 def build_frames(
-    tables: dict[str, pd.DataFrame], endpoints: Endpoints | None = None, month_days: float = 30.4375
-):
-    """Return ``{"infusions": DataFrame, "salvage": DataFrame}``."""
-    ep = endpoints or Endpoints()
-    pats = tables["patients"].set_index("patient_id")
-    inf = tables["infusions"].sort_values(["patient_id", "infusion_date", "infusion_number"])
-    # one row per course: its first infusion
-    courses = inf.groupby(["patient_id", "course_number"], as_index=False).first()
-    courses["course_key"] = (
-        courses["patient_id"] + "#" + courses["course_number"].astype(int).astype(str)
-    )
-    courses = courses.sort_values(["patient_id", "course_number"]).reset_index(drop=True)
-    course_of_inf = dict(
-        zip(
-            inf["infusion_id"],
-            inf["patient_id"] + "#" + inf["course_number"].astype(int).astype(str),
-        )
-    )
-    prev = courses.groupby("patient_id")["infusion_date"].shift(1)
+    tables: dict[str, pd.DataFrame],
+    derived: pd.DataFrame,
+    endpoints: Endpoints | None = None,
+    month_days: float = 30.4375,
+) -> dict[str, pd.DataFrame]:
+    """Return ``{"infusions": DataFrame, "salvage": DataFrame}``.
 
+    ``derived`` is the derive layer's per-infusion table
+    (:func:`cartlens.derive.tables.infusion_table`); the study adds course-level columns.
+    """
+    ep = endpoints or Endpoints()
+    d = derived[derived["is_course_start"].astype(bool)].copy()
+    d = d.sort_values(["patient_id", "course_number"]).reset_index(drop=True)
+    for c in ("infusion_date", "last_contact_date", "relapse_date", "diagnosis_date"):
+        if c in d:
+            d[c] = pd.to_datetime(d[c])
     df = pd.DataFrame(
         {
-            "patient_id": courses["patient_id"],
-            "infusion_id": courses["infusion_id"],
-            "course_number": courses["course_number"].astype(int),
-            "infusion_date": courses["infusion_date"],
+            "patient_id": d["patient_id"],
+            "infusion_id": d["infusion_id"],
+            "course_number": d["course_number"].astype(int),
+            "infusion_date": d["infusion_date"],
         }
     )
     df["course"] = "CART" + df["course_number"].astype(str)
-    n_courses = courses.groupby("patient_id")["course_number"].max()
+    n_courses = d.groupby("patient_id")["course_number"].max()
     df["got_cart2"] = df["patient_id"].map(n_courses).to_numpy() >= 2
-    p = pats.reindex(df["patient_id"])
-    diag_age = p["age_at_diagnosis"].to_numpy(dtype=float) if "age_at_diagnosis" in p else np.nan
-    years_since_dx = _days(df["infusion_date"], p["diagnosis_date"].set_axis(df.index)) / 365.25
-    age = diag_age + years_since_dx.to_numpy()
-    if "birth_year" in p:
-        by = p["birth_year"].to_numpy(dtype=float)
-        age = np.where(np.isnan(age), df["infusion_date"].dt.year.to_numpy() - by, age)
-    df["age"] = np.round(age, 1)
-    for col in ("sex", "ph_positive", "prior_therapy_lines", "prior_allo_hsct", "cytogenetic_risk"):
-        if col in p:
-            df[col] = p[col].to_numpy()
+    df["age"] = pd.to_numeric(d["age_at_infusion"], errors="coerce").round(1)
     for col in (
+        "sex",
+        "ph_positive",
+        "prior_therapy_lines",
+        "prior_allo_hsct",
+        "cytogenetic_risk",
         "dose_cells_per_kg",
         "lymphodepletion",
         "marrow_blasts_pct",
@@ -176,13 +174,14 @@ def build_frames(
         "product",
         "reinfusion_reason",
     ):
-        if col in courses:
-            df[col] = courses[col].to_numpy()
-    df["flu_cy"] = df.get("lymphodepletion") == "flu_cy"
-    df["log10_dose"] = np.log10(df["dose_cells_per_kg"].astype(float))
-    df["dose_1e6_per_kg"] = df["dose_cells_per_kg"].astype(float) / 1e6
-    df["blasts_ge_20"] = df["marrow_blasts_pct"].astype(float) >= 20
-    reason = df.get("reinfusion_reason")
+        if col in d:
+            df[col] = d[col].to_numpy()
+    df["flu_cy"] = df["lymphodepletion"] == "flu_cy"
+    dose = pd.to_numeric(df["dose_cells_per_kg"], errors="coerce")
+    df["log10_dose"] = np.log10(dose)
+    df["dose_1e6_per_kg"] = dose / 1e6
+    df["blasts_ge_20"] = pd.to_numeric(df["marrow_blasts_pct"], errors="coerce") >= 20
+    reason = df["reinfusion_reason"]
     df["reason_group"] = np.where(
         df["course_number"] == 1,
         None,
@@ -192,106 +191,60 @@ def build_frames(
             "suboptimal_response",
         ),
     )
-
-    # ---- response: best status within the window ----
-    rs = tables["responses"].copy()
-    lo, hi = ep.response.window_days
-    rank = {"CR": 0, "CRi": 1, "PR": 2, "SD": 3, "NR": 4, "PD": 5, "relapse": 6, "NE": 9}
-    best = pd.Series(index=df.index, dtype=object)
-    if not rs.empty:
-        rs["course_key"] = rs["infusion_id"].map(course_of_inf)
-        rs = rs.merge(courses[["course_key", "infusion_date"]], on="course_key", how="left")
-        rs["day"] = _days(rs["assessment_date"], rs["infusion_date"])
-        rs = rs[(rs["day"] >= lo) & (rs["day"] <= hi) & (rs["status"] != "NE")]
-        rs["rank"] = rs["status"].map(rank).fillna(8)
-        b = rs.sort_values("rank").groupby("course_key")["status"].first()
-        best = courses["course_key"].map(b)
-    df["best_response"] = best.to_numpy()
-    df["response_evaluable"] = df["best_response"].notna()
-    df["cr"] = (
-        df["best_response"].isin(ep.response.responder_status).where(df["response_evaluable"])
-    )
-
-    # ---- toxicity ----
-    tox = tables["toxicities"].copy()
-    if not tox.empty:
-        tox["course_key"] = tox["infusion_id"].map(course_of_inf)
-        if ep.toxicity.use_recomputed_grade:
-            from cartlens.model.astct import astct_grades
-
-            tox["grade"] = astct_grades(tox).astype(float)
-        tox["grade"] = pd.to_numeric(tox["grade"], errors="coerce")
-    df["crs_grade"] = _worst_grade(tox, "CRS", courses).to_numpy()
-    df["icans_grade"] = _worst_grade(tox, "ICANS", courses).to_numpy()
+    # response and toxicity (derive layer)
+    df["best_response"] = d["best_response"].to_numpy()
+    df["response_evaluable"] = d["evaluable"].astype(bool).to_numpy()
+    df["cr"] = d["cr"].astype(object).where(df["response_evaluable"], None).to_numpy()
+    df["crs_grade"] = pd.to_numeric(d["crs_max_grade"], errors="coerce").fillna(0).to_numpy()
+    df["icans_grade"] = pd.to_numeric(d["icans_max_grade"], errors="coerce").fillna(0).to_numpy()
     df["crs_any"] = df["crs_grade"] >= 1
-    df["crs_severe"] = df["crs_grade"] >= ep.toxicity.severe_grade
+    df["crs_severe"] = df["crs_grade"] >= ep.severe_grade
     df["icans_any"] = df["icans_grade"] >= 1
-    df["icans_severe"] = df["icans_grade"] >= ep.toxicity.severe_grade
-
-    # ---- HSCT relative to courses ----
+    df["icans_severe"] = df["icans_grade"] >= ep.severe_grade
+    # allo-HSCT after this course (derive) and before it, after the previous course (study)
+    df["hsct_after_day"] = pd.to_numeric(d["hsct_after_days"], errors="coerce").to_numpy()
     tx = tables["transplants"]
-    allo = tx[tx.get("transplant_type", pd.Series(dtype=object)) == "allo"] if not tx.empty else tx
-    first_after = []
+    allo = tx[tx["transplant_type"] == "allo"] if "transplant_type" in tx else tx.iloc[0:0]
+    prev = df.groupby("patient_id")["infusion_date"].shift(1)
     before = []
     for i, row in df.iterrows():
-        t = (
-            allo.loc[allo["patient_id"] == row["patient_id"], "transplant_date"]
-            if not allo.empty
-            else pd.Series(dtype="datetime64[ns]")
-        )
-        after = t[t > row["infusion_date"]]
-        first_after.append((after.min() - row["infusion_date"]).days if len(after) else np.nan)
         pv = prev.iloc[i]
+        t = allo.loc[allo["patient_id"] == row["patient_id"], "transplant_date"]
         before.append(
-            bool(len(t[(t < row["infusion_date"]) & (t > pv)])) if pd.notna(pv) else False
+            bool(((t < row["infusion_date"]) & (t > pv)).any()) if pd.notna(pv) else False
         )
-    df["hsct_after_day"] = first_after
     df["hsct_before"] = before
-
-    # ---- survival from the infusion ----
-    last = pats["last_contact_date"].reindex(df["patient_id"]).to_numpy()
-    dead = (pats["last_contact_status"] == "dead").reindex(df["patient_id"]).to_numpy()
-    df["last_contact_date"] = last
-    df["dead"] = dead
-    rel = tables["relapses"]
-    pfs_types = [e for e in ep.pfs.events if e != "death"]
-    rel_ev = rel[rel["relapse_type"].isin(pfs_types)] if not rel.empty else rel
-    first_rel = []
-    for _, row in df.iterrows():
-        r = (
-            rel_ev.loc[rel_ev["patient_id"] == row["patient_id"], "relapse_date"]
-            if not rel_ev.empty
-            else pd.Series(dtype="datetime64[ns]")
-        )
-        r = r[r > row["infusion_date"]]
-        first_rel.append(r.min() if len(r) else pd.NaT)
-    df["progression_date"] = pd.to_datetime(pd.Series(first_rel, index=df.index))
-    _survival(df, "infusion_date", ep, month_days)
-    df["hsct_after_day"] = df["hsct_after_day"].astype(float)
+    # survival (derive layer)
+    df["last_contact_date"] = d["last_contact_date"].to_numpy()
+    df["dead"] = (d["last_contact_status"] == "dead").to_numpy()
+    df["progression_date"] = d["relapse_date"].to_numpy()
+    for e in ("os", "pfs"):
+        df[f"{e}_days"] = pd.to_numeric(d[f"{e}_days"], errors="coerce").to_numpy()
+        df[f"{e}_event"] = pd.to_numeric(d[f"{e}_event"], errors="coerce").astype(int).to_numpy()
+        df[f"{e}_months"] = df[f"{e}_days"] / month_days
     salvage = _salvage_frame(tables, df, ep, month_days)
-    for f in (df, salvage):
-        f.drop(columns=[c for c in ("course_key",) if c in f], inplace=True)
     return {"infusions": df.reset_index(drop=True), "salvage": salvage.reset_index(drop=True)}
 
 
 def _survival(df: pd.DataFrame, origin: str, ep: Endpoints, month_days: float) -> None:
+    """OS and PFS from ``origin`` (the salvage frame; same rules as the derive layer)."""
     o = df[origin]
     os_end = pd.to_datetime(df["last_contact_date"])
     df["os_days"] = _days(os_end, o)
     df["os_event"] = df["dead"].astype(bool).astype(int)
     prog = pd.to_datetime(df["progression_date"])
     has_prog = prog.notna() & (prog <= os_end)
-    death_counts = "death" in ep.pfs.events
     pfs_end = prog.where(has_prog, os_end)
     df["pfs_days"] = _days(pfs_end, o)
-    df["pfs_event"] = (has_prog | (df["dead"].astype(bool) & death_counts)).astype(int)
+    df["pfs_event"] = (has_prog | df["dead"].astype(bool)).astype(int)
     df["os_months"] = df["os_days"] / month_days
     df["pfs_months"] = df["pfs_days"] / month_days
     bad = df["os_days"] < 0
     if bad.any():
         pid = df.loc[bad, "patient_id"].iloc[0]
         raise InputError(
-            f"last contact before the time origin for patient '{pid}'", column="last_contact_date"
+            f"last contact before the time origin for patient '{pid}'",
+            column="last_contact_date",
         )
 
 
@@ -361,7 +314,7 @@ def _salvage_frame(
             start = th["start_date"].min()
             a = rs[(rs["patient_id"] == pid) & (rs["assessment_date"] >= start)]
             a = a.assign(day=(a["assessment_date"] - start).dt.days)
-            lo, hi = ep.response.window_days
+            lo, hi = ep.window
             a = a[(a["day"] >= lo) & (a["day"] <= hi) & (a["status"] != "NE")]
             rank = {"CR": 0, "CRi": 1, "PR": 2, "SD": 3, "NR": 4, "PD": 5, "relapse": 6}
             best = (
@@ -373,7 +326,7 @@ def _salvage_frame(
                 salvage="other",
                 salvage_start=start,
                 best_response=best,
-                cr=(best in ep.response.responder_status) if best is not None else None,
+                cr=(best in ep.responder_status) if best is not None else None,
             )
         else:
             continue
@@ -386,7 +339,7 @@ def _salvage_frame(
     )
     s["response_evaluable"] = s["best_response"].notna()
     rel = tables["relapses"]
-    pfs_types = [e for e in ep.pfs.events if e != "death"]
+    pfs_types = _pfs_types(ep)
     prog = []
     for _, row in s.iterrows():
         r = rel[

@@ -2,7 +2,8 @@
 
 ``run_to_directory`` validates the study file, reads the registry (a cartlens store, or a
 folder of entity CSV files that is validated first), runs the study, and writes
-``results.json``, ``report.html`` and ``figures/`` into the output folder. Everything is
+``results.json``, ``report.html`` and ``figures/`` into the output folder (a CSV folder is
+imported into a temporary store, which validates it with the registry's rules). Everything is
 written to a temporary folder beside the target and moved into place only when all of it
 succeeded, so a failed run leaves no partial output behind.
 """
@@ -17,22 +18,6 @@ from pathlib import Path
 from cartlens.errors import InputError
 
 Say = Callable[[str], None]
-
-
-def validate_folder(folder: Path, say: Say) -> None:
-    """Validate a CSV registry folder with the import rules; errors stop the run."""
-    try:
-        from cartlens.ingest.store import validate_registry
-    except ImportError:  # pragma: no cover - ingest always ships with cartlens
-        return
-    say(f"validating the registry folder {folder}")
-    rep = validate_registry(folder)
-    if not rep.ok:
-        errs = rep.errors.head(5)
-        lines = "; ".join(
-            f"{r.file} row {r.row} column {r.column}: {r.message}" for r in errs.itertuples()
-        )
-        raise InputError(f"registry '{folder}' has {rep.n_errors} validation errors: {lines}")
 
 
 def import_to_store(folder: Path, store: Path, say: Say) -> Path:
@@ -52,7 +37,6 @@ def run_to_directory(
     out: Path,
     *,
     say: Say = lambda _m: None,
-    validate: bool = True,
     png: bool = True,
 ) -> dict:
     """Run ``study_path`` on ``registry`` and write the outputs into ``out``.
@@ -70,8 +54,6 @@ def run_to_directory(
     spec_text = study_path.read_text(encoding="utf-8")
     if not registry.exists():
         raise InputError(f"registry '{registry}' does not exist", column="--registry")
-    if registry.is_dir() and validate:
-        validate_folder(registry, say)
     run = run_study(study, registry, spec_text=spec_text, progress=say)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

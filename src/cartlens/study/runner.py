@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -102,11 +103,28 @@ def input_hashes(registry: Path, spec_text: str) -> dict:
     }
 
 
-def load_registry_tables(registry: str | Path) -> dict[str, pd.DataFrame]:
-    """Entity tables from a cartlens store (DuckDB) or a folder of entity CSV files."""
-    from cartlens.study.frames import load_entities
+def _ensure_store(registry: Path, tmp: Path, say: Callable[[str], None]) -> Path:
+    """A cartlens store for ``registry``: itself, or a folder imported into ``tmp``.
 
-    return load_entities(registry)
+    Importing validates the folder with the registry's rules; errors stop the run.
+    """
+    if not registry.exists():
+        raise InputError(f"registry '{registry}' does not exist", column="--registry")
+    if not registry.is_dir():
+        say(f"reading the store {registry}")
+        return registry
+    from cartlens.ingest.store import import_registry
+
+    say(f"validating and importing the registry folder {registry}")
+    store = tmp / "registry.duckdb"
+    rep = import_registry(registry, store)
+    if not rep.ok:
+        errs = rep.errors.head(5)
+        lines = "; ".join(
+            f"{r.file} row {r.row} column {r.column}: {r.message}" for r in errs.itertuples()
+        )
+        raise InputError(f"registry '{registry}' has {rep.n_errors} validation errors: {lines}")
+    return store
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,7 +363,7 @@ def _paired(a, study, cohorts, ctx):
 
 def _grades(a, study, cohorts, ctx):
     col = f"{a.toxicity}_grade"
-    severe = study.endpoints.toxicity.severe_grade
+    severe = study.endpoints.severe_grade
     summary, rows = {}, []
     for c in a.cohorts:
         g = cohorts[c][col].fillna(0).astype(int)
@@ -543,9 +561,7 @@ def _swimmer(a, study, cohorts, ctx):
         for _, c in courses.iterrows():
             events.append({"t": day(c["infusion_date"]), "kind": c["course"]})
             if c["best_response"] is not None and not pd.isna(c["best_response"]):
-                resp_day = c["infusion_date"] + pd.Timedelta(
-                    days=study.endpoints.response.assessment_day
-                )
+                resp_day = c["infusion_date"] + pd.Timedelta(days=study.endpoints.response_day)
                 events.append(
                     {"t": day(resp_day), "kind": "response", "value": str(c["best_response"])}
                 )
@@ -851,7 +867,7 @@ def run_study(
     progress: Callable[[str], None] | None = None,
 ) -> StudyRun:
     """Execute ``study`` on the registry (a cartlens store or a folder of entity CSVs)."""
-    from cartlens.study.frames import build_frames
+    from cartlens.study.frames import frames_from_store
 
     say = progress or (lambda _m: None)
     if not isinstance(study, Study):
@@ -861,10 +877,10 @@ def run_study(
     text = spec_text or ""
     lines = key_lines(text) if text else {}
     registry = Path(registry)
-    say("reading the registry")
-    tables = load_registry_tables(registry)
-    say("deriving the analysis frames")
-    frames = build_frames(tables, study.endpoints, study.presentation.month_days)
+    with tempfile.TemporaryDirectory(prefix="cartlens-run-") as tmp:
+        store = _ensure_store(registry, Path(tmp), say)
+        say("deriving the analysis frames")
+        tables, frames = frames_from_store(store, study.endpoints, study.presentation.month_days)
     cohorts = build_cohorts(study, frames, lines)
     cohort_info = {
         name: {

@@ -76,33 +76,49 @@ class Presentation(_Model):
     risk_table_times: list[float] = Field(default_factory=lambda: [0, 6, 12, 18, 24, 30, 36])
 
 
-class ResponseEndpoint(_Model):
-    """Best response among assessments dated within the window after the infusion."""
-
-    window_days: tuple[int, int] = (14, 60)
-    responder_status: list[str] = Field(default_factory=lambda: ["CR", "CRi"])
-    assessment_day: int = Field(28, ge=1)
-
-
-class SurvivalEndpoint(_Model):
-    origin: Literal["infusion", "salvage_start"] = "infusion"
-    events: list[Literal["morphologic", "extramedullary", "progression", "mrd", "death"]] = Field(
-        default_factory=lambda: ["morphologic", "extramedullary", "progression", "death"]
-    )
-    censor_at_hsct: bool = False
-
-
-class Toxicity(_Model):
-    grading: Literal["ASTCT 2019"] = "ASTCT 2019"
-    severe_grade: int = Field(3, ge=1, le=5)
-    use_recomputed_grade: bool = False
-
-
 class Endpoints(_Model):
-    response: ResponseEndpoint = ResponseEndpoint()
-    pfs: SurvivalEndpoint = SurvivalEndpoint()
-    os: SurvivalEndpoint = SurvivalEndpoint(events=["death"])
-    toxicity: Toxicity = Toxicity()
+    """How response, toxicity and time-to-event endpoints are derived.
+
+    The fields are those of :class:`cartlens.derive.settings.DeriveSettings` (the registry's
+    derive layer computes the per-infusion table with them) plus the grading scale, which is
+    stated in the report. The salvage frame applies the same rules.
+    """
+
+    response_day: int = Field(28, ge=0, le=3650)
+    response_tolerance: int = Field(7, ge=0, le=3650)
+    cri_counts_as_cr: bool = True
+    require_mrd_negative: bool = False
+    nonresponder_pfs: Literal["not_event", "time_zero", "assessment"] = "not_event"
+    efs_nonresponse: Literal["time_zero", "assessment"] = "time_zero"
+    mrd_relapse_is_event: bool = True
+    censor_at_hsct: bool = False
+    censor_at_next_cart: bool = False
+    censor_at_new_therapy: bool = False
+    censor_os: bool = False
+    grade_source: Literal[
+        "recorded_then_computed", "recorded", "computed", "computed_then_recorded"
+    ] = "recorded_then_computed"
+    severe_grade: int = Field(3, ge=1, le=5)
+    grading: Literal["ASTCT 2019"] = "ASTCT 2019"
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """First and last day of the response window."""
+        return (
+            max(0, self.response_day - self.response_tolerance),
+            self.response_day + self.response_tolerance,
+        )
+
+    @property
+    def responder_status(self) -> tuple[str, ...]:
+        return ("CR", "CRi") if self.cri_counts_as_cr else ("CR",)
+
+    def derive_settings(self, month_days: float = 30.4375):
+        """The equivalent :class:`~cartlens.derive.settings.DeriveSettings`."""
+        from cartlens.derive.settings import DeriveSettings
+
+        fields = self.model_dump(exclude={"grading"})
+        return DeriveSettings(**fields, month_days=month_days)
 
 
 class Cohort(_Model):

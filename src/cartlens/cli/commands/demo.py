@@ -41,7 +41,7 @@ def demo(
         if store.exists():
             store.unlink()
         import_to_store(DEMO_REGISTRY_DIR, store, say)
-        res = run_to_directory(REFERENCE_STUDY, store, out, say=say, validate=False)
+        res = run_to_directory(REFERENCE_STUDY, store, out, say=say)
     except (CartlensError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
