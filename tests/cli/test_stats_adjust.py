@@ -136,3 +136,15 @@ def test_all_zero_weights_after_trim_is_an_error():
         "--trim", "0.9,0.95",
     )  # fmt: skip
     assert res.exit_code == 2 and "trim" in res.output
+
+
+def test_evalue_command():
+    """VanderWeele & Ding 2017: RR 3.9 (1.8, 8.7) -> E-values 7.26 and 3.0."""
+    out = run_json("evalue", "--estimate", "3.9", "--lower", "1.8", "--upper", "8.7")
+    assert round(out["evalue"], 2) == 7.26 and out["evalue_ci"] == pytest.approx(3.0)
+    assert "explain away" in out["interpretation"]
+    res = run("evalue", "--estimate", "0.6", "--measure", "hr")
+    assert res.exit_code == 2 and "rare" in res.output
+    ok = run("evalue", "--estimate", "0.6", "--lower", "0.44", "--upper", "0.83", "--measure",
+             "hr", "--common")  # fmt: skip
+    assert ok.exit_code == 0 and "E-value" in ok.output

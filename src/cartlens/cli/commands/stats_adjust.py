@@ -1,4 +1,4 @@
-"""``cartlens stats ps`` and ``cartlens stats match``: propensity scores, weights, matching.
+"""``cartlens stats ps``, ``stats match`` and ``stats evalue``: confounder adjustment.
 
 * ``ps``: fits ``treatment ~ formula`` by logistic regression (``--firth`` for Firth's
   penalised likelihood), makes IPT weights for ``--estimand`` ate (default), att, atc or ato
@@ -13,6 +13,8 @@
   ``--exact`` columns, ``--m-order``, ``--seed``), reporting MatchIt's sample-size table and
   balance (SMDs standardised by the full-sample treated SD). ``--out FILE`` writes the matched
   rows with ``ps``, ``subclass`` and ``weights`` columns.
+* ``evalue``: the E-value of a risk, odds or hazard ratio (``--rare``/``--common`` outcome) or
+  an SMD, and of its confidence limit closest to the null.
 
 Covariates are read as numbers when every value is numeric and as categories otherwise
 (categorical terms are expanded into indicators for the balance table). Column names that
@@ -383,5 +385,41 @@ def match(
             f"Balance after matching (SMD by the full-sample treated SD): |SMD| < "
             f"{p['balance']['threshold']} {'met' if p['balance']['balanced'] else 'NOT met'}",
         )
+
+    run_command(compute, as_json, render)
+
+
+@stats_app.command("evalue")
+def evalue_cmd(
+    estimate: Annotated[float, typer.Option("--estimate", help="RR, OR, HR or SMD.")],
+    lower: Annotated[float | None, typer.Option("--lower", help="Lower confidence limit.")] = None,
+    upper: Annotated[float | None, typer.Option("--upper", help="Upper confidence limit.")] = None,
+    measure: Annotated[str, typer.Option("--measure", help="rr (default), or, hr, smd.")] = "rr",
+    rare: Annotated[
+        bool | None,
+        typer.Option("--rare/--common", help="Outcome rare (< 15%) or common; needed for or/hr."),
+    ] = None,
+    se: Annotated[float | None, typer.Option("--se", help="SE of an SMD.")] = None,
+    true: Annotated[float, typer.Option("--true", help="Reference value (default 1).")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """E-value for unmeasured confounding (VanderWeele & Ding 2017)."""
+
+    def compute() -> dict:
+        from cartlens.stats.evalue import evalue
+
+        r = evalue(estimate, lower, upper, measure=measure, rare=rare, se=se, true=true)
+        return {**r.to_dict(), "interpretation": r.sentence()}
+
+    def render(p: dict) -> None:
+        from cartlens.results import json_safe
+
+        p = json_safe(p)
+        print_table(
+            f"E-value ({p['measure'].upper()}; risk-ratio scale {p['rr']:.4g})",
+            ["", "E-value"],
+            [["estimate", p["evalue"]], [f"CI ({p['limit_used'] or '-'} limit)", p["evalue_ci"]]],
+        )
+        print(p["interpretation"])
 
     run_command(compute, as_json, render)
