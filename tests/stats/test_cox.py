@@ -258,6 +258,7 @@ def test_separation_warns_and_firth_is_finite():
         ({"time": [1.0], "event": [1]}, "time"),
         ({"time": [1.0, np.nan, 3.0], "event": [1, 0, 1]}, "time"),
         ({"time": [1.0, 2.0, 3.0], "event": [1, 2, 1]}, "event"),
+        ({"time": [1.0, -2.0, 3.0], "event": [1, 0, 1]}, "time"),
     ],
 )
 def test_bad_input_is_input_error(kwargs, column):
@@ -268,7 +269,7 @@ def test_bad_input_is_input_error(kwargs, column):
 
 
 def test_start_not_before_stop_is_input_error():
-    with pytest.raises(InputError, match="start >= stop"):
+    with pytest.raises(InputError, match="start 2.0 >= stop 2.0"):
         coxph([2.0, 3.0], [1, 1], [[0.0], [1.0]], entry=[2.0, 1.0])
 
 

@@ -411,23 +411,12 @@ class _CoxEngine:
 
 
 def _prepare(time, event, X, entry, strata, weights, cluster, names):
-    time = np.asarray(time, dtype=float).ravel()
+    from cartlens.stats._surv import check_survival_input
+
+    # shared survival checks: finite times >= 0, 0/1 events, start < stop, equal lengths
+    time, evi, entry, _ = check_survival_input(time, event, entry, names={"entry": "start"})
     n = time.size
-    if n == 0:
-        raise InputError("no rows to fit", column="time")
-    ev = np.asarray(event)
-    if ev.shape[0] != n:
-        raise InputError(f"has {ev.shape[0]} values but time has {n}", column="event")
-    try:
-        evf = ev.astype(float).ravel()
-    except (TypeError, ValueError) as exc:
-        raise InputError("must be 0/1 (or boolean)", column="event") from exc
-    if np.any(np.isnan(evf)) or not np.all(np.isin(evf, (0.0, 1.0))):
-        raise InputError(
-            "must be coded 0 (censored) / 1 (event), without missing values", column="event"
-        )
-    if np.any(~np.isfinite(time)):
-        raise InputError("contains missing or infinite values", column="time")
+    evf = evi.astype(float)
     if names is None and hasattr(X, "columns"):
         names = [str(c) for c in X.columns]
     elif names is None and getattr(X, "name", None) is not None and np.ndim(X) == 1:
@@ -447,15 +436,6 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])
         raise InputError("contains missing or infinite values", column=names[j])
-    if entry is not None:
-        entry = np.asarray(entry, dtype=float).ravel()
-        if entry.size != n or np.any(~np.isfinite(entry)):
-            raise InputError("must be finite with one value per row", column="start")
-        if np.any(entry >= time):
-            i = int(np.flatnonzero(entry >= time)[0])
-            raise InputError(
-                f"start >= stop in row {i + 1} ({entry[i]:g} >= {time[i]:g})", column="start"
-            )
     if weights is None:
         w = np.ones(n)
     else:
