@@ -24,6 +24,11 @@ Conventions (all as survival 3.5-3):
   likelihood) gives a :class:`~cartlens.errors.SeparationWarning` with R's criterion
   ("Loglik converged before variable ..."); running out of iterations gives a
   :class:`~cartlens.errors.ConvergenceWarning`.
+* Speed: rows are sorted once by (stratum, stop time, deaths first); each Newton step is a
+  handful of O(n) passes (block sums by ``reduceat``, reverse cumulative sums over the
+  distinct times, Efron terms vectorised over tied deaths, the information as one
+  ``X' diag(v) X`` product plus per-time outer products). 10^6 rows with 5 covariates and
+  daily ties fit in well under a second.
 * ``firth=True`` maximises Firth's penalised partial likelihood
   ``l(b) + 0.5 log det I(b)`` (Heinze & Schemper 2001), which stays finite under
   separation. As in R's ``coxphf`` the penalised fit uses Breslow's handling of ties; the
@@ -623,6 +628,10 @@ def coxph(
         Starting coefficients (default zeros).
     eps, iter_max : float, int
         Convergence criterion on the relative change in log likelihood and iteration limit.
+    concordance : bool
+        Compute Harrell's C with its IJ SE (as ``fit$concordance``). It dominates the run
+        time on very large data (about 2-3 s CPU for 10^6 rows, against about 0.5-0.8 s for
+        the fit itself), so pass ``False`` when it is not needed.
 
     Returns
     -------
