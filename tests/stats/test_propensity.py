@@ -230,3 +230,15 @@ def test_quasi_separation_warns():
     with pytest.warns(SeparationWarning):
         fit = propensity_score("a ~ x + z", df, warn_overlap=False)
     assert fit.separation
+
+
+def test_missing_categorical_rows_are_dropped():
+    """A missing category is not silently coded as the reference level."""
+    df = lung_ps()[["female", "age", "ph.ecog"]].copy()
+    df["site"] = np.where(
+        np.arange(len(df)) % 3 == 0, "a", np.where(np.arange(len(df)) % 3, "b", "c")
+    )
+    df.loc[[4, 10], "site"] = None
+    fit = propensity_score("female ~ age + C(site)", df)
+    assert fit.n == len(df) - 2 and fit.n_dropped_missing == 2
+    assert 4 not in fit.rows and 10 not in fit.rows

@@ -456,7 +456,7 @@ def _firth_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 def _separated(X: np.ndarray, y: np.ndarray) -> bool:
     """Linear-programme check for (quasi-)complete separation (small and medium n)."""
-    if X.shape[0] > 50_000:
+    if X.shape[0] > 20_000:
         return False
     try:
         from cartlens.stats.logistic import detect_separation
@@ -666,8 +666,19 @@ def propensity_score_arrays(
     )
 
 
+def _used_columns(rhs: str, columns: Sequence[str]) -> list[str]:
+    """Data columns named in a formula (as whole tokens, back-quoted or not)."""
+    used = []
+    for c in columns:
+        pat = r"(?<![\w.])`?" + re.escape(str(c)) + r"`?(?![\w.])"
+        if re.search(pat, rhs) is not None:
+            used.append(c)
+    return used
+
+
 def _design(data: Any, treatment: str, rhs: str):
-    """Complete-case model matrix for ``rhs`` plus the treatment column."""
+    """Complete-case model matrix for ``rhs``: rows with a missing treatment or a missing
+    value in any column the formula names (categorical ones included) are dropped."""
     import pandas as pd
     from formulaic import model_matrix
 
@@ -675,16 +686,20 @@ def _design(data: Any, treatment: str, rhs: str):
         data = pd.DataFrame(data)
     if treatment not in data.columns:
         raise InputError("does not exist in the data", column=treatment)
-    rhs_q = _quote_columns(rhs, [str(c) for c in data.columns])
+    cols = [str(c) for c in data.columns]
+    used = _used_columns(rhs, cols)
+    complete = data[[treatment, *used]].notna().all(axis=1).to_numpy()
+    rhs_q = _quote_columns(rhs, cols)
+    sub = data.loc[complete].reset_index(drop=True)
     try:
-        mm = model_matrix(rhs_q, data, na_action="ignore")
+        mm = model_matrix(rhs_q, sub, na_action="ignore")
     except Exception as exc:  # noqa: BLE001 - formulaic raises many types
         raise InputError(f"cannot evaluate the formula '{rhs}': {exc}", column="formula") from exc
     values = np.asarray(mm, dtype=float)
     names = [str(c) for c in mm.columns]
-    ok = np.all(np.isfinite(values), axis=1) & data[treatment].notna().to_numpy()
-    rows = np.flatnonzero(ok)
-    return data, values[rows], names, rows, int((~ok).sum())
+    finite = np.all(np.isfinite(values), axis=1)
+    rows = np.flatnonzero(complete)[finite]
+    return data, values[finite], names, rows, int(len(data) - rows.size)
 
 
 def propensity_score(
