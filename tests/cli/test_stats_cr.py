@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,15 @@ from typer.testing import CliRunner
 
 from cartlens.cli.apps import app
 from cartlens.cli.main import _load_commands
-from conftest import REFERENCE, load_reference
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    return json.loads((REFERENCE / f"{name}.json").read_text())
+
 
 _load_commands()
 RUNNER = CliRunner()

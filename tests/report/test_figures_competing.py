@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,10 @@ from cartlens.report.figures.competing import cif_figure, landmark_figure, simon
 from cartlens.stats.competing import cuminc, numbers_at_risk
 from cartlens.stats.landmark import landmark_series
 from cartlens.stats.timedep import simon_makuch
-from conftest import REFERENCE
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
 
 
 @pytest.fixture(scope="module")

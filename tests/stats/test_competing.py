@@ -21,7 +21,15 @@ from cartlens.stats.competing import (
     gray_test,
 )
 from cartlens.stats.km import kaplan_meier
-from conftest import REFERENCE, load_reference
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    return json.loads((REFERENCE / f"{name}.json").read_text())
+
 
 DATA = Path(__file__).parents[1] / "data"
 

@@ -11,7 +11,11 @@ import pytest
 
 from cartlens.errors import InputError, SparseDataWarning
 from cartlens.stats.landmark import landmark_analysis, landmark_series
-from conftest import REFERENCE
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
 
 DATA = Path(__file__).parents[1] / "data"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,14 @@ import pytest
 from cartlens.errors import InputError
 from cartlens.stats.cox import coxph
 from cartlens.stats.timedep import mantel_byar_test, simon_makuch, split_at_exposure
-from conftest import REFERENCE, load_reference
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    return json.loads((REFERENCE / f"{name}.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from cartlens.errors import InputError
 from cartlens.stats.tmerge import tmerge, validate_intervals
-from conftest import REFERENCE
+
+# the R reference copies (tests/data/reference); defined here rather than imported from
+# conftest, whose module name is ambiguous when several test folders have one
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
 
 
 @pytest.fixture(scope="module")
