@@ -235,9 +235,7 @@ def test_quasi_separation_warns():
 def test_missing_categorical_rows_are_dropped():
     """A missing category is not silently coded as the reference level."""
     df = lung_ps()[["female", "age", "ph.ecog"]].copy()
-    df["site"] = np.where(
-        np.arange(len(df)) % 3 == 0, "a", np.where(np.arange(len(df)) % 3, "b", "c")
-    )
+    df["site"] = np.array(["a", "b", "c"])[np.arange(len(df)) % 3]
     df.loc[[4, 10], "site"] = None
     fit = propensity_score("female ~ age + C(site)", df)
     assert fit.n == len(df) - 2 and fit.n_dropped_missing == 2
