@@ -429,3 +429,39 @@ def test_to_dict_is_json_safe_and_frame_is_tidy():
     fr = fit.to_frame()
     hr = fr[(fr["term"] == "sex") & (fr["stat"] == "terms.hr")]["value"]
     assert float(hr.iloc[0]) == pytest.approx(fit.hr[0])
+
+
+@pytest.mark.parametrize(
+    "ties, want",
+    [
+        (
+            "efron",
+            [
+                0.00396302246470663,
+                0.05778135675250312,
+                0.32951931043736504,
+                0.60289829536810158,
+                2.98017990475352867,
+            ],
+        ),
+        (
+            "breslow",
+            [
+                0.00396435383544906,
+                0.05766914220243741,
+                0.32891485222080491,
+                0.60209179586245754,
+                2.97757456338146342,
+            ],
+        ),
+    ],
+)
+def test_baseline_cumhaz_matches_r_basehaz(ties, want):
+    """R: d <- na.omit(lung[, c("time", "status", "sex", "age", "ph.ecog")]);
+    basehaz(coxph(Surv(time, status == 2) ~ sex + age + ph.ecog, d, ties = ties),
+    centered = TRUE) at times 5, 54, 183, 291, 1022."""
+    fit = fit_case(("lung", "cox", ties))
+    b = fit.baseline
+    idx = np.searchsorted(b["times"], [5, 54, 183, 291, 1022], side="right") - 1
+    np.testing.assert_allclose(b["cumhaz"][idx], want, rtol=1e-6)
+    np.testing.assert_allclose(b["surv"], np.exp(-b["cumhaz"]))
