@@ -465,3 +465,16 @@ def test_baseline_cumhaz_matches_r_basehaz(ties, want):
     idx = np.searchsorted(b["times"], [5, 54, 183, 291, 1022], side="right") - 1
     np.testing.assert_allclose(b["cumhaz"][idx], want, rtol=1e-6)
     np.testing.assert_allclose(b["surv"], np.exp(-b["cumhaz"]))
+
+
+def test_weighted_baseline_and_means_match_r():
+    """R on tests/data/cox/strata_weights_counting.csv:
+    ``f <- coxph(Surv(stop, event) ~ x1 + x2, d, weights = w)``: ``f$means`` =
+    (-0.130972233127358, 0) (0/1 covariates are not centred) and
+    ``tail(basehaz(f), 1)$hazard`` = 2.76726532027586."""
+    import pandas as pd
+
+    d = pd.read_csv(Path(__file__).parents[1] / "data" / "cox" / "strata_weights_counting.csv")
+    f = coxph(d["stop"], d["event"], d[["x1", "x2"]], weights=d["w"])
+    np.testing.assert_allclose(f.means, [-0.130972233127358, 0.0], atol=1e-12)
+    assert f.baseline["cumhaz"][-1] == pytest.approx(2.76726532027586, rel=1e-6)

@@ -186,11 +186,12 @@ class BalanceResult(Result):
     Attributes
     ----------
     rows : tuple of dict
-        Per covariate: ``covariate, binary, mean_treated, mean_control, smd_before,
-        var_ratio_before, ecdf_mean_before, ecdf_max_before`` and, when weights were given,
-        ``mean_treated_adj, mean_control_adj, smd_after, var_ratio_after, ecdf_mean_after,
-        ecdf_max_after``, plus ``pass`` (``|SMD| < threshold`` after adjustment, or before
-        when unadjusted).
+        Per covariate: ``covariate`` (also as ``term``, which labels tidy frames),
+        ``binary, mean_treated, mean_control, smd_before, var_ratio_before,
+        ecdf_mean_before, ecdf_max_before`` and, when weights were given,
+        ``mean_treated_adj, mean_control_adj, smd_after, var_ratio_after,
+        ecdf_mean_after, ecdf_max_after``, plus ``pass`` (``|SMD| < threshold`` after
+        adjustment, or before when unadjusted).
     threshold : float
     denominator : str
     estimand : str
@@ -345,7 +346,7 @@ def balance_table(
     for name, x, counted in all_cols:
         binary = _is_binary(x)
         constant = np.ptp(x) == 0
-        r: dict[str, Any] = {"covariate": name, "binary": binary}
+        r: dict[str, Any] = {"covariate": name, "term": name, "binary": binary}
         r["mean_treated"] = float(x[t].mean())
         r["mean_control"] = float(x[~t].mean())
         r["smd_before"] = 0.0 if constant else smd(x, t, None, denominator=_unw(denominator))

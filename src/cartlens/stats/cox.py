@@ -671,7 +671,9 @@ def coxph(
             stacklevel=2,
         )
     keep = ~alias
+    # centring values as survival 3.x's fit$means: weighted means, but 0 for 0/1 columns
     means = (w @ X) / w.sum()
+    means[np.all((X == 0) | (X == 1), axis=0)] = 0.0
     while True:
         Xc = X[:, keep] - means[keep]
         p = Xc.shape[1]
@@ -828,8 +830,8 @@ def _collapse(mat: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
 
 
 def _baseline(engine: _CoxEngine, st: dict, time: np.ndarray) -> dict:
-    """Cumulative baseline hazard (and survival ``exp(-H)``) at the (weighted) mean
-    covariates: the Breslow / Efron increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each
+    """Cumulative baseline hazard (and survival ``exp(-H)``) at ``means`` (weighted means,
+    0 for 0/1 covariates, as R's ``basehaz(fit, centered = TRUE)``): the Breslow / Efron increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each
     event time (strata one after the other)."""
     inc = engine.meanw * st["A"]
     gtime = time[engine.perm[engine.ev_rows[engine.g_starts]]]
