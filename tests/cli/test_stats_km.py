@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,15 @@ from typer.testing import CliRunner
 
 from cartlens.cli.apps import app
 from cartlens.cli.main import _load_commands
-from conftest import REFERENCE, load_reference
+
+# not ``from conftest import ...``: several conftest.py files share that module name
+REFERENCE = Path(__file__).parents[1] / "data" / "reference"
+
+
+def load_reference(name: str) -> dict:
+    with open(REFERENCE / f"{name}.json") as f:
+        return json.load(f)
+
 
 _load_commands()
 RUNNER = CliRunner()
