@@ -831,8 +831,9 @@ def _collapse(mat: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
 
 def _baseline(engine: _CoxEngine, st: dict, time: np.ndarray) -> dict:
     """Cumulative baseline hazard (and survival ``exp(-H)``) at ``means`` (weighted means,
-    0 for 0/1 covariates, as R's ``basehaz(fit, centered = TRUE)``): the Breslow / Efron increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each
-    event time (strata one after the other)."""
+    0 for 0/1 covariates, as R's ``basehaz(fit, centered = TRUE)``): the Breslow / Efron
+    increments ``meanw * sum_k 1 / (S0 - k/m E0)`` at each event time (strata one after
+    the other)."""
     inc = engine.meanw * st["A"]
     gtime = time[engine.perm[engine.ev_rows[engine.g_starts]]]
     cumhaz = np.cumsum(inc)
