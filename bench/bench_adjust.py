@@ -121,7 +121,7 @@ def run(quick: bool = False, only: set | None = None) -> list[dict]:
                 "notes": (
                     f"n={n_big}, {int(d['treat'].sum())} treated, {m.n_matched_treated} matched; "
                     f"goal < 10 s; r_matchit_100k = MatchIt on the {n_r:,} subjects of B7a"
-                    + ("" if n_r == 100_000 else " (not run: --quick)")
+                    + ("" if n_r == 100_000 else " (not run at this size)")
                 ),
             }
         )
