@@ -986,28 +986,32 @@ def results_document(run: StudyRun) -> dict:
     """The JSON document written as ``results.json``."""
     import platform
 
+    from cartlens.results import tidy_rows
+
     tidy: list[dict] = []
+    analyses = []
     for a in run.analyses:
-        tidy.extend(a.to_frame().to_dict(orient="records"))
-    return json_safe(
-        {
-            "software": run.software_version,
-            "python": platform.python_version(),
-            "study": run.study,
-            "inputs": run.inputs,
-            "cohorts": run.cohorts,
-            "replication": run.replication,
-            "replication_table": list(run.replication_table),
-            "warnings": list(run.warnings),
-            "analyses": [a.to_dict() for a in run.analyses],
-            "tidy": tidy,
-        }
-    )
+        d = a.to_dict()  # JSON-safe once; the tidy rows are built from the same dict
+        analyses.append(d)
+        tidy.extend(tidy_rows(a.id, d))
+    return {
+        "software": run.software_version,
+        "python": platform.python_version(),
+        "study": run.study,
+        "inputs": json_safe(run.inputs),
+        "cohorts": json_safe(run.cohorts),
+        "replication": json_safe(run.replication),
+        "replication_table": json_safe(list(run.replication_table)),
+        "warnings": list(run.warnings),
+        "analyses": analyses,
+        "tidy": tidy,
+    }
 
 
 def write_results(run: StudyRun, path: str | Path) -> Path:
     p = Path(path)
-    p.write_text(json.dumps(results_document(run), indent=1, allow_nan=False), encoding="utf-8")
+    text = json.dumps(results_document(run), allow_nan=False, separators=(",", ":"))
+    p.write_text(text, encoding="utf-8")
     return p
 
 
