@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartlens.errors import InputError
 from cartlens.stats.tmerge import tmerge, validate_intervals
@@ -116,3 +118,36 @@ def test_validate_intervals_overlap_and_order():
         validate_intervals([1, 1, 2], [0, 4, 0], [5, 8, 3])
     with pytest.raises(InputError, match="subject 2: start 3 is not before stop 3"):
         validate_intervals([1, 2], [0, 3], [5, 3])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 30),
+            st.integers(0, 1),
+            st.one_of(st.none(), st.integers(-2, 30)),
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_properties_follow_up_preserved_and_row_order_invariant(rows, rnd):
+    """Intervals tile (entry, futime] exactly, one event per dead subject on its last interval,
+    exposure 1 exactly from the exposure time on, whatever the input row order."""
+    fu = [r[0] for r in rows]
+    tx = [np.nan if r[2] is None or r[2] > r[0] else float(r[2]) for r in rows]
+    subj = pd.DataFrame({"id": range(len(rows)), "fu": fu, "st": [r[1] for r in rows], "tx": tx})
+    res = tmerge(subj, id="id", futime="fu", status="st", tdc={"x": "tx"}).data
+    lengths = (res.tstop - res.tstart).groupby(res["id"]).sum()
+    np.testing.assert_allclose(lengths.sort_index().to_numpy(), subj.fu.to_numpy(float))
+    assert res.st.sum() == subj.st.sum()
+    expo = subj.set_index("id").tx.loc[res["id"]].to_numpy()
+    np.testing.assert_array_equal(res.x.to_numpy(), (res.tstart.to_numpy() >= expo).astype(int))
+    perm = rnd.sample(range(len(rows)), len(rows))
+    res2 = tmerge(subj.iloc[perm], id="id", futime="fu", status="st", tdc={"x": "tx"}).data
+    key = ["id", "tstart"]
+    pd.testing.assert_frame_equal(
+        res.sort_values(key).reset_index(drop=True), res2.sort_values(key).reset_index(drop=True)
+    )
