@@ -478,3 +478,25 @@ def test_weighted_baseline_and_means_match_r():
     f = coxph(d["stop"], d["event"], d[["x1", "x2"]], weights=d["w"])
     np.testing.assert_allclose(f.means, [-0.130972233127358, 0.0], atol=1e-12)
     assert f.baseline["cumhaz"][-1] == pytest.approx(2.76726532027586, rel=1e-6)
+
+
+def test_stratified_baseline_restarts_in_each_stratum():
+    """Each stratum's baseline equals the Breslow baseline of a fit on that stratum alone
+    with the coefficient fixed at the stratified estimate."""
+    d = lung()
+    fit = coxph(d["time"], d["dead"], d[["age"]], strata=d["sex"], ties="breslow")
+    b = fit.baseline
+    for k, (_, g) in enumerate(d.groupby("sex")):
+        one = coxph(
+            g["time"],
+            g["dead"],
+            g[["age"]],
+            ties="breslow",
+            init=fit.coef,
+            iter_max=0,
+            concordance=False,
+        )
+        sel = b["stratum"] == k
+        # same centring (the pooled mean) for both: shift by exp(beta * (mean_g - mean))
+        shift = np.exp(fit.coef[0] * (fit.means[0] - one.means[0]))
+        np.testing.assert_allclose(b["cumhaz"][sel], one.baseline["cumhaz"] * shift, rtol=1e-10)

@@ -290,6 +290,7 @@ class _CoxEngine:
         else:
             self.frac = np.zeros(ev.size)
         g_strat = gkeys // M
+        self.g_strata = g_strat
         end_keys = (g_strat + 1) * M
         # Segments: each block split into [deaths | others]; risk sums are reverse cumulative
         # sums over segments, death sums are the deaths' segments.
@@ -837,7 +838,18 @@ def _baseline(engine: _CoxEngine, st: dict, time: np.ndarray) -> dict:
     inc = engine.meanw * st["A"]
     gtime = time[engine.perm[engine.ev_rows[engine.g_starts]]]
     cumhaz = np.cumsum(inc)
-    return {"times": gtime, "cumhaz": cumhaz, "hazard": inc, "surv": np.exp(-cumhaz)}
+    gs = engine.g_strata
+    if gs.size and gs[-1] != gs[0]:  # restart the sum in each stratum
+        first = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        offset = np.r_[0.0, cumhaz[first[1:] - 1]]
+        cumhaz = cumhaz - np.repeat(offset, np.diff(np.r_[first, gs.size]))
+    return {
+        "times": gtime,
+        "cumhaz": cumhaz,
+        "hazard": inc,
+        "surv": np.exp(-cumhaz),
+        "stratum": gs,  # index into the sorted distinct strata labels
+    }
 
 
 def coxph_formula(
