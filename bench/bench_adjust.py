@@ -84,6 +84,7 @@ def run(quick: bool = False, only: set | None = None) -> list[dict]:
     rep = repeats()
     want = only or set(IDS)
     out: list[dict] = []
+    _cartlens(ps_data(500))  # warm-up: imports (scipy, formulaic) are not timed
     r_time = None
     r_notes = ""
     if "B7a" in want or "B7" in want:
