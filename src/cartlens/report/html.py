@@ -336,6 +336,44 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                 }
             )
             block["text"] += pv
+        elif a.type == "competing_risks":
+            from cartlens.report.figures.competing import cif_figure
+
+            unit = d["time_unit"]
+            block["tables"].append(
+                {
+                    "head": ["Group", "Cause", f"at ({unit})", "cumulative incidence", "95% CI"],
+                    "rows": [
+                        [
+                            r["group"],
+                            r["cause"],
+                            fmt.num(r["time"], 0),
+                            fmt.pct(r["estimate"], 1) if r["estimate"] is not None else "-",
+                            fmt.ci(r["lower"], r["upper"]),
+                        ]
+                        for r in d["rows"]
+                    ],
+                }
+            )
+            for k, v in s.items():
+                if k.startswith("gray."):
+                    block["text"].append(f"Gray's test, {k[5:]}: P = {fmt.pvalue(v)}")
+            res = a.results["cuminc"]
+            causes = {int(k): v for k, v in d["causes"].items()}
+            block["figures"].append(
+                figs.add(
+                    a.id,
+                    a.title,
+                    lambda res=res, d=d, causes=causes: cif_figure(
+                        res,
+                        at_risk=d["at_risk"] if None not in res.groups else None,
+                        risk_times=d["risk_times"],
+                        cause_labels=causes,
+                        group_labels=d["labels"],
+                        time_unit=d["time_unit"],
+                    ),
+                )
+            )
         elif a.type == "swimmer":
             from cartlens.report.figures.swimmer import swimmer_figure
 
@@ -476,6 +514,17 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                     )
                 )
         elif a.type == "adjusted":
+            bal = a.results.get("balance")
+            if bal is not None:
+                from cartlens.report.figures.balance import love_plot
+
+                block["figures"].append(
+                    figs.add(
+                        a.id + "_balance",
+                        a.title + " (covariate balance)",
+                        lambda bal=bal: love_plot(bal, title="Covariate balance before/after IPTW"),
+                    )
+                )
             block["tables"].append(
                 {
                     "head": ["Method", "n (treated / control)", "HR", "95% CI", "P"],

@@ -218,7 +218,7 @@ def build_frames(
     df["last_contact_date"] = d["last_contact_date"].to_numpy()
     df["dead"] = (d["last_contact_status"] == "dead").to_numpy()
     df["progression_date"] = d["relapse_date"].to_numpy()
-    for e in ("os", "pfs"):
+    for e in ("os", "pfs", "crisk"):
         df[f"{e}_days"] = pd.to_numeric(d[f"{e}_days"], errors="coerce").to_numpy()
         df[f"{e}_event"] = pd.to_numeric(d[f"{e}_event"], errors="coerce").astype(int).to_numpy()
         df[f"{e}_months"] = df[f"{e}_days"] / month_days

@@ -542,6 +542,52 @@ def _logistic(a, study, cohorts, ctx):
     )
 
 
+def _competing(a, study, cohorts, ctx):
+    """Relapse vs non-relapse mortality (derive layer's ``crisk_*``): cuminc and Gray's test."""
+    from cartlens.stats.competing import cuminc, numbers_at_risk
+
+    df = cohorts[a.cohort]
+    if a.by:
+        _require(df, [a.by], f"analyses.{a.id}.by", ctx["lines"], ctx["loc"])
+        df = df[df[a.by].notna()]
+    scale = _time_scale(study)
+    t = df["crisk_days"].to_numpy(dtype=float) / scale
+    e = df["crisk_event"].to_numpy(dtype=int)
+    grp = df[a.by].map(_label).to_numpy() if a.by else None
+    res = cuminc(t, e, group=grp, cencode=0)
+    causes = {1: "relapse", 2: "non-relapse mortality"}
+    summary: dict[str, Any] = {"n": int(len(df))}
+    rows = []
+    for item in res.summary(a.times):
+        g = "all" if item["group"] is None else _label(item["group"])
+        cause = causes.get(int(item["cause"]), str(item["cause"]))
+        for at in item["at"]:
+            key = f"{g}.{cause}.{_label(at['time'])}"
+            summary[key] = at["estimate"]
+            rows.append(
+                {
+                    "group": a.labels.get(g, g),
+                    "cause": cause,
+                    "time": at["time"],
+                    "estimate": at["estimate"],
+                    "lower": at["lower"],
+                    "upper": at["upper"],
+                }
+            )
+    for gt in res.gray_test:
+        summary[f"gray.{causes.get(int(gt.cause), gt.cause)}"] = gt.p
+    at_risk = numbers_at_risk(t, study.presentation.risk_table_times, group=grp)
+    details = {
+        "rows": rows,
+        "at_risk": {_label(k) if k is not None else "all": v for k, v in at_risk.items()},
+        "causes": {str(k): v for k, v in causes.items()},
+        "risk_times": study.presentation.risk_table_times,
+        "time_unit": study.presentation.time_unit,
+        "labels": a.labels,
+    }
+    return summary, details, {"cuminc": res}
+
+
 def _swimmer(a, study, cohorts, ctx):
     df = cohorts[a.cohort]
     tables = ctx["tables"]
@@ -843,6 +889,7 @@ RUNNERS: dict[str, Callable] = {
     "cox": _cox,
     "logistic": _logistic,
     "swimmer": _swimmer,
+    "competing_risks": _competing,
     "time_dependent": _time_dependent,
     "adjusted": _adjusted,
 }

@@ -205,6 +205,16 @@ class LogisticAnalysis(_Analysis):
     firth: bool = True
 
 
+class CompetingRisksAnalysis(_Analysis):
+    """Cumulative incidence of relapse and of non-relapse mortality (competing events)."""
+
+    type: Literal["competing_risks"]
+    cohort: str
+    by: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    times: list[float] = Field(default_factory=lambda: [6.0, 12.0])
+
+
 class SwimmerAnalysis(_Analysis):
     type: Literal["swimmer"]
     cohort: str
@@ -241,6 +251,7 @@ Analysis = Annotated[
     | CoxAnalysis
     | LogisticAnalysis
     | SwimmerAnalysis
+    | CompetingRisksAnalysis
     | TimeDependentAnalysis
     | AdjustedComparison,
     Field(discriminator="type"),
