@@ -122,32 +122,32 @@ WITH inf AS (
     WHERE prior_allo_hsct_date IS NOT NULL
 ), hb AS (
     SELECT i.infusion_id, max(a.d) AS prior_hsct_date
-    FROM inf i JOIN prior_allo a ON a.patient_id = i.patient_id AND a.d < i.infusion_date
+    FROM infusions i JOIN prior_allo a ON a.patient_id = i.patient_id AND a.d < i.infusion_date
     GROUP BY i.infusion_id
 ), ha AS (
     SELECT i.infusion_id, min(a.d) AS hsct_after_date
-    FROM inf i JOIN allo a ON a.patient_id = i.patient_id AND a.d > i.infusion_date
+    FROM infusions i JOIN allo a ON a.patient_id = i.patient_id AND a.d > i.infusion_date
     GROUP BY i.infusion_id
 ), nc AS (
     SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
-    FROM inf i JOIN inf j ON j.patient_id = i.patient_id AND j.course_number > i.course_number
+    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id AND j.course_number > i.course_number
         AND j.infusion_date > i.infusion_date
     GROUP BY i.infusion_id
 ), th AS (
     SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
-    FROM inf i JOIN therapies t ON t.patient_id = i.patient_id AND t.start_date > i.infusion_date
+    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id AND t.start_date > i.infusion_date
     GROUP BY i.infusion_id
 ), rl AS (
     SELECT i.infusion_id, min(r.relapse_date) AS relapse_date,
         arg_min(r.relapse_type, r.relapse_date) AS relapse_type
-    FROM inf i JOIN relapses r ON r.patient_id = i.patient_id
+    FROM infusions i JOIN relapses r ON r.patient_id = i.patient_id
         AND r.relapse_date > i.infusion_date{mrd_filter}
     GROUP BY i.infusion_id
 ), rs AS (
     SELECT r.infusion_id, r.assessment_date, r.status, r.mrd_negative,
         {rank} AS rk, ({is_cr}) AS is_cr,
         (r.status IN ({crlist}) AND r.mrd_negative = TRUE) AS is_mrdneg_cr
-    FROM responses r JOIN inf i ON i.infusion_id = r.infusion_id
+    FROM responses r JOIN infusions i ON i.infusion_id = r.infusion_id
     WHERE r.status <> 'NE'
         AND {_days("i.infusion_date", "r.assessment_date")} BETWEEN {lo} AND {hi}
 ), best AS (

@@ -44,7 +44,7 @@ import pandas as pd
 from cartlens import __version__
 from cartlens.errors import InputError
 from cartlens.ingest.readers import RegistrySource, read_source
-from cartlens.ingest.validate import FINDING_COLUMNS, computed_astct, lit, q, validate_source
+from cartlens.ingest.validate import FINDING_COLUMNS, lit, q, validate_source
 from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME, EntitySpec
 from cartlens.results import Result, json_safe
 
@@ -188,11 +188,13 @@ def open_store(path: str | Path = DEFAULT_STORE, *, read_only: bool = True):
     try:
         if not read_only:
             con = duckdb.connect(str(p))
+            con.execute("SET enable_progress_bar = false")
             con.execute("BEGIN")
             migrate(con)
             con.execute("COMMIT")
             return con
         con = duckdb.connect(str(p), read_only=True)
+        con.execute("SET enable_progress_bar = false")
     except duckdb.Error as exc:
         raise InputError(f"'{p}' is not a readable cartlens store: {exc}") from exc
     v = store_version(con)
@@ -468,22 +470,20 @@ def _write_store(
 
 
 def _finalise_staging(con: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -> None:
-    """``final_<entity>``: typed rows in file order, with computed columns."""
+    """Views ``final_<entity>``: typed rows in file order, with computed columns."""
     for name in entities:
         e = ENTITY_BY_NAME[name]
         cols = ", ".join(f"t.{q(f.name)}" for f in e.fields)
         if name == "toxicities":
-            con.register("_astct", computed_astct(con))
             con.execute(
-                f"CREATE OR REPLACE TABLE final_toxicities AS SELECT {cols}, "
+                f"CREATE OR REPLACE VIEW final_toxicities AS SELECT {cols}, "
                 "CAST(a.astct_grade AS BIGINT) AS astct_grade FROM typed_toxicities t "
-                "JOIN _astct a USING (_row) ORDER BY t._row"
+                "JOIN _astct a USING (_row)"
             )
-            con.unregister("_astct")
         else:
             con.execute(
-                f"CREATE OR REPLACE TABLE {q('final_' + name)} AS SELECT {cols} FROM "
-                f"{q('typed_' + name)} t ORDER BY t._row"
+                f"CREATE OR REPLACE VIEW {q('final_' + name)} AS SELECT {cols} FROM "
+                f"{q('typed_' + name)} t"
             )
 
 

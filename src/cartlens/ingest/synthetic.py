@@ -9,18 +9,19 @@ Sequence per patient
 --------------------
 1. Diagnosis (2010-2021), B-ALL in 95 %; age 2-75; 30 % had an allo-HSCT before CAR-T.
 2. CART1 120-1500 days after diagnosis (day 0). Day-28 response: CR 70 %, CRi 10 %, PR 4 %,
-   NR 16 %; 4 % have no assessment (not evaluable). Responders are reassessed at days 90, 180,
-   365, 540 and 730 while in remission.
+   NR 16 %; 4 % have no assessment (not evaluable). Evaluable patients are also assessed on
+   day 14 (responders as PR then); responders are reassessed on days 60, 90, 120, 180, 270,
+   365, 540 and 730 while in remission, and assessed as "relapse" on the relapse date.
 3. CRS in 80 % (ASTCT grade 1/2/3/4 with probabilities .45/.30/.20/.05, raw components
    consistent with the grade), onset day 1-7; ICANS in 25 %, onset day 3-10.
-4. Responders relapse after an exponential time (mean 400 days from day 28); 70 % of
+4. 60 % of responders relapse after an exponential time (mean 400 days from day 34); 70 % of
    non-responders progress on day 35-90.
 5. 35 % of responders still in remission on day 90 receive a consolidative allo-HSCT on day
    60-150 (before any relapse).
 6. 35 % of patients with relapse/progression receive CART2 (course 2) 20-60 days later, with a
    reason matching the event; CART2 has its own response (CR 50 %), toxicities and relapse.
    Others with relapse/progression start another therapy 7-30 days after it.
-7. Death: after relapse/progression (exponential, mean 250 days) or without relapse (mean 4000
+7. Death: after relapse/progression (exponential, mean 250 days) or without relapse (mean 8000
    days); administrative end of follow-up 2025-06-30; last contact is the death date or a date
    between the last event and the end of follow-up (5 % lost to follow-up).
 """
@@ -83,9 +84,10 @@ def generate_registry(n_patients: int, seed: int = 0, *, mismatch_rate: float = 
     resp1 = np.select([u < 0.70, u < 0.80, u < 0.84], ["CR", "CRi", "PR"], "NR").astype(object)
     evaluable1 = rng.random(n) >= 0.04
     responder1 = np.isin(resp1, ["CR", "CRi"]) & evaluable1
+    cured1 = rng.random(n) < 0.4
     rel1 = np.where(
-        responder1,
-        cart1 + 28 + rng.exponential(400, n).astype(int) + 1,
+        responder1 & ~cured1,
+        cart1 + 34 + rng.exponential(400, n).astype(int) + 1,
         np.where(~responder1 & (rng.random(n) < 0.7), cart1 + rng.integers(35, 91, n), NA_DAY),
     )
     rel1_type = np.where(
@@ -103,7 +105,7 @@ def generate_registry(n_patients: int, seed: int = 0, *, mismatch_rate: float = 
     responder2 = cart2_flag & (resp2 == "CR")
     rel2 = np.where(
         responder2,
-        cart2 + 28 + rng.exponential(200, n).astype(int) + 1,
+        cart2 + 34 + rng.exponential(200, n).astype(int) + 1,
         np.where(cart2_flag & (rng.random(n) < 0.7), cart2 + rng.integers(35, 91, n), NA_DAY),
     )
     other_ther = had_event & ~cart2_flag & (rng.random(n) < 0.8)
@@ -115,7 +117,7 @@ def generate_registry(n_patients: int, seed: int = 0, *, mismatch_rate: float = 
         np.maximum(last_rel, np.where(cart2 < NA_DAY, cart2, 0))
         + 1
         + rng.exponential(250, n).astype(int),
-        cart1 + 1 + rng.exponential(4000, n).astype(int),
+        cart1 + 1 + rng.exponential(8000, n).astype(int),
     )
     # events must precede death: HSCT and therapies happen only if before death
     death = np.maximum(death, np.where(hsct_date < NA_DAY, hsct_date + 1, 0))
@@ -220,10 +222,13 @@ def generate_registry(n_patients: int, seed: int = 0, *, mismatch_rate: float = 
     # ---- responses: day-28 (±5) then reassessments while in remission
     def responses_for(day0, inf_ids, pids, status_, evaluable, responder, relapse, stop):
         rows = []
+        early = day0 + 14
+        ok0 = evaluable & (early <= stop)
+        rows.append((inf_ids[ok0], pids[ok0], early[ok0], np.where(responder, "PR", status_)[ok0]))
         first = day0 + 28 + rng.integers(-5, 6, len(day0))
         ok = evaluable & (first <= stop)
         rows.append((inf_ids[ok], pids[ok], first[ok], status_[ok]))
-        for d in (90, 180, 365, 540, 730):
+        for d in (60, 90, 120, 180, 270, 365, 540, 730):
             day = day0 + d
             ok2 = responder & (day < relapse) & (day <= stop)
             rows.append((inf_ids[ok2], pids[ok2], day[ok2], status_[ok2]))

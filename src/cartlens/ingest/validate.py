@@ -107,7 +107,6 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
     columns: dict[str, tuple[str, ...]] = {}
     for e in ENTITIES:
         table = source.tables.get(e.name)
-        raw = q(f"raw_{e.name}")
         if table is None:
             labels[e.name] = e.file_name
             if e.name in REQUIRED_ENTITIES:
@@ -118,10 +117,6 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                         rule="R002",
                     )
                 )
-            cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {q(f.name)}" for f in e.fields)
-            con.execute(
-                f"CREATE OR REPLACE TABLE {raw} AS SELECT 0::BIGINT AS _row, {cols} LIMIT 0"
-            )
         else:
             labels[e.name] = table.label
             col_labels[e.name] = table.column_labels
@@ -148,61 +143,96 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                             column=f.name,
                         )
                     )
-            select = ", ".join(
-                (_clean(q(f.name)) if f.name in header else "CAST(NULL AS VARCHAR)")
-                + f" AS {q(f.name)}"
-                for f in e.fields
-            )
             try:
                 if table.csv_path is not None:
                     colspec = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
-                    con.execute(
-                        f"CREATE OR REPLACE TEMP TABLE _load AS SELECT * FROM read_csv("
-                        f"{lit(str(table.csv_path))}, columns={colspec}, header=true, "
-                        "auto_detect=false, delim=',', quote='\"', escape='\"', "
-                        "strict_mode=true, null_padding=false, encoding='utf-8')"
+                    _create_stage(
+                        con,
+                        e,
+                        header,
+                        f"SELECT * FROM read_csv({lit(str(table.csv_path))}, columns={colspec}, "
+                        "header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
+                        "strict_mode=true, null_padding=false, encoding='utf-8')",
                     )
-                    con.execute(
-                        f"CREATE OR REPLACE TABLE {raw} AS SELECT rowid + 1 AS _row, {select} "
-                        "FROM _load ORDER BY rowid"
-                    )
-                    con.execute("DROP TABLE _load")
                 else:
                     frame = table.frame
                     assert frame is not None
                     con.register("_frame", frame)
-                    con.execute(
-                        f"CREATE OR REPLACE TABLE {raw} AS SELECT CAST(_row AS BIGINT) AS "
-                        f"_row, {_select_text(e, header)} FROM _frame ORDER BY _row"
-                    )
+                    _create_stage(con, e, header, "SELECT * FROM _frame", cast=True)
                     con.unregister("_frame")
                 present.append(e.name)
             except duckdb.Error as exc:
                 msg = str(exc).split("\n")[0]
                 findings.append(reader_finding(table.label, f"cannot read the file: {msg}"))
-                cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {q(f.name)}" for f in e.fields)
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {raw} AS SELECT 0::BIGINT AS _row, {cols} LIMIT 0"
-                )
-        typed = ", ".join(f"{typed_expr(f, q(f.name))} AS {q(f.name)}" for f in e.fields)
-        con.execute(
-            f"CREATE OR REPLACE TABLE {q('typed_' + e.name)} AS SELECT _row, {typed} FROM {raw}"
-        )
+                _create_stage(con, e, [], None)
+                columns[e.name] = ()
+        if table is None:
+            _create_stage(con, e, [], None)
     counts = {
-        e.name: con.execute(f"SELECT count(*) FROM {q('raw_' + e.name)}").fetchall()[0][0]
+        e.name: con.execute(f"SELECT count(*) FROM {q('stg_' + e.name)}").fetchall()[0][0]
         for e in ENTITIES
     }
     return Staged(tuple(present), labels, col_labels, findings, counts, columns)
 
 
-def _select_text(e: EntitySpec, header: list[str]) -> str:
-    parts = []
+def needs_raw(f: FieldSpec) -> bool:
+    """Whether the staged table keeps the text of a field beside its converted value."""
+    return f.kind != "string"
+
+
+def raw_name(f: FieldSpec) -> str:
+    return f.name + "__raw" if needs_raw(f) else f.name
+
+
+def _create_stage(
+    con: duckdb.DuckDBPyConnection,
+    e: EntitySpec,
+    header: list[str],
+    source_sql: str | None,
+    *,
+    cast: bool = False,
+) -> None:
+    """``stg_<entity>`` in one pass over the source: every field converted, and the cleaned text
+    of non-string fields as ``<field>__raw``; views ``raw_<entity>`` and ``typed_<entity>``.
+
+    The data row number is the table's ``rowid`` + 1 (a CSV is read in file order and DuckDB
+    preserves insertion order) or, for frames, their ``_row`` column (kept as ``_src_row``).
+    """
+    stg = q("stg_" + e.name)
+    inner = []
     for f in e.fields:
         if f.name in header:
-            parts.append(f"{_clean(f'CAST({q(f.name)} AS VARCHAR)')} AS {q(f.name)}")
+            col = f"CAST({q(f.name)} AS VARCHAR)" if cast else q(f.name)
+            inner.append(f"{_clean(col)} AS {q(f.name)}")
         else:
-            parts.append(f"CAST(NULL AS VARCHAR) AS {q(f.name)}")
-    return ", ".join(parts)
+            inner.append(f"CAST(NULL AS VARCHAR) AS {q(f.name)}")
+    outer = []
+    for f in e.fields:
+        outer.append(f"{typed_expr(f, q(f.name))} AS {q(f.name)}")
+        if needs_raw(f):
+            outer.append(f"{q(f.name)} AS {q(raw_name(f))}")
+    if cast:
+        inner.append("CAST(_row AS BIGINT) AS _src_row")
+        outer.append("_src_row")
+    if source_sql is None:
+        src = f"(SELECT {', '.join(inner)} LIMIT 0)"
+    else:
+        src = f"(SELECT {', '.join(inner)} FROM ({source_sql}))"
+    con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT {', '.join(outer)} FROM {src}")
+    row = "_src_row" if cast else "rowid + 1"
+    typed_cols = ", ".join(q(f.name) for f in e.fields)
+    raw_cols = ", ".join(f"{q(raw_name(f))} AS {q(f.name)}" for f in e.fields)
+    con.execute(
+        f"CREATE OR REPLACE VIEW {q('typed_' + e.name)} AS SELECT {row} AS _row, {typed_cols} "
+        f"FROM {stg}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW {q('raw_' + e.name)} AS SELECT {row} AS _row, {raw_cols} "
+        f"FROM {stg}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW {q('chk_' + e.name)} AS SELECT {row} AS _row, * FROM {stg}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,11 +265,12 @@ def field_rule_queries(
     """R001, R010-R014, R020-R022 for the fields of an entity (only ``present`` columns: an
     absent required column is one R002 finding, not one R001 per row)."""
     out = []
-    raw = q("raw_" + e.name)
+    raw = q("chk_" + e.name)
     for f in e.fields:
         if present is not None and f.name not in present:
             continue
-        c = q(f.name)
+        c = q(raw_name(f))
+        typed = q(f.name)
         shown = colmap.get(f.name, f.name)
         if f.required:
             out.append(
@@ -254,7 +285,6 @@ def field_rule_queries(
                     f"{c} IS NULL",
                 )
             )
-        conv = typed_expr(f, c)
         rule_by_kind = {
             "integer": ("R010", "is not an integer"),
             "number": ("R011", "is not a number"),
@@ -274,11 +304,11 @@ def field_rule_queries(
                     c,
                     f"'''' || {c} || ''' ' || {lit(text)}",
                     raw,
-                    f"{c} IS NOT NULL AND ({conv}) IS NULL",
+                    f"{c} IS NOT NULL AND {typed} IS NULL",
                 )
             )
         if f.kind in ("integer", "number"):
-            v = f"({conv})"
+            v = typed
             unit = f" {f.unit}" if f.unit else ""
             for rid, lo, hi in (("R021", f.min, f.max), ("R022", f.soft_min, f.soft_max)):
                 conds = []
@@ -351,10 +381,11 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
                 ",".join(e.key),
                 shown,
                 f"'duplicate key (' || {shown} || '): first in row ' || CAST(_first AS VARCHAR)",
-                f"(SELECT *, count(*) OVER (PARTITION BY {keys}) AS _n, min(_row) OVER "
-                f"(PARTITION BY {keys}) AS _first FROM {t(e.name)})",
-                "_n > 1 AND _row > _first AND "
-                + " AND ".join(f"{q(k)} IS NOT NULL" for k in e.key),
+                f"(SELECT t.*, d._first FROM {t(e.name)} t JOIN (SELECT {keys}, min(_row) AS "
+                f"_first FROM {t(e.name)} WHERE "
+                + " AND ".join(f"{q(k)} IS NOT NULL" for k in e.key)
+                + f" GROUP BY {keys} HAVING count(*) > 1) d USING ({keys}))",
+                "_row > _first",
             )
         )
     # R033 patient without infusion
@@ -455,7 +486,8 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
         )
     # R043 last contact before last event
     events = " UNION ALL ".join(
-        f"SELECT patient_id, {col} AS d, {lit(ent + '.' + col)} AS what FROM {t(ent)}"
+        f"SELECT patient_id, max({col}) AS d, {lit(ent + '.' + col)} AS what FROM {t(ent)} "
+        "GROUP BY patient_id"
         for ent, col in EVENT_DATES
     )
     out.append(
@@ -624,32 +656,30 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
     return out
 
 
-def astct_findings(con: duckdb.DuckDBPyConnection, label: str) -> pd.DataFrame:
-    """R060: recorded grade differs from the ASTCT grade computed from the components."""
-    from cartlens.model.astct import astct_grades
-
-    df = con.execute(f"SELECT * FROM {q('typed_toxicities')} WHERE grade IS NOT NULL").df()
-    if df.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    computed = astct_grades(df)
-    bad = computed.notna() & (computed != pd.array(df["grade"], dtype="Int64"))
-    bad = bad.fillna(False).to_numpy(dtype=bool)
-    sub = df.loc[bad]
-    comp = computed[bad]
-    return pd.DataFrame(
-        {
-            "file": label,
-            "row": sub["_row"].astype("int64").to_numpy(),
-            "column": "grade",
-            "value": sub["grade"].astype("int64").astype(str).to_numpy(),
-            "rule": "R060",
-            "severity": "warning",
-            "message": [
-                f"recorded {t} grade {int(g)} but the ASTCT 2019 components give grade {int(c)}"
-                for t, g, c in zip(sub["toxicity"], sub["grade"], comp)
-            ],
-        }
+def astct_findings(con: duckdb.DuckDBPyConnection, label: str) -> str:
+    """R060 as SQL over ``_astct`` (made by :func:`stage_astct`)."""
+    return _finding_sql(
+        "toxicities",
+        label,
+        "R060",
+        "grade",
+        "t.grade",
+        "'recorded ' || t.toxicity || ' grade ' || CAST(t.grade AS VARCHAR) || ' but the ASTCT "
+        "2019 components give grade ' || CAST(a.astct_grade AS VARCHAR)",
+        "typed_toxicities t JOIN _astct a ON a._row = t._row",
+        "t.grade IS NOT NULL AND a.astct_grade IS NOT NULL AND t.grade <> a.astct_grade",
+        row_sql="t._row",
     )
+
+
+def stage_astct(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``_astct(_row, astct_grade)``: the ASTCT grade computed for each toxicity row."""
+    con.register("_astct_frame", computed_astct(con))
+    con.execute(
+        "CREATE OR REPLACE TABLE _astct AS SELECT CAST(_row AS BIGINT) AS _row, "
+        "CAST(astct_grade AS BIGINT) AS astct_grade FROM _astct_frame"
+    )
+    con.unregister("_astct_frame")
 
 
 def computed_astct(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -676,10 +706,11 @@ def run_rules(
             staged.columns.get(e.name, ()),
         )
     queries += cross_rule_queries(staged.labels, today)
+    stage_astct(con)
+    queries.append(astct_findings(con, staged.labels["toxicities"]))
     frames = [pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)]
     sql = " UNION ALL ".join(f"({s})" for s in queries)
     frames.append(con.execute(sql).df())
-    frames.append(astct_findings(con, staged.labels["toxicities"]))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=FINDING_COLUMNS)
@@ -697,6 +728,7 @@ def validate_source(
 ) -> tuple[pd.DataFrame, Staged, duckdb.DuckDBPyConnection]:
     """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule."""
     con = con or duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     staged = stage(con, source)
     findings = run_rules(con, staged, today=today)
     return findings, staged, con
