@@ -206,10 +206,13 @@ def build_frames(
     tx = tables["transplants"]
     allo = tx[tx["transplant_type"] == "allo"] if "transplant_type" in tx else tx.iloc[0:0]
     prev = df.groupby("patient_id")["infusion_date"].shift(1)
+    allo_by = _by_patient(allo)
+    none = pd.Series(dtype="datetime64[ns]")
     before = []
     for i, row in df.iterrows():
         pv = prev.iloc[i]
-        t = allo.loc[allo["patient_id"] == row["patient_id"], "transplant_date"]
+        g = allo_by.get(row["patient_id"])
+        t = g["transplant_date"] if g is not None else none
         before.append(
             bool(((t < row["infusion_date"]) & (t > pv)).any()) if pd.notna(pv) else False
         )
@@ -248,32 +251,35 @@ def _survival(df: pd.DataFrame, origin: str, ep: Endpoints, month_days: float) -
         )
 
 
+def _by_patient(df: pd.DataFrame) -> dict:
+    """``{patient_id: rows}`` (one groupby instead of a filter per patient)."""
+    if df.empty or "patient_id" not in df:
+        return {}
+    return {k: g for k, g in df.groupby("patient_id", sort=False)}
+
+
 def _salvage_frame(
     tables: dict[str, pd.DataFrame], inf: pd.DataFrame, ep: Endpoints, month_days: float
 ) -> pd.DataFrame:
     cart1 = inf[inf["course_number"] == 1].set_index("patient_id")
     cart2 = inf[inf["course_number"] == 2].set_index("patient_id")
-    rel = tables["relapses"]
-    ther = tables["therapies"]
-    tx = tables["transplants"]
-    rs = tables["responses"]
+    rel_by = _by_patient(tables["relapses"])
+    ther_by = _by_patient(tables["therapies"])
+    tx_by = _by_patient(tables["transplants"])
+    rs_by = _by_patient(tables["responses"])
     rows = []
     for pid, c1 in cart1.iterrows():
         if c1["cr"] is not True and c1["cr"] != 1:
             continue
-        r = (
-            rel[(rel["patient_id"] == pid) & (rel["relapse_date"] > c1["infusion_date"])]
-            if not rel.empty
-            else rel
-        )
+        rel = rel_by.get(pid, tables["relapses"].iloc[0:0])
+        tx = tx_by.get(pid, tables["transplants"].iloc[0:0])
+        ther = ther_by.get(pid, tables["therapies"].iloc[0:0])
+        rs = rs_by.get(pid, tables["responses"].iloc[0:0])
+        r = rel[rel["relapse_date"] > c1["infusion_date"]]
         if r.empty:
             continue
         r = r.sort_values("relapse_date").iloc[0]
-        t = (
-            tx[(tx["patient_id"] == pid) & (tx["transplant_type"] == "allo")]
-            if not tx.empty
-            else tx
-        )
+        t = tx[tx["transplant_type"] == "allo"] if not tx.empty else tx
         hsct = bool(
             len(
                 t[
@@ -297,11 +303,7 @@ def _salvage_frame(
             "last_contact_date": c1["last_contact_date"],
             "dead": c1["dead"],
         }
-        th = (
-            ther[(ther["patient_id"] == pid) & (ther["start_date"] >= r["relapse_date"])]
-            if not ther.empty
-            else ther
-        )
+        th = ther[ther["start_date"] >= r["relapse_date"]] if not ther.empty else ther
         c2 = cart2.loc[pid] if pid in cart2.index else None
         if c2 is not None and c2["infusion_date"] >= r["relapse_date"]:
             row.update(
@@ -312,7 +314,7 @@ def _salvage_frame(
             )
         elif not th.empty:
             start = th["start_date"].min()
-            a = rs[(rs["patient_id"] == pid) & (rs["assessment_date"] >= start)]
+            a = rs[rs["assessment_date"] >= start]
             a = a.assign(day=(a["assessment_date"] - start).dt.days)
             lo, hi = ep.window
             a = a[(a["day"] >= lo) & (a["day"] <= hi) & (a["status"] != "NE")]
