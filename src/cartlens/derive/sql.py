@@ -130,12 +130,13 @@ WITH inf AS (
     GROUP BY i.infusion_id
 ), nc AS (
     SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
-    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id AND j.course_number > i.course_number
-        AND j.infusion_date > i.infusion_date
+    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id
+        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
     GROUP BY i.infusion_id
 ), th AS (
     SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
-    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id AND t.start_date > i.infusion_date
+    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id
+        AND t.start_date > i.infusion_date
     GROUP BY i.infusion_id
 ), rl AS (
     SELECT i.infusion_id, min(r.relapse_date) AS relapse_date,
