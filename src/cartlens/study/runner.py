@@ -330,6 +330,8 @@ def _compare(a, study, cohorts, ctx):
         "overlap": overlap,
         "p_fisher": fisher.p_value,
     }
+    if a.test == "chisq" and not a.correct:
+        method = f"{method} without continuity correction"
     details = {"method": method, "table": table.tolist(), "labels": [c1, c2]}
     return summary, details, results
 
