@@ -782,6 +782,16 @@ def _adjusted(a, study, cohorts, ctx):
 
         X, names = _numeric_design(d, ["_treat", *a.covariates])
         r = coxph(t, e, X, names=["treated", *names[1:]])
+    elif a.method == "matching":
+        from cartlens.stats.matching import match_nearest, matched_cox
+
+        Xc, names = _numeric_design(d, list(a.covariates))
+        ps = propensity_score_arrays(d["_treat"].to_numpy(), Xc, names=names, firth=True)
+        results["propensity"] = ps
+        m = match_nearest(ps.ps, d["_treat"].to_numpy(), ids=d["patient_id"].to_numpy())
+        results["match"] = m
+        summary["n_matched"] = int(np.sum(m.matched))
+        r = matched_cox(t, e, m)
     else:
         Xc, names = _numeric_design(d, list(a.covariates))
         ps = propensity_score_arrays(d["_treat"].to_numpy(), Xc, names=names, firth=True)
