@@ -700,3 +700,36 @@ def test_logrank_kernel_matches_loop_reference(seed, n, k):
     for i in range(4):
         want = ref_survdiff_chisq(t, e, labels[i], k)
         assert chisq[i] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# cluster (patient-level) resampling
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cluster_counts_resample_whole_clusters():
+    cluster = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4, 5])
+    c = rs.bootstrap_counts(10, 200, seed=1, cluster=cluster)
+    for rows in ([0, 1], [3, 4, 5], [7, 8]):
+        assert (c[:, rows] == c[:, rows[:1]]).all()
+    first = [0, 2, 3, 6, 7, 9]
+    assert (c[:, first].sum(axis=1) == 6).all()  # six clusters drawn per replicate
+    strata = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+    cs = rs.bootstrap_counts(10, 200, seed=1, cluster=cluster, strata=strata)
+    assert (cs[:, [0, 2]].sum(axis=1) == 2).all()
+    with pytest.raises(InputError) as err:
+        rs.bootstrap_counts(10, 5, cluster=cluster, strata=np.r_[0, 1, np.zeros(8)])
+    assert err.value.column == "cluster"
+
+
+def test_cluster_bootstrap_cox_and_bca_by_cluster():
+    t, e, X, _ = make_data(20, n=40)
+    cluster = np.repeat(np.arange(20), 2)
+    counts = rs.bootstrap_counts(40, 30, seed=3, cluster=cluster)
+    a = rs.bootstrap_cox(t, e, X, n_boot=30, seed=3, cluster=cluster, ci_method="bca")
+    b = rs.bootstrap_cox(t, e, X, counts=counts)
+    assert np.array_equal(a.replicates, b.replicates)
+    assert a.resampling == "ordinary, by cluster"
+    assert a.jackknife.shape == (20, 3)  # one leave-one-cluster-out fit per patient
+    rows = np.flatnonzero(cluster != 4)
+    np.testing.assert_allclose(a.jackknife[4], ref_cox(t[rows], e[rows], X[rows]), rtol=1e-6)

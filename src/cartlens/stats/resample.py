@@ -320,23 +320,58 @@ def _progress(total: int, enabled: bool | None, description: str, heavy: bool) -
 # ---------------------------------------------------------------------------------------------
 
 
-def _iter_counts(
-    n: int, n_boot: int, rng: np.random.Generator, strata_codes: np.ndarray | None
-) -> Iterator[np.ndarray]:
-    chunk = max(1, _DRAW_CELLS // max(n, 1))
-    if strata_codes is None:
-        members = [np.arange(n)]
+def _units(
+    n: int, strata_codes: np.ndarray | None, cluster_codes: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+    """Resampling units (rows, or clusters of rows) grouped by stratum.
+
+    Returns the unit indices of each stratum, the unit of each row (None: units are rows)
+    and the number of units. A cluster must lie within one stratum.
+    """
+    if cluster_codes is None:
+        n_units, unit_strata, unit_of_row = n, strata_codes, None
     else:
-        members = [np.flatnonzero(strata_codes == s) for s in range(int(strata_codes.max()) + 1)]
+        n_units = int(cluster_codes.max()) + 1
+        unit_of_row = cluster_codes
+        unit_strata = None
+        if strata_codes is not None:
+            unit_strata = np.full(n_units, -1, dtype=np.intp)
+            unit_strata[cluster_codes] = strata_codes
+            if (unit_strata[cluster_codes] != strata_codes).any():
+                i = int(np.flatnonzero(unit_strata[cluster_codes] != strata_codes)[0])
+                raise InputError(
+                    f"the cluster of row {i} has rows in more than one stratum",
+                    column="cluster",
+                )
+    if unit_strata is None:
+        members = [np.arange(n_units)]
+    else:
+        members = [np.flatnonzero(unit_strata == s) for s in range(int(unit_strata.max()) + 1)]
         members = [m for m in members if m.size]
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        out = np.zeros((b, n), dtype=np.int32)
-        for m in members:
-            out[:, m] = rng.multinomial(m.size, np.full(m.size, 1.0 / m.size), size=b)
-        yield out
-        done += b
+    return members, unit_of_row, n_units
+
+
+def _iter_counts(
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    strata_codes: np.ndarray | None,
+    cluster_codes: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
+    members, unit_of_row, n_units = _units(n, strata_codes, cluster_codes)
+    chunk = max(1, _DRAW_CELLS // max(n, n_units, 1))
+
+    def gen() -> Iterator[np.ndarray]:
+        done = 0
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            out = np.zeros((b, n_units), dtype=np.int32)
+            for m in members:
+                out[:, m] = rng.multinomial(m.size, np.full(m.size, 1.0 / m.size), size=b)
+            yield out if unit_of_row is None else out[:, unit_of_row]
+            done += b
+
+    return gen()
 
 
 def bootstrap_counts(
@@ -345,12 +380,15 @@ def bootstrap_counts(
     *,
     seed: int | np.random.Generator | None = None,
     strata: Any = None,
+    cluster: Any = None,
 ) -> np.ndarray:
     """Bootstrap replicates as a ``(n_boot, n)`` matrix of draw counts.
 
     Row b is a multinomial draw of n rows with equal probabilities: ``counts[b, i]`` is how
     often row i appears in replicate b (``np.repeat(np.arange(n), counts[b])`` lists the
     resampled rows). With ``strata`` each stratum is resampled separately and keeps its size.
+    With ``cluster`` whole clusters (e.g. patients with several treatment courses) are
+    resampled: every row of a cluster drawn k times gets count k.
 
     Parameters
     ----------
@@ -362,6 +400,8 @@ def bootstrap_counts(
         Same seed, same counts (the functions below draw exactly these for the same seed).
     strata : array-like, shape (n,), optional
         Stratum of each row.
+    cluster : array-like, shape (n,), optional
+        Cluster of each row; clusters are the resampling units (each within one stratum).
 
     Returns
     -------
@@ -376,7 +416,8 @@ def bootstrap_counts(
     n_boot = _check_n_boot(n_boot)
     rng, _ = _resolve_seed(seed)
     codes = None if strata is None else _group_codes(strata, int(n), "strata")[1]
-    return np.concatenate(list(_iter_counts(int(n), n_boot, rng, codes)), axis=0)
+    ccodes = None if cluster is None else _group_codes(cluster, int(n), "cluster")[1]
+    return np.concatenate(list(_iter_counts(int(n), n_boot, rng, codes, ccodes)), axis=0)
 
 
 def _counts_source(
@@ -385,6 +426,7 @@ def _counts_source(
     seed: Any,
     strata_codes: np.ndarray | None,
     counts: np.ndarray | None,
+    cluster: Any = None,
 ) -> tuple[Iterator[np.ndarray], int, int | None]:
     """Chunks of counts: either drawn here (seeded) or the caller's ``counts``."""
     if counts is not None:
@@ -397,7 +439,8 @@ def _counts_source(
         return (c[i : i + chunk] for i in range(0, c.shape[0], chunk)), c.shape[0], None
     n_boot = _check_n_boot(1000 if n_boot is None else n_boot)
     rng, used = _resolve_seed(seed)
-    return _iter_counts(n, n_boot, rng, strata_codes), n_boot, used
+    ccodes = None if cluster is None else _group_codes(cluster, n, "cluster")[1]
+    return _iter_counts(n, n_boot, rng, strata_codes, ccodes), n_boot, used
 
 
 def _kernel_chunks(c: np.ndarray, width: int) -> Iterator[np.ndarray]:
@@ -570,13 +613,24 @@ def _finish(
     )
 
 
-def _jackknife_counts(n: int) -> np.ndarray:
-    if n > _BCA_MAX_N:
+def _jackknife_counts(n: int, cluster: Any = None) -> np.ndarray:
+    """Leave-one-out counts: one row per left-out row (or cluster, when given)."""
+    codes = None if cluster is None else _group_codes(cluster, n, "cluster")[1]
+    units = n if codes is None else int(codes.max()) + 1
+    if units > _BCA_MAX_N:
         raise InputError(
-            f"BCa needs n = {n} jackknife fits; use ci_method='percentile' above n = {_BCA_MAX_N}",
+            f"BCa needs {units} jackknife fits; use ci_method='percentile' above "
+            f"{_BCA_MAX_N} resampling units",
             column="ci_method",
         )
-    return (1 - np.eye(n, dtype=np.int32)).astype(np.int32)
+    if codes is None:
+        return (1 - np.eye(n, dtype=np.int32)).astype(np.int32)
+    return (codes[None, :] != np.arange(units)[:, None]).astype(np.int32)
+
+
+def _resampling_label(strata: bool, cluster: Any, what: str = "stratified") -> str:
+    base = what if strata else "ordinary"
+    return base if cluster is None else f"{base}, by cluster"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,6 +668,7 @@ def bootstrap_km_median(
     ci_method: str = "percentile",
     stratify: bool = True,
     p: float = 0.5,
+    cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
 ) -> BootstrapResult:
@@ -641,6 +696,9 @@ def bootstrap_km_median(
     p : float
         Quantile probability (0.5: median; 0.25: first quartile of the event-time
         distribution, as ``quantile(survfit, 0.25)``).
+    cluster : array-like, shape (n,), optional
+        Resample whole clusters (e.g. patients with several treatment courses) instead of
+        rows; BCa then leaves out one cluster at a time.
     counts : ndarray, shape (n_boot, n), optional
         Use these replicate counts (e.g. from :func:`bootstrap_counts`) instead of drawing.
     progress : bool, optional
@@ -685,7 +743,7 @@ def bootstrap_km_median(
     if k == 2:
         names.append(f"{names[1]} - {names[0]}")
     strata = codes if (stratify and group is not None) else None
-    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts)
+    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
     est = _km_stats(t, e, codes, k, np.ones((1, n), dtype=np.int32), p)[0]
     reps = []
     with _progress(B, progress, "bootstrap KM median", B * n >= 50_000_000) as advance:
@@ -694,7 +752,7 @@ def bootstrap_km_median(
                 reps.append(_km_stats(t, e, codes, k, c, p))
                 advance(c.shape[0])
     reps = np.concatenate(reps, axis=0)
-    jack = _km_stats(t, e, codes, k, _jackknife_counts(n), p) if method == "bca" else None
+    jack = _km_stats(t, e, codes, k, _jackknife_counts(n, cluster), p) if method == "bca" else None
     return _finish(
         statistic="km_median" if p == 0.5 else "km_quantile",
         names=names,
@@ -704,7 +762,7 @@ def bootstrap_km_median(
         method=method,
         level=level,
         seed=used_seed,
-        resampling="stratified by group" if strata is not None else "ordinary",
+        resampling=_resampling_label(strata is not None, cluster, "stratified by group"),
         n=n,
         events=int(e.sum()),
         n_failed=int(np.isnan(reps).any(axis=1).sum()),
@@ -742,6 +800,7 @@ def bootstrap_km_survival(
     conf_level: float = 0.95,
     ci_method: str = "percentile",
     stratify: bool = True,
+    cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
 ) -> BootstrapResult:
@@ -753,7 +812,7 @@ def bootstrap_km_survival(
         As in :func:`bootstrap_km_median`.
     times : sequence of float
         Landmark times (e.g. 365 for one-year survival).
-    n_boot, seed, conf_level, ci_method, stratify, counts, progress
+    n_boot, seed, conf_level, ci_method, stratify, cluster, counts, progress
         As in :func:`bootstrap_km_median`.
 
     Returns
@@ -791,7 +850,7 @@ def bootstrap_km_survival(
     if k == 2:
         names += [f"S({a:g})[{levels[1]}] - S({a:g})[{levels[0]}]" for a in at]
     strata = codes if (stratify and group is not None) else None
-    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts)
+    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
     est = _km_surv_stats(t, e, codes, k, np.ones((1, n), dtype=np.int32), at)[0]
     reps = []
     with _progress(B, progress, "bootstrap KM survival", B * n >= 50_000_000) as advance:
@@ -802,7 +861,7 @@ def bootstrap_km_survival(
     reps = np.concatenate(reps, axis=0)
     jack = None
     if method == "bca":
-        jack = _km_surv_stats(t, e, codes, k, _jackknife_counts(n), at)
+        jack = _km_surv_stats(t, e, codes, k, _jackknife_counts(n, cluster), at)
     return _finish(
         statistic="km_survival",
         names=names,
@@ -812,7 +871,7 @@ def bootstrap_km_survival(
         method=method,
         level=level,
         seed=used_seed,
-        resampling="stratified by group" if strata is not None else "ordinary",
+        resampling=_resampling_label(strata is not None, cluster, "stratified by group"),
         n=n,
         events=int(e.sum()),
         n_failed=int(np.isnan(reps).any(axis=1).sum()),
@@ -843,6 +902,7 @@ def bootstrap_cox(
     conf_level: float = 0.95,
     ci_method: str = "percentile",
     strata: Any = None,
+    cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
 ) -> BootstrapResult:
@@ -862,7 +922,7 @@ def bootstrap_cox(
         Term names (default: the DataFrame's columns, or x1..xp).
     ties : {"efron", "breslow"}
         Tie handling, as ``coxph(ties=)`` (default Efron).
-    n_boot, seed, conf_level, ci_method, counts, progress
+    n_boot, seed, conf_level, ci_method, cluster, counts, progress
         As in :func:`bootstrap_km_median`.
     strata : array-like, optional
         Resample within these strata (resampling design only; the model is not stratified).
@@ -909,7 +969,7 @@ def bootstrap_cox(
             stacklevel=2,
         )
     est = full.coef[0]
-    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts)
+    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster)
     p = Xa.shape[1]
     width = 1 + p + p * (p + 1) // 2
     reps, nonconv = [], 0
@@ -931,7 +991,9 @@ def bootstrap_cox(
     reps = np.concatenate(reps, axis=0)
     jack = None
     if method == "bca":
-        jack = np.concatenate([run(c) for c in _kernel_chunks(_jackknife_counts(n), width)])
+        jack = np.concatenate(
+            [run(c) for c in _kernel_chunks(_jackknife_counts(n, cluster), width)]
+        )
     if nonconv:
         warnings.warn(
             f"bootstrap_cox: {nonconv} of {B} replicates did not converge "
@@ -948,7 +1010,7 @@ def bootstrap_cox(
         method=method,
         level=level,
         seed=used_seed,
-        resampling="ordinary" if codes is None else "stratified",
+        resampling=_resampling_label(codes is not None, cluster),
         n=n,
         events=int(e.sum()),
         n_failed=int(np.isnan(reps).any(axis=1).sum()),
@@ -1059,6 +1121,7 @@ def bootstrap(
     conf_level: float = 0.95,
     ci_method: str = "percentile",
     strata: Any = None,
+    cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
 ) -> BootstrapResult:
@@ -1074,7 +1137,7 @@ def bootstrap(
         Number of rows.
     names : sequence of str, optional
         Names of the statistic's values (default ``stat1``, ``stat2``, ...).
-    n_boot, seed, conf_level, ci_method, strata, counts, progress
+    n_boot, seed, conf_level, ci_method, strata, cluster, counts, progress
         As in :func:`bootstrap_counts` / :func:`bootstrap_km_median`.
 
     Returns
@@ -1111,7 +1174,7 @@ def bootstrap(
     names = [f"stat{j + 1}" for j in range(k)] if names is None else [str(s) for s in names]
     if len(names) != k:
         raise InputError(f"{len(names)} names for {k} values", column="names")
-    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts)
+    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster)
     reps = np.empty((B, k))
     idx = np.arange(n)
     b = 0
@@ -1129,9 +1192,8 @@ def bootstrap(
             advance(chunk.shape[0])
     jack = None
     if method == "bca":
-        if n > _BCA_MAX_N:
-            _jackknife_counts(n)
-        jack = np.stack([call(np.delete(idx, i)) for i in range(n)])
+        jc = _jackknife_counts(n, cluster)
+        jack = np.stack([call(np.repeat(idx, row)) for row in jc])
     return _finish(
         statistic="custom",
         names=names,
@@ -1141,7 +1203,7 @@ def bootstrap(
         method=method,
         level=level,
         seed=used_seed,
-        resampling="ordinary" if codes is None else "stratified",
+        resampling=_resampling_label(codes is not None, cluster),
         n=n,
         events=None,
         n_failed=int(np.isnan(reps).any(axis=1).sum()),
