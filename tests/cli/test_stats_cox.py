@@ -193,3 +193,45 @@ def test_separation_is_a_warning_in_json(tmp_path):
         "cox", "--data", str(f), "--time", "t", "--event", "e", "--formula", "x", "--firth"
     )
     assert firth["firth"] is True and firth["terms"][0]["coef"] is not None
+
+
+def _csv(tmp_path, text):
+    f = tmp_path / "d.csv"
+    f.write_text(text)
+    return str(f)
+
+
+@pytest.mark.parametrize(
+    "rows, extra, needles",
+    [
+        ("1,1,50,0,1\n-4,0,60,0,1\n3,1,70,0,1\n", [], ("'os_days'", "-4")),
+        ("1,1,50,0,1\ninf,0,60,0,1\n3,1,70,0,1\n", [], ("'os_days'", "inf")),
+        ("1,1,50,1,1\n2,0,60,0,1\n3,1,70,0,1\n", ["--start", "entry"], ("'entry'",)),
+        ("1,1,50,0,1\n2,0,60,0,0\n3,1,70,0,1\n", ["--weights", "wt"], ("'wt'",)),
+        ("1,1,50,0,1\n2,0,60,0,-1\n3,1,70,0,1\n", ["--weights", "wt"], ("'wt'",)),
+    ],
+)
+def test_bad_columns_are_named_as_in_the_csv(tmp_path, rows, extra, needles):
+    path = _csv(tmp_path, "os_days,died,age,entry,wt\n" + rows)
+    res = run(
+        "cox", "--data", path, "--time", "os_days", "--event", "died", "--formula", "age", *extra
+    )
+    assert res.exit_code == 2
+    for n in needles:
+        assert n in res.output
+
+
+def test_term_constant_within_strata_warns(tmp_path):
+    """R: coxph(Surv(t, e) ~ arm + strata(arm)) reports NA for arm."""
+    path = _csv(tmp_path, "t,e,arm\n1,1,a\n2,1,b\n3,0,a\n4,1,b\n5,1,a\n6,0,b\n")
+    out = run_json(
+        "cox", "--data", path, "--time", "t", "--event", "e", "--formula", "arm", "--strata", "arm"
+    )
+    assert out["terms"][0]["coef"] is None
+    assert any("CollinearityWarning" in w for w in out["warnings"])
+
+
+def test_formula_error_has_no_terminal_escapes():
+    res = run("cox", *LUNG, "--formula", "age +")
+    assert res.exit_code == 2
+    assert "\x1b[" not in res.output

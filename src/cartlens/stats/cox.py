@@ -468,16 +468,29 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
     return time, evf.astype(np.int64), X, entry, scodes, w, ccodes, names
 
 
-def _aliased_columns(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _aliased_columns(X: np.ndarray, w: np.ndarray, strata: np.ndarray | None = None):
     """Boolean mask of columns that are linear combinations of earlier ones (R keeps the
     first of a collinear set and reports NaN for the later ones): sequential pivots of the
-    weighted, centred correlation matrix."""
+    weighted cross-product matrix of X centred within strata (a column constant within
+    every stratum carries no information in a stratified model)."""
     p = X.shape[1]
     alias = np.zeros(p, dtype=bool)
     if p == 0:
         return alias
-    mu = (w @ X) / w.sum()
-    C = (X * w[:, None]).T @ X - w.sum() * np.outer(mu, mu)
+    if strata is not None and strata.max() > 0:
+        k = int(strata.max()) + 1
+        sw = np.bincount(strata, weights=w, minlength=k)
+        smu = (
+            np.stack(
+                [np.bincount(strata, weights=w * X[:, j], minlength=k) for j in range(p)], axis=1
+            )
+            / sw[:, None]
+        )
+        Xs = X - smu[strata]
+        C = (Xs * w[:, None]).T @ Xs
+    else:
+        mu = (w @ X) / w.sum()
+        C = (X * w[:, None]).T @ X - w.sum() * np.outer(mu, mu)
     dg = np.diag(C).copy()
     scale = np.abs(X).max(axis=0) ** 2 * w.sum()
     alias |= dg <= 1e-14 * np.maximum(scale, 1e-300)
@@ -662,12 +675,13 @@ def coxph(
         iter_max = max(iter_max, 50)
     robust = bool(robust or ccodes is not None)
 
-    alias = _aliased_columns(X, w)
+    alias = _aliased_columns(X, w, scodes if strata is not None else None)
     if alias.any():
         warnings.warn(
-            "covariates are collinear; aliased term(s) "
+            "aliased term(s) "
             + ", ".join(np.asarray(names)[alias])
-            + " dropped (coefficient reported as NaN, as R does)",
+            + " (constant, collinear with earlier terms, or constant within strata) dropped;"
+            " coefficient reported as NaN, as R does",
             CollinearityWarning,
             stacklevel=2,
         )
@@ -678,8 +692,6 @@ def coxph(
     while True:
         Xc = X[:, keep] - means[keep]
         p = Xc.shape[1]
-        if p == 0:
-            raise InputError("no estimable covariate left (all aliased)", column="X")
         engine = _CoxEngine(time, ev, Xc, entry, scodes, w, ties)
         beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float)[keep]
         beta, st, iters, converged, st0 = _newton(engine, beta0, eps, iter_max, firth)

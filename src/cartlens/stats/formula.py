@@ -47,6 +47,7 @@ _INT_LEVEL = re.compile(r"\[(-?\d+)\.0\]")
 _STRINGS = re.compile(r"\"[^\"]*\"|'[^']*'")
 _TOKEN = re.compile(r"`([^`]+)`|([A-Za-z_.][\w.]*)(\s*[(=])?")
 _KNOWN = {"C", "np", "True", "False", "None", "contr", "I"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def r_style_name(name: str) -> str:
@@ -139,7 +140,8 @@ def design(formula: str, data, *, intercept: bool = False, extra_columns=()) -> 
     try:
         mm = formulaic.model_matrix(formula, sub, na_action="raise")
     except Exception as exc:
-        raise InputError(f"cannot be evaluated: {exc}", column="formula") from exc
+        text = _ANSI.sub("", str(exc)).replace("⧛", "").replace("⧚", "")
+        raise InputError(f"cannot be evaluated: {text}", column="formula") from exc
     spec = mm.model_spec
     colnames = list(mm.columns)
     X = np.asarray(mm, dtype=float)

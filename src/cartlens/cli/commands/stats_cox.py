@@ -80,6 +80,30 @@ def _load(data, time, event, code, formula, others):
     return df, out, n_dropped
 
 
+def _check_columns(frame, time, event, start, weights) -> None:
+    """Validate times, start and weights naming the CSV columns (not the API arguments)."""
+    import numpy as np
+
+    from cartlens.stats._surv import check_survival_input
+
+    check_survival_input(
+        frame["__time"].to_numpy(),
+        frame["__event"].to_numpy(),
+        None if start is None else frame["__start"].to_numpy(),
+        names={"time": time, "event": event, "entry": start},
+    )
+    if weights:
+        w = frame["__weights"].to_numpy(dtype=float)
+        bad = ~np.isfinite(w) | (w <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"case weights must be positive and finite (as R's coxph); got {w[i]:g} in "
+                f"data row {i + 1}",
+                column=weights,
+            )
+
+
 def _fit(
     data,
     time,
@@ -109,6 +133,7 @@ def _fit(
     if strata:
         frame["__strata"] = df[strata].to_numpy()
         kw["strata"] = "__strata"
+    _check_columns(frame, time, event, start, weights)
     if cluster:
         frame["__cluster"] = df[cluster].to_numpy()
         kw["cluster"] = "__cluster"
