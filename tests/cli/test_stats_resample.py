@@ -74,6 +74,23 @@ def test_bootstrap_survival_at_times():
     assert "S(365)[2] - S(365)[1]" in terms
 
 
+def test_bootstrap_by_cluster():
+    out = run_json(
+        "bootstrap",
+        *COMMON,
+        "--formula",
+        "age",
+        "--cluster",
+        "inst",
+        "--n-boot",
+        "30",
+        "--seed",
+        "2",
+    )
+    assert out["cox"]["resampling"] == "ordinary, by cluster"
+    assert out["n_dropped_missing"] == 1  # inst is missing in one row
+
+
 def test_permutation_logrank_json():
     """survdiff(Surv(time, status == 2) ~ sex, data = lung): chisq 10.3267419548856."""
     ref = load_reference("lung")["logrank"]["sex_rho0"]

@@ -5,7 +5,8 @@
   within groups unless ``--no-stratify``; ``--times`` adds S(t) at those times (per group
   and their difference); ``--formula`` gives Cox hazard ratios (Efron or
   Breslow ties, ordinary resampling of rows). Both can be asked for in one call; they then
-  share the seed. ``--ci percentile|basic|bca`` (R ``boot.ci`` conventions).
+  share the seed. ``--cluster COL`` resamples whole clusters (patients) instead of rows.
+  ``--ci percentile|basic|bca`` (R ``boot.ci`` conventions).
 * ``permutation-logrank``: exact (all relabelings, when there are at most ``--max-exact``)
   or Monte Carlo permutation log-rank test.
 
@@ -116,6 +117,10 @@ def bootstrap(
     ci: Annotated[str, typer.Option("--ci", help="percentile, basic or bca.")] = "percentile",
     conf_level: Annotated[float, typer.Option("--conf-level")] = 0.95,
     ties: Annotated[str, typer.Option("--ties", help="efron (default) or breslow.")] = "efron",
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="Cluster (patient id) column: resample whole clusters."),
+    ] = None,
     no_stratify: Annotated[
         bool, typer.Option("--no-stratify", help="Resample all rows, not within groups.")
     ] = False,
@@ -137,7 +142,8 @@ def bootstrap(
                 "give --group (KM medians), --times (S(t)) and/or --formula (Cox)",
                 column="--group",
             )
-        df, t, e, n_dropped, used = _load(data, time, event, event_code, [group], formula)
+        df, t, e, n_dropped, used = _load(data, time, event, event_code, [group, cluster], formula)
+        cl = None if cluster is None else df[cluster].to_numpy()
         used_seed = seed
         if used_seed is None:
             used_seed = int(np.random.SeedSequence().entropy % (2**31))
@@ -161,6 +167,7 @@ def bootstrap(
                 conf_level=conf_level,
                 ci_method=ci,
                 stratify=not no_stratify,
+                cluster=cl,
                 progress=progress,
             )
             out["median"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
@@ -176,6 +183,7 @@ def bootstrap(
                 conf_level=conf_level,
                 ci_method=ci,
                 stratify=not no_stratify,
+                cluster=cl,
                 progress=progress,
             )
             out["survival"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
@@ -193,6 +201,7 @@ def bootstrap(
                 t[des.kept],
                 e[des.kept],
                 des.X,
+                cluster=None if cl is None else cl[des.kept],
                 names=des.names,
                 ties=ties,
                 n_boot=n_boot,
