@@ -285,9 +285,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                 figs.add(
                     a.id,
                     a.title,
-                    lambda rows=rows, tox=tox, t=a.title: grade_bar_figure(
-                        rows, title=t, toxicity=tox
-                    ),
+                    lambda rows=rows, tox=tox: grade_bar_figure(rows, toxicity=tox),
                 )
             )
         elif a.type == "km":

@@ -16,7 +16,7 @@ def grade_bar_figure(rows: Sequence[dict], *, title: str = "", toxicity: str = "
     import matplotlib.pyplot as plt
 
     apply_style()
-    fig, ax = plt.subplots(figsize=(5.6, 0.9 + 0.55 * len(rows)))
+    fig, ax = plt.subplots(figsize=(6.4, 1.1 + 0.55 * len(rows)))
     labels = [f"{r['label']} (n={r['n']})" for r in rows]
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
@@ -36,10 +36,17 @@ def grade_bar_figure(rows: Sequence[dict], *, title: str = "", toxicity: str = "
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"Patients with {toxicity} (%)")
     if title:
-        ax.set_title(title, loc="left")
-    ax.legend(ncols=5, loc="lower center", bbox_to_anchor=(0.5, 1.0 if not title else 1.08))
+        fig.suptitle(title, x=0.02, ha="left", fontsize=10)
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        names,
+        ncols=len(names),
+        loc="upper right",
+        bbox_to_anchor=(0.97, 0.93 if title else 0.99),
+    )
     _labels = labels
     _w = fig.get_figwidth()
     _left = min(0.55, (0.2 + 0.062 * max((len(x) for x in _labels), default=4)) / _w)
-    fig.subplots_adjust(left=_left, right=0.97, top=0.78, bottom=0.2)
+    fig.subplots_adjust(left=_left, right=0.97, top=0.72 if title else 0.8, bottom=0.22)
     return fig
