@@ -419,7 +419,10 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
             groups = d["groups"]
             head = (
                 ["Characteristic"]
-                + [f"{d['by']} = {g} (n={s.get(f'n.{g}', '')})" for g in groups]
+                + [
+                    f"{d.get('labels', {}).get(g) or d['by'] + ' = ' + g} (n={s.get('n.' + g, '')})"
+                    for g in groups
+                ]
                 + ["P", "test"]
             )
             rows = []

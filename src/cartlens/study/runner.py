@@ -888,7 +888,7 @@ def _descriptive(a, study, cohorts, ctx):
                 p, test = kruskal_wallis(vals, gg).p_value, "Kruskal-Wallis"
             rows.append({"variable": v, "kind": "numeric", "cells": cells, "test": test, "p": p})
             summary[f"{v}.p"] = p
-    return summary, {"rows": rows, "groups": gl, "by": a.by}, {}
+    return summary, {"rows": rows, "groups": gl, "by": a.by, "labels": a.labels}, {}
 
 
 RUNNERS: dict[str, Callable] = {

@@ -143,6 +143,7 @@ class DescriptiveAnalysis(_Analysis):
     by: str | None = None
     variables: list[str]
     categorical: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class ProportionAnalysis(_Analysis):
