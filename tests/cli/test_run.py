@@ -91,3 +91,20 @@ def test_missing_registry_is_exit_2(tmp_path):
     assert res.returncode == 2
     assert "does not exist" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_invalid_registry_folder_is_exit_2_naming_file_row_column(tmp_path):
+    import shutil
+
+    reg = tmp_path / "registry"
+    shutil.copytree(DEMO_REGISTRY_DIR, reg)
+    lines = (reg / "infusions.csv").read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[2] = "2020-13-45"  # infusion_date of the first infusion
+    lines[1] = ",".join(fields)
+    (reg / "infusions.csv").write_text("\n".join(lines) + "\n")
+    res = _run(REFERENCE_STUDY, tmp_path / "out", registry=reg)
+    assert res.returncode == 2
+    assert "infusions.csv row 1 column infusion_date" in res.stderr
+    assert "2020-13-45" in res.stderr
+    assert not (tmp_path / "out").exists()
