@@ -958,9 +958,12 @@ def bootstrap_cox(
     kernel = _batched.CoxBatch(t, e, Xa, ties=ties)
     full = kernel.fit(np.ones((1, n), dtype=np.int32))
     if full.singular[0] or not np.all(np.isfinite(full.coef)):
+        bad = [term_names[j] for j in np.flatnonzero(full.aliased[0] | ~np.isfinite(full.coef[0]))]
+        bad = bad or list(term_names)
         raise InputError(
-            "the covariates are collinear (singular information matrix) on the full data",
-            column="X",
+            "is not estimable on the full data: constant, or collinear with the other "
+            f"covariates (singular information matrix; not estimable: {', '.join(bad)})",
+            column=bad[0],
         )
     if not full.converged[0]:
         warnings.warn(

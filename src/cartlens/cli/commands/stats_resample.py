@@ -16,7 +16,9 @@ every label is a number, else alphabetically.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -76,6 +78,23 @@ def _load(data: str, time: str, event: str, code: str, others: list[str | None],
     return df, numeric_column(df, time), event_indicator(df, event, code), n_dropped, used
 
 
+@contextlib.contextmanager
+def _csv_names(columns: dict[str, str | None]) -> Iterator[None]:
+    """Re-raise an :class:`InputError` about an API argument (``time``, ``group``...) as one
+    about the CSV column given for it, so that the user sees their own column name."""
+    try:
+        yield
+    except InputError as exc:
+        col = exc.column
+        if col in columns and columns[col]:
+            msg = str(exc)
+            prefix = f"column '{col}': "
+            if msg.startswith(prefix):
+                msg = msg[len(prefix) :]
+            raise InputError(msg, column=columns[col]) from exc
+        raise
+
+
 def _relabel(name: str, labels: list[str]) -> str:
     return re.sub(r"\[(\d+)\]", lambda m: f"[{labels[int(m.group(1))]}]", name)
 
@@ -132,10 +151,6 @@ def bootstrap(
     """Bootstrap CIs: KM median per group (--group) and/or Cox hazard ratios (--formula)."""
 
     def compute() -> dict:
-        import numpy as np
-
-        from cartlens.stats import resample as rs
-
         at = parse_floats(times, "--times")
         if group is None and formula is None and at is None:
             raise InputError(
@@ -144,6 +159,14 @@ def bootstrap(
             )
         df, t, e, n_dropped, used = _load(data, time, event, event_code, [group, cluster], formula)
         cl = None if cluster is None else df[cluster].to_numpy()
+        with _csv_names({"time": time, "event": event, "group": group, "cluster": cluster}):
+            return _bootstrap_compute(df, t, e, n_dropped, used, cl, at)
+
+    def _bootstrap_compute(df, t, e, n_dropped, used, cl, at) -> dict:
+        import numpy as np
+
+        from cartlens.stats import resample as rs
+
         used_seed = seed
         if used_seed is None:
             used_seed = int(np.random.SeedSequence().entropy % (2**31))
@@ -282,16 +305,17 @@ def permutation_logrank(
 
         df, t, e, n_dropped, _ = _load(data, time, event, event_code, [group])
         labels, codes = _codes(df, group)
-        res = perm(
-            t,
-            e,
-            codes,
-            statistic=statistic,
-            exact=exact,
-            max_exact=max_exact,
-            n_perm=n_perm,
-            seed=seed,
-        )
+        with _csv_names({"time": time, "event": event, "group": group}):
+            res = perm(
+                t,
+                e,
+                codes,
+                statistic=statistic,
+                exact=exact,
+                max_exact=max_exact,
+                n_perm=n_perm,
+                seed=seed,
+            )
         d = json_safe(res)
         for g in d["groups"]:
             g["group"] = labels[int(g["group"])]
