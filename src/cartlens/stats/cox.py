@@ -207,6 +207,20 @@ def _gchol_inverse(mat: np.ndarray, toler: float = _TOLER_CHOL) -> np.ndarray:
     return inv
 
 
+def _time_ranks(t: np.ndarray):
+    """Distinct values and dense ranks of ``t``; O(n) for whole numbers in a moderate range
+    (days, months), else a sort."""
+    if t.size:
+        lo, hi = float(t.min()), float(t.max())
+        if hi - lo <= 4 * t.size + 1024:
+            ti = t.astype(np.int64)
+            if np.array_equal(ti, t):
+                uniq, inv = _dense_unique(ti - int(lo), int(hi - lo) + 1)
+                return uniq.astype(float) + lo, inv
+    uniq, inv = np.unique(t, return_inverse=True)
+    return uniq, inv.ravel()
+
+
 def _dense_unique(keys: np.ndarray, size: int):
     """``np.unique(keys, return_inverse=True)`` for non-negative int keys below ``size``,
     in O(n + size) when ``size`` is moderate (no sort)."""
@@ -234,11 +248,9 @@ class _CoxEngine:
         self.ties = ties
         self.has_entry = entry is not None
         if entry is None:
-            all_times, rank_stop = np.unique(stop, return_inverse=True)
-            rank_stop = rank_stop.ravel()
+            all_times, rank_stop = _time_ranks(stop)
         else:
-            all_times, inv = np.unique(np.concatenate([stop, entry]), return_inverse=True)
-            inv = inv.ravel()
+            all_times, inv = _time_ranks(np.concatenate([stop, entry]))
             rank_stop, rank_start = inv[: self.n], inv[self.n :]
         M = all_times.size + 1
         s = strata_codes.astype(np.int64)
