@@ -192,8 +192,9 @@ def _create_stage(
     *,
     cast: bool = False,
 ) -> None:
-    """``stg_<entity>`` in one pass over the source: every field converted, and the cleaned text
-    of non-string fields as ``<field>__raw``; views ``raw_<entity>`` and ``typed_<entity>``.
+    """``stg_<entity>`` in one pass over the source: every field converted, and, as
+    ``<field>__raw``, the cleaned text of a non-string field where its conversion failed (NULL
+    elsewhere); views ``typed_<entity>``, ``raw_<entity>`` (text) and ``chk_<entity>``.
 
     The data row number is the table's ``rowid`` + 1 (a CSV is read in file order and DuckDB
     preserves insertion order) or, for frames, their ``_row`` column (kept as ``_src_row``).
@@ -206,22 +207,38 @@ def _create_stage(
             inner.append(f"{_clean(col)} AS {q(f.name)}")
         else:
             inner.append(f"CAST(NULL AS VARCHAR) AS {q(f.name)}")
+    middle = []
     outer = []
     for f in e.fields:
-        outer.append(f"{typed_expr(f, q(f.name))} AS {q(f.name)}")
         if needs_raw(f):
-            outer.append(f"{q(f.name)} AS {q(raw_name(f))}")
+            middle.append(f"{q(f.name)} AS {q(f.name + '__text')}")
+            middle.append(f"{typed_expr(f, q(f.name))} AS {q(f.name)}")
+            outer.append(q(f.name))
+            # the text is kept only where conversion failed (mostly NULL: cheap to store)
+            outer.append(
+                f"CASE WHEN {q(f.name + '__text')} IS NOT NULL AND {q(f.name)} IS NULL "
+                f"THEN {q(f.name + '__text')} END AS {q(raw_name(f))}"
+            )
+        else:
+            middle.append(q(f.name))
+            outer.append(q(f.name))
     if cast:
         inner.append("CAST(_row AS BIGINT) AS _src_row")
+        middle.append("_src_row")
         outer.append("_src_row")
     if source_sql is None:
         src = f"(SELECT {', '.join(inner)} LIMIT 0)"
     else:
         src = f"(SELECT {', '.join(inner)} FROM ({source_sql}))"
+    src = f"(SELECT {', '.join(middle)} FROM {src})"
     con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT {', '.join(outer)} FROM {src}")
     row = "_src_row" if cast else "rowid + 1"
     typed_cols = ", ".join(q(f.name) for f in e.fields)
-    raw_cols = ", ".join(f"{q(raw_name(f))} AS {q(f.name)}" for f in e.fields)
+    raw_cols = ", ".join(
+        (f"coalesce({q(raw_name(f))}, CAST({q(f.name)} AS VARCHAR))" if needs_raw(f) else q(f.name))
+        + f" AS {q(f.name)}"
+        for f in e.fields
+    )
     con.execute(
         f"CREATE OR REPLACE VIEW {q('typed_' + e.name)} AS SELECT {row} AS _row, {typed_cols} "
         f"FROM {stg}"
@@ -282,7 +299,7 @@ def field_rule_queries(
                     "NULL",
                     lit(f"'{shown}' is required"),
                     raw,
-                    f"{c} IS NULL",
+                    f"{typed} IS NULL AND {c} IS NULL",
                 )
             )
         rule_by_kind = {
@@ -381,8 +398,10 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
                 ",".join(e.key),
                 shown,
                 f"'duplicate key (' || {shown} || '): first in row ' || CAST(_first AS VARCHAR)",
+                # candidates by a hash of the key (one integer to group on), then exact
                 f"(SELECT t.*, d._first FROM {t(e.name)} t JOIN (SELECT {keys}, min(_row) AS "
-                f"_first FROM {t(e.name)} WHERE "
+                f"_first FROM {t(e.name)} WHERE hash({keys}) IN (SELECT h FROM (SELECT "
+                f"hash({keys}) AS h FROM {t(e.name)}) GROUP BY h HAVING count(*) > 1) AND "
                 + " AND ".join(f"{q(k)} IS NOT NULL" for k in e.key)
                 + f" GROUP BY {keys} HAVING count(*) > 1) d USING ({keys}))",
                 "_row > _first",

@@ -125,10 +125,13 @@ def _flag(df: pd.DataFrame, name: str) -> np.ndarray:
     s = _col(df, name)
     if s.dtype == bool:
         return s.to_numpy()
-    return np.array(
-        [isinstance(v, bool | np.bool_ | int | np.integer) and bool(v) for v in s.tolist()],
-        dtype=bool,
-    )
+    try:
+        return pd.array(s, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    except (TypeError, ValueError):
+        return np.array(
+            [isinstance(v, bool | np.bool_ | int | np.integer) and bool(v) for v in s.tolist()],
+            dtype=bool,
+        )
 
 
 def _rowmax(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
