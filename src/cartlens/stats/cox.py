@@ -265,8 +265,12 @@ class _CoxEngine:
             skey = skey.astype(np.uint16)
         perm = np.argsort(skey, kind="stable")
         self.perm = perm
-        self.X = np.ascontiguousarray(X[perm])
-        self.XT = np.ascontiguousarray(self.X.T)
+        # (p, n) C-ordered copy, gathered column by column (faster than a row gather);
+        # self.X is its (n, p) transposed view
+        self.XT = np.empty((self.p, self.n))
+        for j in range(self.p):
+            np.take(X[:, j], perm, out=self.XT[j])
+        self.X = self.XT.T
         self.w = weights[perm]
         self.d = event.astype(bool)[perm]
         self.key_stop = key[perm]
