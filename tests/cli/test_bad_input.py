@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -292,8 +293,10 @@ def check_error(res, needles) -> None:
     assert res.exit_code == 2, _describe(res)
     assert res.stderr.startswith("error: "), _describe(res)
     assert res.stdout.strip() == "", _describe(res)
-    for needle in needles:
-        assert needle in res.stderr, f"{needle!r} not named\n{_describe(res)}"
+    assert "\x1b[" not in res.stderr, f"terminal escape codes in the error\n{_describe(res)}"
+    for needle in needles:  # a tuple of alternatives: any one of them
+        options = needle if isinstance(needle, tuple) else (needle,)
+        assert any(o in res.stderr for o in options), f"{needle!r} not named\n{_describe(res)}"
 
 
 def check_result(res, classes, args) -> dict:
@@ -531,15 +534,8 @@ MATRIX = [
     case("bootstrap-cox", "constant_covariate", ErrOrWarn(("'age2'",), COLLINEARITY)),
     # a text value in a numeric covariate: the column becomes a factor (documented)
     case("cox", "text_covariate_value", warn("CollinearityWarning")),
-    case(
-        "match",
-        "text_covariate_value",
-        ErrOrWarn(("'age2'",), ()),
-        xfail(
-            "match with a text value in the covariate (factor age2 with singleton levels): "
-            "ZeroDivisionError in cartlens/stats/balance.py smd(); exit 1"
-        ),
-    ),
+    # (age2 becomes a factor of singleton levels: the PS separates, nothing is in the caliper)
+    case("match", "text_covariate_value", ErrOrWarn((("'age2'", "caliper"),), SEPARATION)),
     # weights
     case("km-weights", "weights_zero", ErrOrWarn(("'wt'",), ("StatisticalWarning",))),
     case("km-weights", "weights_negative", err("'wt'")),
@@ -556,7 +552,115 @@ MATRIX = [
     case("cif", "cause_text", err("'status'", "relapse")),
     case("finegray", "cause_text", err("'status'", "relapse"), FG_WRONG_VALUE),
     case("cif-causes", "ok", err("3"), extra=["--causes", "1,3"]),
+    # a covariate that is constant within every stratum carries no information
+    case(
+        "cox",
+        "ok",
+        ErrOrWarn(("'arm'",), COLLINEARITY),
+        extra=["--formula", "arm", "--strata", "arm"],
+    ),
+    # bad option values
+    case(
+        "cif",
+        "ok",
+        err("rho"),
+        xfail(
+            "cif --rho nan: exit 2 with numpy's 'error: SVD did not converge' (no option named); "
+            "logrank --rho nan says \"column 'rho': must be a finite number\""
+        ),
+        extra=["--rho", "nan"],
+    ),
+    case(
+        "finegray",
+        "ok",
+        err("--cencode"),
+        xfail(
+            "finegray --cencode abc: the error names '--cause' ('column '--cause': must be a "
+            "number (could not convert string to float: 'abc')'), not --cencode"
+        ),
+        extra=["--cencode", "abc"],
+    ),
+    case(
+        "cox",
+        "ok",
+        err("formula"),
+        extra=["--formula", "age2 +"],
+        tag="-no-ansi",
+    ),
 ]
+
+OPTION_ERRORS = [
+    ("km", ["--times", "abc"], "--times"),
+    ("km", ["--conf-level", "1.5"], ("conf_level", "--conf-level")),
+    ("km", ["--conf-type", "logit"], "--conf-type"),
+    ("logrank", ["--rho", "nan"], "rho"),
+    ("logrank", ["--pairwise", "tukey"], "--pairwise"),
+    ("followup", ["--conf-type", "x"], "--conf-type"),
+    ("cox", ["--ties", "exact"], "--ties"),
+    ("cox", ["--formula", ""], "formula"),
+    ("cif", ["--times", "x"], "--times"),
+    ("cif", ["--conf-type", "weird"], ("conf_type", "--conf-type")),
+    ("finegray", ["--cause", "abc"], "--cause"),
+    ("finegray", ["--cause", "9"], "9"),
+    ("landmark", ["--landmark", "abc"], "--landmark"),
+    ("landmark", ["--landmark", "-3"], "landmark"),
+    ("bootstrap", ["--n-boot", "0"], ("n_boot", "--n-boot")),
+    ("bootstrap", ["--conf-level", "2"], ("conf_level", "--conf-level")),
+    ("bootstrap", ["--ci", "x"], ("ci", "--ci")),
+    ("permutation-logrank", ["--statistic", "foo"], ("statistic", "--statistic")),
+    ("compare", ["--test", "foo"], ("force", "--test")),
+    ("compare", ["--conf-level", "3"], ("conf_level", "--conf-level")),
+    ("logistic", ["--ci", "foo"], ("ci", "--ci")),
+    ("ps", ["--estimand", "xyz"], "estimand"),
+    ("ps", ["--trim", "0.9,0.1"], "trim"),
+    ("ps", ["--truncate", "a,b"], "--truncate"),
+    ("ps", ["--treated", "7"], "'hsct'"),
+    ("match", ["--ratio", "0"], "ratio"),
+    ("match", ["--caliper", "-1"], "caliper"),
+    ("match", ["--scale", "foo"], "scale"),
+    ("match", ["--m-order", "foo"], "m_order"),
+    ("match", ["--exact", "no_such_col"], "no_such_col"),
+]
+
+
+@pytest.mark.parametrize(
+    "variant, extra, needle",
+    OPTION_ERRORS,
+    ids=[f"{v}{''.join(x[:1])}={x[1] if len(x) > 1 else ''}" for v, x, _ in OPTION_ERRORS],
+)
+def test_bad_option_values(tmp_path, variant, extra, needle):
+    """A bad option value is exit 2 naming the option (as --flag or as its argument name)."""
+    path = write_csv(tmp_path / "d.csv", base_rows())
+    args = [*ARGS[variant], *extra]
+    if "--formula" in extra:
+        i = args.index("--formula")
+        del args[i : i + 2]
+    check(err(needle), [command(variant), "--data", path, *args])
+
+
+EVALUE_CASES = [
+    pytest.param(["--estimate", "-1"], err("estimate"), id="negative-ratio"),
+    pytest.param(["--estimate", "nan"], err("estimate"), id="nan"),
+    pytest.param(["--estimate", "2", "--lower", "3"], err("lower"), id="limit-wrong-side"),
+    pytest.param(["--estimate", "2", "--measure", "foo"], err("measure"), id="measure"),
+    pytest.param(["--estimate", "2", "--measure", "or"], err("rare"), id="or-needs-rare"),
+    pytest.param(["--estimate", "2", "--true", "0"], err("true"), id="true-zero"),
+    pytest.param(
+        ["--estimate", "0.5", "--measure", "smd", "--se", "-1"],
+        err("se"),
+        marks=xfail(
+            "evalue --measure smd --se -1: a negative SE is accepted (exit 0) and gives "
+            "rr_lower > rr (e.g. estimate 2: rr 6.17, rr_lower 36.6)"
+        ),
+        id="negative-se",
+    ),
+]
+
+
+@pytest.mark.parametrize("args, expect", EVALUE_CASES)
+def test_evalue_bad_input(args, expect):
+    """``cartlens stats evalue`` takes no data file; its numbers are checked the same way."""
+    check(expect, ["evalue", *args])
 
 
 @pytest.mark.parametrize("variant, scenario, expect, extra", MATRIX)
@@ -588,6 +692,7 @@ ALL_VARIANTS = (
     "ps",
     "match",
 )
+NO_DATA_COMMANDS = ("evalue",)  # audited by test_evalue_bad_input
 
 
 def test_every_stats_command_is_audited():
@@ -595,7 +700,7 @@ def test_every_stats_command_is_audited():
     from cartlens.cli.apps import stats_app
 
     names = {c.name or c.callback.__name__ for c in stats_app.registered_commands}
-    assert names == set(ALL_VARIANTS)
+    assert names == {*ALL_VARIANTS, *NO_DATA_COMMANDS}
 
 
 @pytest.mark.parametrize("variant", ALL_VARIANTS)
@@ -722,3 +827,123 @@ def test_subprocess_unknown_option_is_a_usage_error(tmp_path):
     path = write_csv(tmp_path / "d.csv", base_rows())
     proc = _subprocess(["km", "--data", path, *SURV, "--no-such-option", "1"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+# ---- the Python API: the same rules without the command line --------------------------
+
+
+def _api_cases():
+    from cartlens.stats.competing import cuminc
+    from cartlens.stats.concordance import concordance
+    from cartlens.stats.cox import coxph
+    from cartlens.stats.finegray import finegray
+    from cartlens.stats.followup import median_followup
+    from cartlens.stats.km import kaplan_meier
+    from cartlens.stats.logrank import logrank_test
+    from cartlens.stats.propensity import propensity_score_arrays
+    from cartlens.stats.weighting import iptw_weights
+
+    t = np.array([3, 6, 9, 9, 12, 15, 15, 18, 21, 21, 24, 27.0])
+    e = np.array([0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1])
+    g = np.arange(12) % 2
+    x = np.array([5, 1, 4, 2, 8, 3, 9, 7, 6, 0, 11, 10.0])
+    neg = np.r_[-1.0, t[1:]]
+    nan = np.r_[np.nan, t[1:]]
+    status = np.where(e == 1, 1 + g, 0)
+    X1 = x.reshape(-1, 1)
+    return [
+        ("km-event-2", lambda: kaplan_meier(t, 2 * e), "event"),
+        ("km-event-half", lambda: kaplan_meier(t, 0.5 * e), "event"),
+        ("km-nan-time", lambda: kaplan_meier(nan, e), "time"),
+        ("km-negative-time", lambda: kaplan_meier(neg, e), "time"),
+        ("km-length-mismatch", lambda: kaplan_meier(t[:-1], e), "event"),
+        ("km-empty", lambda: kaplan_meier([], []), "time"),
+        (
+            "km-nan-weight",
+            lambda: kaplan_meier(t, e, weights=np.r_[np.nan, np.ones(11)]),
+            "weights",
+        ),
+        ("km-nan-group", lambda: kaplan_meier(t, e, group=np.r_[np.nan, g[1:]]), "group"),
+        ("km-start-eq-stop", lambda: kaplan_meier(t, e, entry=t), "entry"),
+        ("km-text-time", lambda: kaplan_meier(["a"] * 12, e), "time"),
+        (
+            "km-weights-zero",
+            lambda: kaplan_meier(t, e, weights=np.zeros(12)),
+            errors.NoEventsWarning,
+        ),
+        ("logrank-one-group", lambda: logrank_test(t, e, np.zeros(12)), "group"),
+        ("logrank-event-2", lambda: logrank_test(t, 2 * e, g), "event"),
+        ("followup-negative-time", lambda: median_followup(neg, e), "time"),
+        ("cox-nan-x", lambda: coxph(t, e, np.r_[np.nan, x[1:]]), "x1"),
+        ("cox-x-length", lambda: coxph(t, e, x[:-1]), "X"),
+        ("cox-event-2", lambda: coxph(t, 2 * e, x), "event"),
+        ("cox-negative-time", lambda: coxph(neg, e, x), "time"),
+        ("cox-weights-zero", lambda: coxph(t, e, x, weights=np.zeros(12)), "weights"),
+        ("cox-no-events", lambda: coxph(t, 0 * e, x), "event"),
+        pytest.param(
+            "cox-nan-stratum",
+            lambda: coxph(t, e, x, strata=np.r_[np.nan, g[1:]]),
+            "strata",
+            marks=xfail(
+                "coxph(strata=...) with a NaN stratum label fits silently (no error, no warning);"
+                " kaplan_meier(group=...) refuses a missing label and R drops the row"
+            ),
+            id="cox-nan-stratum",
+        ),
+        pytest.param(
+            "cox-text-x",
+            lambda: coxph(t, e, np.array(["a"] * 12)),
+            "x1",
+            marks=xfail(
+                "coxph with a text covariate array raises a bare ValueError ('could not convert "
+                "string to float') from cox.py _prepare, not an InputError naming the column"
+            ),
+            id="cox-text-x",
+        ),
+        ("cuminc-nan-time", lambda: cuminc(nan, status), "time"),
+        ("cuminc-negative-time", lambda: cuminc(neg, status), "time"),
+        ("cuminc-length", lambda: cuminc(t[:-1], status), "event"),
+        (
+            "finegray-nan-x",
+            lambda: finegray(t, status, np.r_[np.nan, x[1:]].reshape(-1, 1), failcode=1),
+            "X",
+        ),
+        ("finegray-negative-time", lambda: finegray(neg, status, X1, failcode=1), "time"),
+        ("ps-three-values", lambda: propensity_score_arrays(np.r_[2, g[1:]], X1), "treatment"),
+        ("ps-constant", lambda: propensity_score_arrays(g, np.ones((12, 1))), "x1"),
+        ("iptw-nan-ps", lambda: iptw_weights(np.r_[np.nan, np.full(11, 0.5)], g), "ps"),
+        ("concordance-nan-x", lambda: concordance(t, e, np.r_[np.nan, x[1:]]), "x"),
+        pytest.param(
+            "concordance-event-2",
+            lambda: concordance(t, 2 * e, x),
+            "event",
+            marks=xfail(
+                "concordance(time, event, x) accepts event codes other than 0/1 (event = 2) "
+                "without an error or warning"
+            ),
+            id="concordance-event-2",
+        ),
+    ]
+
+
+def _api_params():
+    out = []
+    for c in _api_cases():
+        out.append(c if isinstance(c, type(pytest.param(0))) else pytest.param(*c, id=c[0]))
+    return out
+
+
+@pytest.mark.parametrize("name, call, expect", _api_params())
+def test_python_api_bad_input(name, call, expect):
+    """The functions behind the commands: InputError naming the argument (``.column``), or a
+    typed warning with a result - never a bare numpy/pandas exception or a silent NaN."""
+    import warnings
+
+    if isinstance(expect, str):
+        with warnings.catch_warnings(action="ignore"), pytest.raises(errors.InputError) as exc:
+            call()
+        assert exc.value.column == expect, str(exc.value)
+    else:
+        with pytest.warns(expect):
+            result = call()
+        strict_json(json.dumps(result.to_dict(), allow_nan=False))
