@@ -1081,5 +1081,4 @@ __all__ = [
     "run_study",
     "results_document",
     "write_results",
-    "InputError",
 ]
