@@ -735,8 +735,15 @@ def _time_dependent(a, study, cohorts, ctx):
                 "n": int(cv.n),
                 "events": int(cv.events),
                 "median": _finite(cv.median),
+                # at risk at x: start < x <= stop (at x = 0: the rows that start there)
                 "at_risk": [
-                    int(np.sum((sp["start"] < x) & (sp["stop"] >= x) & (sp["exposure"] == g)))
+                    int(
+                        np.sum(
+                            ((sp["start"] < x) | ((x == 0) & (sp["start"] == 0)))
+                            & (sp["stop"] >= x)
+                            & (sp["exposure"] == g)
+                        )
+                    )
                     for x in p.risk_table_times
                 ],
             }
