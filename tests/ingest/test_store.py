@@ -266,3 +266,21 @@ def test_export_round_trip_csv_and_excel(tmp_path):
     for t in ("patients", "infusions", "responses", "toxicities", "deaths"):
         assert table(tmp_path / "s2.duckdb", t) == table(store, t)
         assert table(tmp_path / "s3.duckdb", t) == table(store, t)
+
+
+def test_not_a_store_and_concurrent_import_are_input_errors(tmp_path):
+    src = write_folder(tmp_path / "src", base_registry())
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"this is not a database" * 100)
+    before = sha(junk)
+    with pytest.raises(InputError, match="cannot write the store"):
+        import_registry(src, junk, today=TODAY)
+    assert sha(junk) == before
+    store = tmp_path / "s.duckdb"
+    (tmp_path / "s.duckdb.lock").write_text("123")
+    with pytest.raises(InputError, match="another import"):
+        import_registry(src, store, today=TODAY)
+    assert not store.exists()
+    (tmp_path / "s.duckdb.lock").unlink()
+    assert import_registry(src, store, today=TODAY).ok
+    assert not (tmp_path / "s.duckdb.lock").exists()

@@ -12,18 +12,14 @@ from cartlens.model.docs import render_model
 def render_data_model() -> str:
     """The whole of ``docs/data-model.md``."""
     parts = [render_model()]
-    try:
-        from cartlens.ingest.rules import render_rules
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        parts.append(render_rules())
-    try:
-        from cartlens.derive.columns import render_derived
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        parts.append(render_derived())
+    from cartlens.ingest.docs import render_sources
+    from cartlens.ingest.rules import render_rules
+
+    parts.append(render_sources())
+    parts.append(render_rules())
+    from cartlens.derive.columns import render_derived
+
+    parts.append(render_derived())
     return "\n".join(parts)
 
 

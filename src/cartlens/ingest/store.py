@@ -376,7 +376,7 @@ def _write_entity(
 _after_entity_hook: Callable[[str], None] | None = None
 
 
-def _write_store(
+def _write_store_unlocked(
     stage_con: duckdb.DuckDBPyConnection,
     store: Path,
     source: RegistrySource,
@@ -467,6 +467,28 @@ def _write_store(
         for leftover in (tmp, Path(str(tmp) + ".wal")):
             if leftover.exists():
                 leftover.unlink()
+
+
+def _write_store(stage_con: duckdb.DuckDBPyConnection, store: Path, *args, **kwargs):
+    """Write under an exclusive lock file ``<store>.lock`` (one import at a time); database
+    errors (a file that is not a DuckDB store, a store held open by another process) become
+    :class:`InputError` after the clean-up."""
+    lock = store.with_name(store.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise InputError(
+            f"another import into '{store}' is running (or one crashed: then delete '{lock}')"
+        ) from None
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return _write_store_unlocked(stage_con, store, *args, **kwargs)
+    except duckdb.Error as exc:
+        msg = str(exc).splitlines()[0]
+        raise InputError(f"cannot write the store '{store}': {msg}") from exc
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _finalise_staging(con: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -> None:
