@@ -574,8 +574,10 @@ def build_tables(seed: int = SEED) -> dict[str, list[dict[str, str]]]:
             d_hsct = b.ri(60, 115)
         if kind in ("hsct_cart2", "hsct_cart2_emd", "hsct_relapse_other"):
             d_rel = d_hsct + b.ri(150, 450)
-        elif kind in ("relapse_cart2", "relapse_other", "relapse_cd19neg"):
+        elif kind in ("relapse_cart2", "relapse_other"):
             d_rel = b.ri(100, 420)
+        elif kind == "relapse_cd19neg":  # early antigen-escape relapse, poor outcome
+            d_rel = b.ri(45, 75)
         if kind in ("hsct_cart2", "hsct_cart2_emd", "relapse_cart2"):
             d_salv = d_rel + b.ri(18, 40)
         elif kind in ("relapse_other", "relapse_cd19neg", "hsct_relapse_other"):
@@ -595,7 +597,7 @@ def build_tables(seed: int = SEED) -> dict[str, list[dict[str, str]]]:
                 fu = b.ri(250, 2300)
                 course = _Course("CR", fu, False, fu, False)
             elif kind in ("relapse_cd19neg", "hsct_relapse_other"):
-                os_ = b.ri(40, 420)
+                os_ = b.ri(22, 60) if kind == "relapse_cd19neg" else b.ri(40, 420)
                 course = _Course("NR", min(os_, b.ri(21, 35)), True, os_, rng.random() < 0.85)
             else:  # refractory_other
                 os_ = b.ri(20, 90)
