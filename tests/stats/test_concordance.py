@@ -63,7 +63,7 @@ def test_counts_equal_brute_force(n, seed, counting, weighted):
     time = rng.integers(1, 8, n).astype(float)
     event = rng.integers(0, 2, n)
     x = rng.integers(0, 4, n).astype(float)
-    entry = np.floor(time * rng.random(n)) - (rng.random(n) < 0.5) if counting else None
+    entry = np.floor(time * rng.random(n)) if counting else None
     if entry is not None:
         entry = np.minimum(entry, time - 1)
     w = rng.uniform(0.5, 2, n) if weighted else None

@@ -500,3 +500,18 @@ def test_stratified_baseline_restarts_in_each_stratum():
         # same centring (the pooled mean) for both: shift by exp(beta * (mean_g - mean))
         shift = np.exp(fit.coef[0] * (fit.means[0] - one.means[0]))
         np.testing.assert_allclose(b["cumhaz"][sel], one.baseline["cumhaz"] * shift, rtol=1e-10)
+
+
+def test_missing_labels_and_text_covariates_are_input_errors():
+    t = np.arange(1.0, 9.0)
+    e = np.array([1, 0, 1, 1, 0, 1, 1, 0])
+    x = np.linspace(0, 1, 8)
+    with pytest.raises(InputError) as err:
+        coxph(t, e, x, strata=np.r_[np.nan, np.ones(7)])
+    assert err.value.column == "strata"
+    with pytest.raises(InputError) as err:
+        coxph(t, e, x, cluster=np.array([None, *"abcdefg"], dtype=object))
+    assert err.value.column == "cluster"
+    with pytest.raises(InputError) as err:
+        coxph(t, e, np.array(["a"] * 8), names=["stage"])
+    assert err.value.column == "stage"

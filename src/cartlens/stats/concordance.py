@@ -297,12 +297,17 @@ def concordance(
     Harrell FE et al. JAMA 1982;247:2543-2546.
     Therneau TM, Atkinson EJ. The concordance statistic (survival package vignette).
     """
-    time = np.asarray(time, dtype=float).ravel()
-    event = np.asarray(event).astype(np.int64).ravel()
-    x = np.asarray(x, dtype=float).ravel()
+    from cartlens.stats._surv import check_survival_input
+
+    time, ev8, entry, _ = check_survival_input(time, event, entry, names={"entry": "entry"})
+    event = ev8.astype(np.int64)
+    try:
+        x = np.asarray(x, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"values must be numbers ({exc})", column="x") from None
     n = time.size
-    if event.size != n or x.size != n:
-        raise InputError("time, event and x must have the same length", column="x")
+    if x.size != n:
+        raise InputError(f"has {x.size} values but time has {n}", column="x")
     if np.any(~np.isfinite(x)):
         raise InputError("contains missing or infinite values", column="x")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()

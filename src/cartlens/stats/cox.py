@@ -432,6 +432,17 @@ class _CoxEngine:
         return out
 
 
+def _has_missing(a: np.ndarray) -> bool:
+    """NaN / None in a label array (numeric or object)."""
+    if a.dtype.kind == "f":
+        return bool(np.isnan(a).any())
+    if a.dtype == object:
+        import pandas as pd
+
+        return bool(pd.isna(a).any())
+    return False
+
+
 def _prepare(time, event, X, entry, strata, weights, cluster, names):
     from cartlens.stats._surv import check_survival_input
 
@@ -443,7 +454,24 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
         names = [str(c) for c in X.columns]
     elif names is None and getattr(X, "name", None) is not None and np.ndim(X) == 1:
         names = [str(X.name)]
-    X = np.asarray(X, dtype=float)
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        Xo = np.asarray(X, dtype=object)
+        Xo = Xo[:, None] if Xo.ndim == 1 else Xo
+        col = 0
+        for j in range(Xo.shape[1]):
+            try:
+                Xo[:, j].astype(float)
+            except (TypeError, ValueError):
+                col = j
+                break
+        label = names[col] if names is not None and col < len(names) else f"x{col + 1}"
+        raise InputError(
+            f"covariate values must be numbers ({exc}); code factors as 0/1 columns or use "
+            "coxph_formula",
+            column=label,
+        ) from None
     if X.ndim == 1:
         X = X[:, None]
     if X.shape[0] != n:
@@ -470,6 +498,8 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
         sarr = np.asarray(strata).ravel()
         if sarr.size != n:
             raise InputError("must have one value per row", column="strata")
+        if _has_missing(sarr):
+            raise InputError("contains missing values (drop those rows first)", column="strata")
         _, scodes = np.unique(
             sarr.astype(str) if sarr.dtype == object else sarr, return_inverse=True
         )
@@ -478,6 +508,8 @@ def _prepare(time, event, X, entry, strata, weights, cluster, names):
         carr = np.asarray(cluster).ravel()
         if carr.size != n:
             raise InputError("must have one value per row", column="cluster")
+        if _has_missing(carr):
+            raise InputError("contains missing values (drop those rows first)", column="cluster")
         _, ccodes = np.unique(
             carr.astype(str) if carr.dtype == object else carr, return_inverse=True
         )
