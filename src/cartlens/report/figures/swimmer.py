@@ -22,34 +22,54 @@ def swimmer_figure(patients: Sequence[dict], *, time_unit: str = "months", title
     apply_style()
     n = len(patients)
     fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.2 * n))
+    ends = [p["end"] or 0.0 for p in patients]
+    ax.barh(
+        range(n),
+        ends,
+        color=["#BBD7EA" if p["cart2_cr"] else "#E8E8E8" for p in patients],
+        height=0.6,
+        edgecolor="#777777",
+        lw=0.4,
+    )
+    # one artist per marker kind (cheaper to draw than one per event)
+    points: dict[tuple[str, str, float, int], tuple[list, list]] = {}
+
+    def put(key, x, y):
+        xs, ys = points.setdefault(key, ([], []))
+        xs.append(x)
+        ys.append(y)
+
+    alive_x, alive_y = [], []
     for i, p in enumerate(patients):
-        end = p["end"] or 0.0
-        ax.barh(
-            i,
-            end,
-            color="#BBD7EA" if p["cart2_cr"] else "#E8E8E8",
-            height=0.6,
-            edgecolor="#777777",
-            lw=0.4,
-        )
         for ev in p["events"]:
             if ev["t"] is None:
                 continue
             if ev["kind"] == "response":
                 cr = ev.get("value") in ("CR", "CRi")
-                ax.plot(ev["t"], i, "o", ms=4, color="#009E73" if cr else "#CC79A7", zorder=3)
+                put(("o", "#009E73" if cr else "#CC79A7", 4.0, 3), ev["t"], i)
             elif ev["kind"] in _MARK:
                 m, c, _ = _MARK[ev["kind"]]
-                ax.plot(ev["t"], i, m, ms=6 if m == "*" else 4.5, color=c, zorder=4)
+                put((m, c, 6.0 if m == "*" else 4.5, 4), ev["t"], i)
         if p["dead"]:
-            ax.plot(end, i, "s", ms=4, color="#000000", zorder=4)
+            put(("s", "#000000", 4.0, 4), ends[i], i)
         else:
-            ax.annotate(
-                "",
-                xy=(end + 1.2, i),
-                xytext=(end, i),
-                arrowprops={"arrowstyle": "->", "color": "#333333", "lw": 0.9},
-            )
+            alive_x.append(ends[i])
+            alive_y.append(i)
+    for (m, c, ms, z), (xs, ys) in points.items():
+        ax.plot(xs, ys, ls="none", marker=m, ms=ms, color=c, zorder=z)
+    if alive_x:
+        ax.quiver(
+            alive_x,
+            alive_y,
+            [1.2] * len(alive_x),
+            [0] * len(alive_x),
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.003,
+            headwidth=4,
+            color="#333333",
+        )
     ax.set_yticks(range(n), [p["patient_id"] for p in patients], fontsize=6.5)
     ax.invert_yaxis()
     ax.set_xlabel(f"Time from CART1 ({time_unit})")
