@@ -515,3 +515,19 @@ def test_missing_labels_and_text_covariates_are_input_errors():
     with pytest.raises(InputError) as err:
         coxph(t, e, np.array(["a"] * 8), names=["stage"])
     assert err.value.column == "stage"
+
+
+def test_firth_matches_penalised_likelihood_maximised_in_r():
+    """Separated data t = 1..20, x = (t <= 10), every third row censored. In R (survival
+    3.5-3, no coxphf available) the Firth penalised partial likelihood maximised directly:
+    ``pl <- function(b) {f <- coxph(Surv(t, e) ~ x, d, ties = "breslow", init = b,
+    control = coxph.control(iter.max = 0)); f$loglik[2] + 0.5 * log(det(solve(vcov(f))))}``;
+    ``optim(0, function(b) -pl(b), method = "BFGS", control = list(reltol = 1e-14))`` gives
+    b = 3.45319847 and pl = -21.1127248396."""
+    t = np.arange(1.0, 21.0)
+    x = (t <= 10).astype(float)
+    e = np.ones(20, dtype=int)
+    e[::3] = 0
+    fit = coxph(t, e, x[:, None], firth=True)
+    assert fit.coef[0] == pytest.approx(3.45319847, rel=1e-6)
+    assert fit.loglik == pytest.approx(-21.1127248396, rel=1e-9)
