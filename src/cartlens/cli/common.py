@@ -69,6 +69,78 @@ def drop_missing(df, columns: Sequence[str | None]):
     return df.loc[keep].reset_index(drop=True), int((~keep).sum())
 
 
+NO_ROWS_LEFT = "no rows left after dropping rows with missing values"
+
+
+def load_complete_rows(
+    data: str | Path,
+    columns: Sequence[str | None],
+    *,
+    empty_column: str,
+    also_required: Sequence[str | None] = (),
+    empty_message: str = NO_ROWS_LEFT,
+):
+    """Read ``data``, check the columns exist, drop rows with a missing value in ``columns``.
+
+    ``also_required`` columns must exist but may have missing values. When no row is left,
+    an :class:`InputError` with ``empty_message`` names ``empty_column``.
+    Returns (frame, n_dropped).
+    """
+    df = read_csv(data)
+    require_columns(df, [*columns, *also_required], data)
+    df, n_dropped = drop_missing(df, columns)
+    if len(df) == 0:
+        raise InputError(empty_message, column=empty_column)
+    return df, n_dropped
+
+
+def load_survival_frame(
+    data: str | Path,
+    time: str,
+    event: str,
+    event_code: str = "1",
+    others: Sequence[str | None] = (),
+    *,
+    also_required: Sequence[str | None] = (),
+):
+    """Complete rows of ``time``, ``event`` and ``others`` (see :func:`load_complete_rows`).
+
+    Returns (frame as text, time as float, 0/1 event indicator, n_dropped).
+    """
+    df, n_dropped = load_complete_rows(
+        data, [time, event, *others], empty_column=time, also_required=also_required
+    )
+    return df, numeric_column(df, time), event_indicator(df, event, event_code), n_dropped
+
+
+def label_key(label: str):
+    """Sort key: labels that look like numbers first, numerically; the others as text."""
+    try:
+        return (0, float(label), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+
+
+def group_labels(df, column: str) -> list:
+    """Distinct labels of a text column, exactly as written, in :func:`label_key` order."""
+    return sorted(df[column].unique(), key=label_key)
+
+
+def group_codes(df, column: str):
+    """Labels (see :func:`group_labels`) and the integer code of each row."""
+    import numpy as np
+
+    labels = group_labels(df, column)
+    index = {lab: i for i, lab in enumerate(labels)}
+    return labels, df[column].map(index).to_numpy(dtype=np.intp)
+
+
+def whole_number(x: float) -> int | float:
+    """Whole numbers as int (counts, codes), others as float."""
+    f = float(x)
+    return int(f) if f.is_integer() else f
+
+
 def numeric_column(df, column: str):
     """Column as float64; a non-numeric value is an :class:`InputError` naming row and value."""
     import numpy as np
@@ -82,6 +154,14 @@ def numeric_column(df, column: str):
             f"value '{df[column].iloc[i]}' in data row {i + 1} is not a number", column=column
         )
     return values.to_numpy(dtype=float)
+
+
+def numbers_if_numeric(values):
+    """A text column as numbers when every non-missing value is a number, else ``None``."""
+    import pandas as pd
+
+    conv = pd.to_numeric(values, errors="coerce")
+    return conv if bool((conv.notna() == values.notna()).all()) else None
 
 
 def event_indicator(df, column: str, code: str = "1"):

@@ -30,6 +30,7 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    numbers_if_numeric,
     parse_floats,
     print_table,
     read_csv,
@@ -56,8 +57,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _prepare(data: str, treatment: str, formula: str):
     """Read the CSV; convert the formula's columns to numbers where they are numeric."""
-    import pandas as pd
-
     df = read_csv(data)
     require_columns(df, [treatment], data)
     if "~" in formula:
@@ -71,13 +70,12 @@ def _prepare(data: str, treatment: str, formula: str):
     ]
     work = df.copy()
     for c in cols:
-        num = pd.to_numeric(df[c], errors="coerce")
-        if (num.notna() | df[c].isna()).all():
+        num = numbers_if_numeric(df[c])
+        if num is not None:
             whole = num.notna().all() and bool((num == num.round()).all())
             work[c] = num.astype("int64") if whole else num
-    tr = df[treatment]
-    num_t = pd.to_numeric(tr, errors="coerce")
-    if (num_t.notna() | tr.isna()).all():
+    num_t = numbers_if_numeric(df[treatment])
+    if num_t is not None:
         work[treatment] = num_t
     return df, work
 

@@ -17,14 +17,18 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
-    drop_missing,
     event_indicator,
+    group_labels,
+    load_complete_rows,
+    numbers_if_numeric,
     print_table,
     read_csv,
     require_columns,
     run_command,
 )
 from cartlens.errors import InputError
+
+NO_ROWS_LEFT = "no rows left after dropping missing values"
 
 
 def _parse_fraction(text: str, option: str) -> tuple[int, int]:
@@ -97,13 +101,11 @@ def compare(
                 raise InputError("give either --a/--b or --data, not both")
             if group is None or outcome is None:
                 raise InputError("--data needs --group and --outcome")
-            df = read_csv(data)
-            require_columns(df, [group, outcome], data)
-            df, n_dropped = drop_missing(df, [group, outcome])
-            if len(df) == 0:
-                raise InputError("no rows left after dropping missing values", column=outcome)
+            df, n_dropped = load_complete_rows(
+                data, [group, outcome], empty_column=outcome, empty_message=NO_ROWS_LEFT
+            )
             y = event_indicator(df, outcome, outcome_code)
-            labels = sorted(df[group].unique(), key=_label_key)
+            labels = group_labels(df, group)
             counts = []
             for lab in labels:
                 sel = (df[group] == lab).to_numpy()
@@ -196,14 +198,6 @@ def _f(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def _label_key(lab: str):
-    """Sort group labels numerically when they all look like numbers, else as text."""
-    try:
-        return (0, float(lab), "")
-    except (TypeError, ValueError):
-        return (1, 0.0, str(lab))
-
-
 @stats_app.command("paired")
 def paired(
     table: Annotated[
@@ -253,11 +247,9 @@ def paired(
                 raise InputError("give either --table or --data, not both")
             if first is None or second is None:
                 raise InputError("--data needs --first and --second")
-            df = read_csv(data)
-            require_columns(df, [first, second], data)
-            df, n_dropped = drop_missing(df, [first, second])
-            if len(df) == 0:
-                raise InputError("no rows left after dropping missing values", column=first)
+            df, n_dropped = load_complete_rows(
+                data, [first, second], empty_column=first, empty_message=NO_ROWS_LEFT
+            )
             tab = paired_table(event_indicator(df, first, code), event_indicator(df, second, code))
         r = mcnemar_test(tab, correct=not no_correct, exact=exact, conf_level=conf_level)
         discordant_only = data is None and len(table.split(",")) == 2
@@ -313,7 +305,6 @@ def logistic(
 
     def compute() -> dict:
         import numpy as np
-        import pandas as pd
 
         from cartlens.stats.logistic import logistic_regression
 
@@ -323,8 +314,8 @@ def logistic(
         lhs = formula.split("~")[0].strip().strip("`")
         require_columns(df, [lhs], data)
         for c in df.columns:  # numeric-looking columns become numbers, the rest stay text
-            conv = pd.to_numeric(df[c], errors="coerce")
-            if df[c].notna().any() and (conv.notna() == df[c].notna()).all():
+            conv = numbers_if_numeric(df[c])
+            if df[c].notna().any() and conv is not None:
                 df[c] = conv
         if outcome_code is not None:
             present = df[lhs].notna().to_numpy()

@@ -19,14 +19,17 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
-    drop_missing,
-    event_indicator,
+    group_codes,
+    load_complete_rows,
+    load_survival_frame,
+    numbers_if_numeric,
     numeric_column,
     parse_floats,
     print_table,
     read_csv,
     require_columns,
     run_command,
+    whole_number,
 )
 from cartlens.errors import InputError
 
@@ -39,21 +42,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _AT_KEYS = ("time", "estimate", "variance", "lower", "upper")
 
 
-def _label_key(lab: str):
-    try:
-        return (0, float(lab), "")
-    except (TypeError, ValueError):
-        return (1, 0.0, str(lab))
-
-
-def _codes(df, column: str):
-    import numpy as np
-
-    labels = sorted(df[column].unique(), key=_label_key)
-    index = {lab: i for i, lab in enumerate(labels)}
-    return labels, df[column].map(index).to_numpy(dtype=np.intp)
-
-
 def _status(df, column: str):
     """Cause codes as numbers (whole numbers as int)."""
     import numpy as np
@@ -62,17 +50,6 @@ def _status(df, column: str):
     if np.all(v == np.round(v)):
         return v.astype(np.int64)
     return v
-
-
-def _number(x):
-    f = float(x)
-    return int(f) if f.is_integer() else f
-
-
-def _fmt(x) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 
 @stats_app.command("cif")
@@ -103,19 +80,14 @@ def cif(
 
         from cartlens.stats.competing import cif_at, cuminc
 
-        df = read_csv(data)
-        cols = [time, event, group, strata]
-        require_columns(df, cols, data)
-        df, n_dropped = drop_missing(df, cols)
-        if len(df) == 0:
-            raise InputError("no rows left after dropping rows with missing values", column=time)
+        df, n_dropped = load_complete_rows(data, [time, event, group, strata], empty_column=time)
         t = numeric_column(df, time)
         st = _status(df, event)
         allowed = None
         if causes is not None:
-            allowed = [_number(c) for c in parse_floats(causes, "--causes") or []]
-        labels, codes = (None, None) if group is None else _codes(df, group)
-        slabels, scodes = (None, None) if strata is None else _codes(df, strata)
+            allowed = [whole_number(c) for c in parse_floats(causes, "--causes") or []]
+        labels, codes = (None, None) if group is None else group_codes(df, group)
+        slabels, scodes = (None, None) if strata is None else group_codes(df, strata)
         res = cuminc(
             t, st, group=codes, strata=scodes, rho=rho, causes=allowed, conf_type=conf_type
         )
@@ -129,13 +101,7 @@ def cif(
                     "cause": c.cause,
                     "n": c.n,
                     "events": c.events,
-                    "at": [
-                        {
-                            k: float(at[k][i])
-                            for k in ("time", "estimate", "variance", "lower", "upper")
-                        }
-                        for i in range(at["time"].size)
-                    ],
+                    "at": [{k: float(at[k][i]) for k in _AT_KEYS} for i in range(at["time"].size)],
                 }
             )
         return {
@@ -156,12 +122,12 @@ def cif(
             for a in g["at"]:
                 rows.append(
                     [
-                        _fmt(g["group"]),
-                        _fmt(g["cause"]),
-                        _fmt(a["time"]),
-                        _fmt(a["estimate"]),
-                        _fmt(a["lower"]),
-                        _fmt(a["upper"]),
+                        g["group"],
+                        g["cause"],
+                        a["time"],
+                        a["estimate"],
+                        a["lower"],
+                        a["upper"],
                     ]
                 )
         print_table(
@@ -171,10 +137,7 @@ def cif(
             print_table(
                 "Gray's test",
                 ["cause", "chisq", "df", "p"],
-                [
-                    [_fmt(g["cause"]), _fmt(g["stat"]), g["df"], _fmt(g["p"])]
-                    for g in p["gray_test"]
-                ],
+                [[g["cause"], g["stat"], g["df"], g["p"]] for g in p["gray_test"]],
             )
 
     run_command(compute, as_json, render)
@@ -182,12 +145,10 @@ def cif(
 
 def _numeric_frame(df):
     """Columns that are all numbers become float; others stay text (categorical)."""
-    import pandas as pd
-
     out = df.copy()
     for c in out.columns:
-        conv = pd.to_numeric(out[c], errors="coerce")
-        if (conv.notna() == out[c].notna()).all():
+        conv = numbers_if_numeric(out[c])
+        if conv is not None:
             out[c] = conv
     return out
 
@@ -215,8 +176,8 @@ def finegray_cmd(
                 bad = df[col][df[col].notna()].iloc[0]
                 raise InputError(f"value '{bad}' is not a number", column=col)
         try:
-            fc = _number(float(cause))
-            cc = _number(float(cencode))
+            fc = whole_number(float(cause))
+            cc = whole_number(float(cencode))
         except ValueError as exc:
             raise InputError(f"must be a number ({exc})", column="--cause") from exc
         res = finegray_formula(formula, df, time=time, status=event, failcode=fc, cencode=cc)
@@ -239,7 +200,7 @@ def finegray_cmd(
             f"Fine-Gray model for cause {p['cause']} (n = {p['n']}, events = {p['events']})",
             ["term", "coef", "se", "sHR", "lower", "upper", "p"],
             [
-                [r["term"]] + [_fmt(r[k]) for k in ("coef", "se", "hr", "lower", "upper", "p")]
+                [r["term"]] + [r[k] for k in ("coef", "se", "hr", "lower", "upper", "p")]
                 for r in p["terms"]
             ],
         )
@@ -263,26 +224,14 @@ def landmark_cmd(
     """Landmark analysis of an exposure dated after time zero (KM medians, log-rank)."""
 
     def compute() -> dict:
-        import pandas as pd
-
         from cartlens.stats.landmark import landmark_series
 
-        df = read_csv(data)
-        require_columns(df, [time, event, exposure_time], data)
-        df, n_dropped = drop_missing(df, [time, event])
-        if len(df) == 0:
-            raise InputError("no rows left after dropping rows with missing values", column=time)
-        t = numeric_column(df, time)
-        e = event_indicator(df, event, event_code)
-        x = pd.to_numeric(df[exposure_time], errors="coerce")
-        if (x.isna() & df[exposure_time].notna()).any():
-            i = int((x.isna() & df[exposure_time].notna()).to_numpy().nonzero()[0][0])
-            raise InputError(
-                f"value '{df[exposure_time].iloc[i]}' in data row {i + 1} is not a number",
-                column=exposure_time,
-            )
+        df, t, e, n_dropped = load_survival_frame(
+            data, time, event, event_code, also_required=[exposure_time]
+        )
+        x = numeric_column(df, exposure_time)  # missing (never exposed) stays NaN
         lms = parse_floats(landmark, "--landmark") or []
-        series = landmark_series(t, e, x.to_numpy(float), lms)
+        series = landmark_series(t, e, x, lms)
         return {
             "n": len(df),
             "n_dropped_missing": n_dropped,
@@ -305,14 +254,14 @@ def landmark_cmd(
             for g in r["groups"]:
                 rows.append(
                     [
-                        _fmt(r["landmark"]),
+                        r["landmark"],
                         g["group"],
                         g["n"],
                         g["events"],
-                        _fmt(g["median"]),
-                        _fmt(g["median_lower"]),
-                        _fmt(g["median_upper"]),
-                        _fmt(r["logrank"]["p"]),
+                        g["median"],
+                        g["median_lower"],
+                        g["median_upper"],
+                        r["logrank"]["p"],
                     ]
                 )
         print_table(

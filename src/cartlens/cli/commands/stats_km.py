@@ -20,14 +20,13 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
-    drop_missing,
-    event_indicator,
+    group_codes,
+    load_survival_frame,
     numeric_column,
     parse_floats,
     print_table,
-    read_csv,
-    require_columns,
     run_command,
+    whole_number,
 )
 from cartlens.errors import InputError
 
@@ -40,42 +39,6 @@ CodeOpt = Annotated[
     str, typer.Option("--event-code", help="Value of the event column meaning 'event' (1).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _label_key(lab: str):
-    """Sort labels numerically when they look like numbers, else as text."""
-    try:
-        return (0, float(lab), "")
-    except (TypeError, ValueError):
-        return (1, 0.0, str(lab))
-
-
-def _codes(df, column: str):
-    """Labels (as written, natural order) and integer codes of a text column."""
-    import numpy as np
-
-    labels = sorted(df[column].unique(), key=_label_key)
-    index = {lab: i for i, lab in enumerate(labels)}
-    return labels, df[column].map(index).to_numpy(dtype=np.intp)
-
-
-def _number(x: float):
-    """Whole numbers as int (counts), others as float."""
-    f = float(x)
-    return int(f) if f.is_integer() else f
-
-
-def _load(data: str, time: str, event: str, code: str, others: list[str | None]):
-    """Read, check columns, drop missing; return frame, time, event, n_dropped."""
-    df = read_csv(data)
-    cols = [time, event, *others]
-    require_columns(df, cols, data)
-    df, n_dropped = drop_missing(df, cols)
-    if len(df) == 0:
-        raise InputError("no rows left after dropping rows with missing values", column=time)
-    t = numeric_column(df, time)
-    e = event_indicator(df, event, code)
-    return df, t, e, n_dropped
 
 
 def _clean(payload: dict) -> dict:
@@ -130,8 +93,10 @@ def km(
 
         _check_conf(conf_type)
         tt = parse_floats(times, "--times")
-        df, t, e, n_dropped = _load(data, time, event, event_code, [group, start, weights, cluster])
-        labels, codes = (None, None) if group is None else _codes(df, group)
+        df, t, e, n_dropped = load_survival_frame(
+            data, time, event, event_code, [group, start, weights, cluster]
+        )
+        labels, codes = (None, None) if group is None else group_codes(df, group)
         entry = None if start is None else numeric_column(df, start)
         w = None if weights is None else numeric_column(df, weights)
         robust = None
@@ -164,16 +129,16 @@ def km(
                 {
                     "group": None if labels is None else labels[c.group],
                     "n": c.n,
-                    "events": _number(c.events),
+                    "events": whole_number(c.events),
                     "median": c.median,
                     "median_lower": c.median_lower,
                     "median_upper": c.median_upper,
-                    "n_start": _number(c.n_start),
+                    "n_start": whole_number(c.n_start),
                     "at": [
                         {
-                            "time": _number(s.time[i]),
-                            "n_risk": _number(s.n_risk[i]),
-                            "n_event": _number(s.n_event[i]),
+                            "time": whole_number(s.time[i]),
+                            "n_risk": whole_number(s.n_risk[i]),
+                            "n_event": whole_number(s.n_event[i]),
                             "surv": float(s.surv[i]),
                             "std_err": float(s.std_err[i]),
                             "lower": float(s.lower[i]),
@@ -268,9 +233,11 @@ def logrank(
             raise InputError(
                 f"must be holm, bonferroni or none; got {pairwise!r}", column="--pairwise"
             )
-        df, t, e, n_dropped = _load(data, time, event, event_code, [group, strata, start])
-        labels, codes = _codes(df, group)
-        slabels, scodes = (None, None) if strata is None else _codes(df, strata)
+        df, t, e, n_dropped = load_survival_frame(
+            data, time, event, event_code, [group, strata, start]
+        )
+        labels, codes = group_codes(df, group)
+        slabels, scodes = (None, None) if strata is None else group_codes(df, strata)
         entry = None if start is None else numeric_column(df, start)
         names = {"time": time, "event": event, "group": group, "strata": strata, "entry": start}
         r = logrank_test(t, e, codes, strata=scodes, rho=rho, entry=entry, names=names)
@@ -282,7 +249,7 @@ def logrank(
                 {
                     "group": labels[g["group"]],
                     "n": g["n"],
-                    "observed": _number(g["observed"]),
+                    "observed": whole_number(g["observed"]),
                     "expected": g["expected"],
                     "o_minus_e": g["o_minus_e"],
                 }
@@ -380,8 +347,8 @@ def followup(
         from cartlens.stats.followup import median_followup
 
         _check_conf(conf_type)
-        df, t, e, n_dropped = _load(data, time, event, event_code, [group])
-        labels, codes = (None, None) if group is None else _codes(df, group)
+        df, t, e, n_dropped = load_survival_frame(data, time, event, event_code, [group])
+        labels, codes = (None, None) if group is None else group_codes(df, group)
         r = median_followup(
             t,
             e,
