@@ -20,13 +20,16 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from cartlens.errors import CartlensError, InputError, StatisticalWarning
 
 MISSING_TOKENS = ("", "NA")
+
+DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def read_csv(path: str | Path):

@@ -30,6 +30,8 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    DataOpt,
+    JsonOpt,
     numbers_if_numeric,
     parse_floats,
     print_table,
@@ -39,7 +41,6 @@ from cartlens.cli.common import (
 )
 from cartlens.errors import InputError
 
-DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
 TreatOpt = Annotated[str, typer.Option("--treatment", help="Binary treatment column.")]
 FormulaOpt = Annotated[
     str, typer.Option("--formula", help='Covariates, e.g. "age + ph.ecog + C(stage)".')
@@ -52,7 +53,6 @@ FirthOpt = Annotated[bool, typer.Option("--firth", help="Firth's penalised logis
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="Balance threshold for |SMD| (default 0.1).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _prepare(data: str, treatment: str, formula: str):
@@ -115,6 +115,19 @@ def _balance_payload(bal) -> dict:
             "max_abs_smd": bal.max_abs_smd,
         },
         "ess": {"before": bal.ess_before, "after": bal.ess_after},
+    }
+
+
+def _sample_payload(fit, treatment: str, formula: str) -> dict:
+    """The analysed sample of a PS fit: sizes, rows dropped, treatment and formula."""
+    return {
+        "n": fit.n,
+        "n_treated": fit.n_treated,
+        "n_control": fit.n_control,
+        "n_dropped_missing": fit.n_dropped_missing,
+        "treatment": treatment,
+        "treated_level": fit.treated_level,
+        "formula": formula,
     }
 
 
@@ -226,13 +239,7 @@ def ps(
             full["weight"] = w_col
             full.to_csv(out, index=False, na_rep="", float_format="%.15g")
         return {
-            "n": fit.n,
-            "n_treated": fit.n_treated,
-            "n_control": fit.n_control,
-            "n_dropped_missing": fit.n_dropped_missing,
-            "treatment": treatment,
-            "treated_level": fit.treated_level,
-            "formula": formula,
+            **_sample_payload(fit, treatment, formula),
             "estimand": w.estimand,
             "stabilized": w.stabilized,
             "ps_model": _ps_model_payload(fit),
@@ -340,13 +347,7 @@ def match(
             md["ps"] = fit.ps[m.matched]
             md.to_csv(out, index=False, na_rep="", float_format="%.15g")
         return {
-            "n": fit.n,
-            "n_treated": fit.n_treated,
-            "n_control": fit.n_control,
-            "n_dropped_missing": fit.n_dropped_missing,
-            "treatment": treatment,
-            "treated_level": fit.treated_level,
-            "formula": formula,
+            **_sample_payload(fit, treatment, formula),
             "estimand": "att",
             "matching": {
                 "method": "nearest",

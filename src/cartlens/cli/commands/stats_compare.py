@@ -17,6 +17,8 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    DataOpt,
+    JsonOpt,
     event_indicator,
     group_labels,
     load_complete_rows,
@@ -82,7 +84,7 @@ def compare(
         str | None, typer.Option("--test", help="Force 'chisq' or 'fisher' (2 groups).")
     ] = None,
     conf_level: Annotated[float, typer.Option("--conf-level")] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Compare proportions: chi-square or Fisher (chosen by expected counts), RD and OR."""
 
@@ -213,7 +215,7 @@ def paired(
     no_correct: Annotated[bool, typer.Option("--no-correct")] = False,
     exact: Annotated[bool, typer.Option("--exact", help="Exact binomial McNemar test.")] = False,
     conf_level: Annotated[float, typer.Option("--conf-level")] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """McNemar's test for paired binary outcomes (asymptotic or exact)."""
 
@@ -288,7 +290,7 @@ def paired(
 
 @stats_app.command("logistic")
 def logistic(
-    data: Annotated[str, typer.Option("--data", help="CSV file.")],
+    data: DataOpt,
     formula: Annotated[str, typer.Option("--formula", help='e.g. "response ~ age + C(arm)".')],
     outcome_code: Annotated[
         str | None,
@@ -299,7 +301,7 @@ def logistic(
         str | None, typer.Option("--ci", help="wald or profile (default: profile with --firth).")
     ] = None,
     conf_level: Annotated[float, typer.Option("--conf-level")] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Logistic regression (odds ratios, CIs, p-values); Firth option for small samples."""
 

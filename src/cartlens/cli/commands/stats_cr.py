@@ -19,6 +19,8 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    DataOpt,
+    JsonOpt,
     group_codes,
     load_complete_rows,
     load_survival_frame,
@@ -33,12 +35,10 @@ from cartlens.cli.common import (
 )
 from cartlens.errors import InputError
 
-DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
 TimeOpt = Annotated[str, typer.Option("--time", help="Time column.")]
 StatusOpt = Annotated[
     str, typer.Option("--event", help="Status column: 0 = censored, other values = cause codes.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _AT_KEYS = ("time", "estimate", "variance", "lower", "upper")
 
 

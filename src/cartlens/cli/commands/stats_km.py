@@ -20,6 +20,8 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    DataOpt,
+    JsonOpt,
     group_codes,
     load_survival_frame,
     numeric_column,
@@ -32,13 +34,11 @@ from cartlens.errors import InputError
 
 CONF_TYPES = ("log", "log-log", "plain")
 
-DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
 TimeOpt = Annotated[str, typer.Option("--time", help="Time (stop) column.")]
 EventOpt = Annotated[str, typer.Option("--event", help="Event column.")]
 CodeOpt = Annotated[
     str, typer.Option("--event-code", help="Value of the event column meaning 'event' (1).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _clean(payload: dict) -> dict:
