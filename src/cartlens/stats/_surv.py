@@ -98,26 +98,14 @@ def check_survival_input(
     n = t.shape[0]
     if n == 0:
         raise InputError("no observations (empty input)", column=t_name)
-    bad = ~np.isfinite(t)
-    if bad.any():
-        i = _first_bad(bad)
-        raise InputError(
-            f"time must be finite, got {_desc(t[i])} at position {i + 1}", column=t_name
-        )
-    if (t < 0).any():
-        i = _first_bad(t < 0)
-        raise InputError(f"time must be >= 0, got {t[i]} at position {i + 1}", column=t_name)
+    _check_finite_nonnegative(t, "time", t_name)
 
     ev_raw = np.asarray(event)
     if ev_raw.ndim == 0:
         ev_raw = ev_raw.reshape(1)
     if ev_raw.ndim != 1:
         raise InputError(f"must be one-dimensional, got shape {ev_raw.shape}", column=e_name)
-    if ev_raw.shape[0] != n:
-        raise InputError(
-            f"has {ev_raw.shape[0]} values but {t_name} has {n} (lengths must match)",
-            column=e_name,
-        )
+    _check_length(ev_raw, n, e_name, t_name)
     if ev_raw.dtype == np.bool_:
         ev = ev_raw.astype(np.int8)
     else:
@@ -142,23 +130,8 @@ def check_survival_input(
     if entry is not None:
         s_name = _name(names, "entry")
         en = _as_1d_float(entry, s_name)
-        if en.shape[0] != n:
-            raise InputError(
-                f"has {en.shape[0]} values but {t_name} has {n} (lengths must match)",
-                column=s_name,
-            )
-        bad = ~np.isfinite(en)
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputError(
-                f"entry time must be finite, got {_desc(en[i])} at position {i + 1}",
-                column=s_name,
-            )
-        if (en < 0).any():
-            i = _first_bad(en < 0)
-            raise InputError(
-                f"entry time must be >= 0, got {en[i]} at position {i + 1}", column=s_name
-            )
+        _check_length(en, n, s_name, t_name)
+        _check_finite_nonnegative(en, "entry time", s_name)
         bad = en >= t
         if bad.any():
             i = _first_bad(bad)
@@ -172,22 +145,30 @@ def check_survival_input(
     if weights is not None:
         w_name = _name(names, "weights")
         w = _as_1d_float(weights, w_name)
-        if w.shape[0] != n:
-            raise InputError(
-                f"has {w.shape[0]} values but {t_name} has {n} (lengths must match)",
-                column=w_name,
-            )
-        bad = ~np.isfinite(w)
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputError(
-                f"weights must be finite, got {_desc(w[i])} at position {i + 1}",
-                column=w_name,
-            )
-        if (w < 0).any():
-            i = _first_bad(w < 0)
-            raise InputError(f"weights must be >= 0, got {w[i]} at position {i + 1}", column=w_name)
+        _check_length(w, n, w_name, t_name)
+        _check_finite_nonnegative(w, "weights", w_name)
     return t, ev, en, w
+
+
+def _check_length(x: np.ndarray, n: int, name: str, t_name: str) -> None:
+    """Raise :class:`InputError` unless ``x`` has one value per time."""
+    if x.shape[0] != n:
+        raise InputError(
+            f"has {x.shape[0]} values but {t_name} has {n} (lengths must match)", column=name
+        )
+
+
+def _check_finite_nonnegative(x: np.ndarray, what: str, name: str) -> None:
+    """Raise :class:`InputError` at the first value that is not finite, then at the first < 0."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputError(
+            f"{what} must be finite, got {_desc(x[i])} at position {i + 1}", column=name
+        )
+    if (x < 0).any():
+        i = _first_bad(x < 0)
+        raise InputError(f"{what} must be >= 0, got {x[i]} at position {i + 1}", column=name)
 
 
 def _is_missing_array(a: np.ndarray) -> np.ndarray:

@@ -38,6 +38,16 @@ def _values(x: object, name: str, *, min_n: int = 1) -> np.ndarray:
     return a
 
 
+def _group_labels(groups: object, n: int) -> tuple[np.ndarray, list]:
+    """Group labels as an object array (one per value, none missing) and their sorted set."""
+    g = np.asarray(groups, dtype=object).ravel()
+    if g.size != n:
+        raise InputError(f"has {g.size} labels for {n} values", column="groups")
+    if any(lab is None or (isinstance(lab, float) and np.isnan(lab)) for lab in g):
+        raise InputError("contains missing group labels (drop them first)", column="groups")
+    return g, sorted(set(g.tolist()), key=lambda s: (str(type(s)), s))
+
+
 def _tie_sizes(values: np.ndarray) -> np.ndarray:
     _, counts = np.unique(values, return_counts=True)
     return counts.astype(float)
@@ -254,12 +264,7 @@ def kruskal_wallis(values: object, groups: object) -> KruskalResult:
     1952;47:583-621. R: ``kruskal.test(x, g)``.
     """
     v = _values(values, "values")
-    g = np.asarray(groups, dtype=object).ravel()
-    if g.size != v.size:
-        raise InputError(f"has {g.size} labels for {v.size} values", column="groups")
-    if any(lab is None or (isinstance(lab, float) and np.isnan(lab)) for lab in g):
-        raise InputError("contains missing group labels (drop them first)", column="groups")
-    labels = sorted(set(g.tolist()), key=lambda s: (str(type(s)), s))
+    g, labels = _group_labels(groups, v.size)
     k = len(labels)
     if k < 2:
         raise InputError("all observations are in the same group", column="groups")
@@ -358,10 +363,5 @@ def median_iqr_by_group(x: object, groups: object) -> tuple[MedianIQR, ...]:
         a = np.asarray(x, dtype=float).ravel()
     except (TypeError, ValueError) as exc:
         raise InputError(f"must be numeric: {exc}", column="x") from exc
-    g = np.asarray(groups, dtype=object).ravel()
-    if g.size != a.size:
-        raise InputError(f"has {g.size} labels for {a.size} values", column="groups")
-    if any(lab is None or (isinstance(lab, float) and np.isnan(lab)) for lab in g):
-        raise InputError("contains missing group labels (drop them first)", column="groups")
-    labels = sorted(set(g.tolist()), key=lambda s: (str(type(s)), s))
+    g, labels = _group_labels(groups, a.size)
     return tuple(median_iqr(a[g == lab], group=lab) for lab in labels)
