@@ -28,6 +28,7 @@ from cartlens.errors import InputError, PairedDataWarning, SparseDataWarning
 from cartlens.results import Result
 from cartlens.stats.proportions import (
     ProportionCI,
+    _check_level,
     binom_ci,
     binom_test_p,
     check_count,
@@ -67,14 +68,6 @@ def _check_alternative(alternative: str) -> str:
             f"must be one of {', '.join(_ALTERNATIVES)}, got {alternative!r}", column="alternative"
         )
     return alternative
-
-
-def _check_level(conf_level: float) -> float:
-    if not (0.0 < float(conf_level) < 1.0):
-        raise InputError(
-            f"must lie strictly between 0 and 1, got {conf_level!r}", column="conf_level"
-        )
-    return float(conf_level)
 
 
 # --------------------------------------------------------------------------------------------
