@@ -92,18 +92,23 @@ class FineGrayResult(Result):
 # --------------------------------------------------------------------------------------------
 # internal: sorted data and risk-set sums
 # --------------------------------------------------------------------------------------------
+def _blocks(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal values of a sorted, non-empty ``t``: start index and value of each run,
+    and the run number of each element."""
+    new = np.empty(t.size, bool)
+    new[0] = True
+    np.not_equal(t[1:], t[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    return starts, t[starts], np.cumsum(new) - 1
+
+
 def _km_censoring_left(t: np.ndarray, cens: np.ndarray, at: np.ndarray) -> np.ndarray:
     """KM of the censoring distribution (``cens`` = 1 censored) just before each of ``at``.
 
     ``t`` is sorted. Equals crr's ``approx(survfit(Surv(t, cens) ~ 1), xout = at*(1-100eps))``.
     """
     n = t.size
-    new = np.empty(n, bool)
-    new[0] = True
-    np.not_equal(t[1:], t[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    ut = t[starts]
-    idx = np.cumsum(new) - 1
+    starts, ut, idx = _blocks(t)
     d = np.bincount(idx, weights=cens, minlength=ut.size)
     nrisk = (n - starts).astype(float)
     surv = np.cumprod(1.0 - d / nrisk)
@@ -271,12 +276,7 @@ class _FGData:
             fac = w[sel] * self.inv_G_other[sel]
             eta1[sel] -= fac[:, None] * (X[sel] * sa[ks][:, None] - sb[ks])
         # psi: the part from estimating G, per distinct time block
-        new = np.empty(n, bool)
-        new[0] = True
-        np.not_equal(t[1:], t[:-1], out=new[1:])
-        bstart = np.flatnonzero(new)
-        ut = t[bstart]
-        bid = np.cumsum(new) - 1
+        bstart, ut, bid = _blocks(t)
         nb = ut.size
         kb = np.searchsorted(self.uft, ut, side="left")  # failure times >= block time
         c = w * self.inv_G_other
