@@ -9,8 +9,8 @@ import pytest
 
 def demo_run_dir(tmp_path_factory) -> Path:
     """Run the bundled study on the bundled registry once per session; return the folder."""
+    from cartlens.report.pipeline import run_to_directory
     from cartlens.study.demo_data import DEMO_REGISTRY_DIR
-    from cartlens.study.pipeline import run_to_directory
     from cartlens.study.spec import REFERENCE_STUDY
 
     out = tmp_path_factory.getbasetemp() / "cartlens-demo-run"

@@ -11,8 +11,8 @@ import json
 import re
 import shutil
 
+from cartlens.report.pipeline import run_to_directory
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
-from cartlens.study.pipeline import run_to_directory
 from cartlens.study.spec import REFERENCE_STUDY
 
 

@@ -31,8 +31,8 @@ def demo(
         print(f"[{time.perf_counter() - t0:4.1f}s] {message}", file=sys.stderr, flush=True)
 
     try:
+        from cartlens.report.pipeline import import_to_store, run_to_directory
         from cartlens.study.demo_data import DEMO_REGISTRY_DIR
-        from cartlens.study.pipeline import import_to_store, run_to_directory
         from cartlens.study.spec import REFERENCE_STUDY
 
         say("cartlens demo: 84 SYNTHETIC patients, reference study (Xu et al. 2023)")

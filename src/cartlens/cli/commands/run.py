@@ -33,7 +33,7 @@ def run(
     from cartlens.errors import CartlensError
 
     try:
-        from cartlens.study.pipeline import run_to_directory
+        from cartlens.report.pipeline import run_to_directory
 
         res = run_to_directory(study, registry, out, say=(lambda _m: None) if quiet else _say)
     except (CartlensError, ValueError, FileNotFoundError) as exc:
