@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cartlens.stats.competing import cuminc
@@ -41,7 +41,8 @@ from lifelines.utils import concordance_index, restricted_mean_survival_time  # 
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 COX = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LIFELINES_TIGHT = {"precision": 1e-12, "max_steps": 200}
+LIFELINES_TIGHT = {"precision": 1e-14, "max_steps": 500}
+TIGHT = {"eps": 1e-12, "iter_max": 100}  # both fits to full precision (R's default eps 1e-9)
 
 
 @st.composite
@@ -115,7 +116,12 @@ def test_left_truncated_km_matches_lifelines(data):
     ``KaplanMeierFitter().fit(t, e, entry=entry)``."""
     t, e, _, _, _, entry = data
     c = kaplan_meier(t, e, entry=entry).curve()
-    kmf = lifelines.KaplanMeierFitter().fit(t, e, entry=entry)
+    try:
+        kmf = lifelines.KaplanMeierFitter().fit(t, e, entry=entry)
+    except lifelines.exceptions.StatError:
+        # lifelines refuses data whose risk set empties before later entries (S = 0 from
+        # then on, as R's survfit has it); not comparable
+        assume(False)
     theirs = kmf.survival_function_at_times(c.time).to_numpy()
     np.testing.assert_allclose(c.surv, theirs, rtol=1e-10, atol=1e-12)
 
@@ -144,8 +150,10 @@ def test_k_group_logrank_matches_lifelines(data):
         return
     with _quiet():
         ours = logrank_test(t, e, g)
+    # survdiff counts only groups with a positive expected count (a group censored before
+    # the first event drops out of df); lifelines does not, so such data are not compared
+    assume(ours.df == 2)
     theirs = multivariate_logrank_test(t, g, e)
-    assert ours.df == 2
     assert ours.chisq == pytest.approx(theirs.test_statistic, rel=1e-8, abs=1e-10)
 
 
@@ -192,7 +200,7 @@ def test_weighted_efron_cox_matches_lifelines(data):
     ``se(coef)``) and log-likelihood equal lifelines ``weights_col`` with robust=False."""
     t, e, X, _, w, _ = data
     with _quiet():
-        fit = coxph(t, e, X, weights=w, concordance=False)
+        fit = coxph(t, e, X, weights=w, concordance=False, **TIGHT)
     cph = _lifelines_cox(_frame(t, e, X, w=w), weights_col="w", robust=False)
     _assert_cox_agrees(fit, cph)
 
@@ -203,7 +211,7 @@ def test_stratified_efron_cox_matches_lifelines(data):
     """``coxph(Surv(t, e) ~ x1 + x2 + strata(g))`` = lifelines ``strata=["g"]``."""
     t, e, X, g, _, _ = data
     with _quiet():
-        fit = coxph(t, e, X, strata=g, concordance=False)
+        fit = coxph(t, e, X, strata=g, concordance=False, **TIGHT)
     cph = _lifelines_cox(_frame(t, e, X, g=g), strata=["g"])
     _assert_cox_agrees(fit, cph)
 
@@ -215,7 +223,7 @@ def test_left_truncated_efron_cox_matches_lifelines(data):
     half-integers) = lifelines ``entry_col``."""
     t, e, X, _, _, entry = data
     with _quiet():
-        fit = coxph(t, e, X, entry=entry, concordance=False)
+        fit = coxph(t, e, X, entry=entry, concordance=False, **TIGHT)
     cph = _lifelines_cox(_frame(t, e, X, entry=entry), entry_col="entry")
     _assert_cox_agrees(fit, cph)
 
@@ -228,7 +236,7 @@ def test_robust_se_matches_lifelines_without_ties(data):
     see tests/stats/test_cox.py for the R reference values)."""
     t, e, X, _, _, _ = data
     with _quiet():
-        fit = coxph(t, e, X, robust=True, concordance=False)
+        fit = coxph(t, e, X, robust=True, concordance=False, **TIGHT)
     cph = _lifelines_cox(_frame(t, e, X), robust=True)
     _assert_cox_agrees(fit, cph, se=False)
     np.testing.assert_allclose(fit.robust_se, cph.standard_errors_.to_numpy(), rtol=1e-5)
@@ -243,7 +251,7 @@ def test_stratified_breslow_cox_matches_statsmodels(data):
 
     t, e, X, g, _, _ = data
     with _quiet():
-        fit = coxph(t, e, X, strata=g, ties="breslow", concordance=False)
+        fit = coxph(t, e, X, strata=g, ties="breslow", concordance=False, **TIGHT)
         res = PHReg(t, X, status=e, strata=g, ties="breslow").fit()
     np.testing.assert_allclose(fit.coef, res.params, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(fit.se, res.bse, rtol=1e-5)
