@@ -80,3 +80,25 @@ def test_filter_type_mismatch_is_a_spec_error(store):
     with pytest.raises(SpecError) as e:
         run_study(parse_study(text), store, spec_text=text)
     assert e.value.key == "cohorts.older.where.age"
+
+
+def test_proportion_with_no_evaluable_row_is_a_warning_not_a_failure(store):
+    text = (
+        BASE.replace("METHOD", "restriction")
+        + """
+[cohorts.not_evaluable]
+where = { course_number = 1, response_evaluable = false }
+
+[[analyses]]
+id = "ne_cr"
+type = "proportion"
+cohorts = ["not_evaluable"]
+outcome = "cr"
+"""
+    )
+    run = run_study(parse_study(text), store, spec_text=text)
+    a = run.analysis("ne_cr")
+    assert a.status == "ok"
+    assert a.summary["not_evaluable.n"] == 0 and a.summary["not_evaluable.pct"] is None
+    assert run.cohorts["not_evaluable"]["n"] == 5  # the five early deaths
+    assert any("SparseDataWarning" in w and "0 evaluable" in w for w in a.warnings)

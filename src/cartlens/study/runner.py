@@ -263,9 +263,32 @@ def _proportion(a, study, cohorts, ctx):
         _require(df, [a.outcome], f"analyses.{a.id}.outcome", ctx["lines"], ctx["loc"])
         v = df[a.outcome].dropna().astype(bool)
         x, n = int(v.sum()), int(len(v))
+        if n == 0:
+            from cartlens.errors import SparseDataWarning
+
+            warnings.warn(
+                f"cohort '{c}' has no row with a value of '{a.outcome}' (0 evaluable); "
+                "its proportion is undefined",
+                SparseDataWarning,
+                stacklevel=2,
+            )
+            summary.update({f"{c}.x": 0, f"{c}.n": 0, f"{c}.pct": None})
+            summary.update({f"{c}.lower": None, f"{c}.upper": None})
+            rows.append(
+                {
+                    "cohort": c,
+                    "label": study.cohorts[c].label or c,
+                    "x": 0,
+                    "n": 0,
+                    "estimate": None,
+                    "lower": None,
+                    "upper": None,
+                }
+            )
+            continue
         r = binom_ci(x, n, p.ci_method, conf_level=p.conf_level)
         results[c] = r
-        summary.update({f"{c}.x": x, f"{c}.n": n, f"{c}.pct": 100 * x / n if n else None})
+        summary.update({f"{c}.x": x, f"{c}.n": n, f"{c}.pct": 100 * x / n})
         summary.update({f"{c}.lower": r.lower, f"{c}.upper": r.upper})
         rows.append(
             {
