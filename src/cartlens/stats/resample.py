@@ -1294,6 +1294,12 @@ def permutation_logrank(
     -------
     PermutationResult
 
+    Notes
+    -----
+    A relabeling whose log-rank variance matrix is singular (a group never at risk beside
+    another at a death time) gets chi-square 0 with two groups and the generalised-inverse
+    quadratic form with more; R's ``survdiff`` stops with an error there.
+
     References
     ----------
     Heinze G, Gnant M, Schemper M (2003). Exact log-rank tests for unequal follow-up.
