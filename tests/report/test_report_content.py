@@ -40,3 +40,24 @@ def test_report_shows_what_the_study_did_not_do(demo_run):
     assert "Mantel-Byar" in section
     assert "ImmortalTimeWarning" in html
     assert "reproducibility" in html and "SHA-256" in html
+
+
+def test_small_cell_suppression_applies_to_tables_and_figures(tmp_path):
+    import json
+
+    from cartlens.report.pipeline import run_to_directory
+    from cartlens.study.demo_data import DEMO_REGISTRY_DIR
+    from cartlens.study.spec import REFERENCE_STUDY
+
+    text = REFERENCE_STUDY.read_text().replace(
+        "small_cell_threshold = 0", "small_cell_threshold = 5"
+    )
+    study = tmp_path / "study.toml"
+    study.write_text(text)
+    out = tmp_path / "out"
+    run_to_directory(study, DEMO_REGISTRY_DIR, out)
+    html = (out / "report.html").read_text()
+    assert "&lt;5 (-)" in html  # e.g. 1 ICANS after CART2, and no percentage beside it
+    assert "&lt;5" in (out / "figures" / "km_adjusted_os.svg").read_text()  # numbers at risk
+    # results.json keeps the exact numbers
+    assert json.loads((out / "results.json").read_text())["replication"]["cart2_icans"] == 1

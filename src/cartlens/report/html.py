@@ -173,7 +173,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
         }
         for n, c in cohorts.items()
     ]
-    flow = figs.add("flow", "Cohort flow", lambda: flow_figure(nodes))
+    flow = figs.add("flow", "Cohort flow", lambda: flow_figure(nodes, count_format=fmt.count))
 
     blocks: dict[str, list[dict]] = {k: [] for k, _ in SECTIONS}
     for a in run.analyses:
@@ -315,6 +315,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                         risk_times=d["risk_times"],
                         pvalues=pv,
                         decimals=fmt.decimals,
+                        count_format=fmt.count,
                     ),
                 )
             )
@@ -493,6 +494,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                             risk_times=d["risk_times"],
                             pvalues=[f"log-rank P = {fmt.pvalue(s.get('landmark.p'))}"],
                             decimals=fmt.decimals,
+                            count_format=fmt.count,
                         ),
                     )
                 )
@@ -511,6 +513,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
                             risk_times=d["risk_times"],
                             pvalues=[f"Mantel-Byar P = {fmt.pvalue(s.get('mantel_byar.p'))}"],
                             decimals=fmt.decimals,
+                            count_format=fmt.count,
                         ),
                     )
                 )
@@ -587,7 +590,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
         "title": study["study"]["title"],
         "synthetic_note": study["study"].get("synthetic_note", ""),
         "flow": flow,
-        "cohorts": [{"name": n, **c} for n, c in cohorts.items()],
+        "cohorts": [{"name": n, **c, "n_text": fmt.count(c["n"])} for n, c in cohorts.items()],
         "sections": sections,
         "replication": rep_rows,
         "n_match": n_match,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cartlens.report.style import apply_style, color
 
 
-def flow_figure(nodes: Sequence[dict]):
+def flow_figure(nodes: Sequence[dict], *, count_format=str):
     """Cohort flow diagram: boxes (label, n) in rows by depth, arrows from each box's parent.
 
     ``nodes``: dicts with ``name``, ``label``, ``n``, ``parent`` (a name or None), in the order
@@ -71,7 +71,10 @@ def flow_figure(nodes: Sequence[dict]):
         nd = by[name]
         k = len(rows[depth[name]])
         bw = min(2.0, 0.92 * width / k)
-        text = textwrap.fill(str(nd["label"]), max(14, int(bw * 15))) + f"\nn = {nd['n']}"
+        text = (
+            textwrap.fill(str(nd["label"]), max(14, int(bw * 15)))
+            + f"\nn = {count_format(nd['n'])}"
+        )
         box = FancyBboxPatch(
             (x - bw / 2, y - 0.34),
             bw,

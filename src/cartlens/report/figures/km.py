@@ -24,6 +24,7 @@ def km_figure(
     risk_times: Sequence[float] = (0, 6, 12, 18, 24),
     pvalues: Sequence[str] = (),
     decimals: int = 1,
+    count_format=str,
 ):
     """Kaplan-Meier figure from a :class:`~cartlens.stats.km.KMResult`.
 
@@ -36,6 +37,8 @@ def km_figure(
         ``risk_times``), as the study runner records them.
     pvalues : list of str
         Lines of test results printed in the plot (e.g. ``"log-rank P = 0.014"``).
+    count_format : callable
+        Formats counts (n, numbers at risk), e.g. with small-cell suppression.
     """
     import matplotlib.pyplot as plt
 
@@ -53,7 +56,8 @@ def km_figure(
         s = np.r_[1.0, np.asarray(c.surv, dtype=float)]
         lo = np.r_[1.0, np.nan_to_num(np.asarray(c.lower, dtype=float), nan=0.0)]
         hi = np.r_[1.0, np.nan_to_num(np.asarray(c.upper, dtype=float), nan=1.0)]
-        label = f"{info['label']} (n={int(c.n)}, median {_fmt(info.get('median'), decimals)})"
+        n_text = count_format(int(c.n))
+        label = f"{info['label']} (n={n_text}, median {_fmt(info.get('median'), decimals)})"
         ax.step(t, s, where="post", color=col, lw=1.6, label=label)
         ax.fill_between(t, lo, hi, step="post", color=col, alpha=0.15, lw=0)
         cens = np.asarray(c.n_censor) > 0
@@ -90,6 +94,8 @@ def km_figure(
     for i, info in enumerate(curves):
         for x, n in zip(risk_times, info.get("at_risk", [])):
             if x <= xmax:
-                tab.text(x, i, str(n), ha="center", va="center", fontsize=8, color=color(i))
+                tab.text(
+                    x, i, count_format(n), ha="center", va="center", fontsize=8, color=color(i)
+                )
     fig.subplots_adjust(left=0.11, right=0.97, top=0.93, bottom=0.06)
     return fig
