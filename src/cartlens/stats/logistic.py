@@ -12,7 +12,12 @@
   **penalised likelihood-ratio** tests: for each coefficient the penalised likelihood is
   re-maximised with that coefficient fixed (the penalty keeps the full design, as in
   logistf). ``ci="wald"`` gives Wald intervals and p-values from the same variance (the
-  inverse information at the estimate, logistf's ``vcov``).
+  inverse information at the estimate, logistf's ``vcov``). Each constrained fit starts
+  from the estimate (so the profile is a deterministic function of the fixed value); the
+  bracket grows geometrically from one standard error, and where the profile never reaches
+  the threshold (separation; ``|b| > 1e4``) the limit is reported as infinite (``inf``
+  odds ratio, ``null`` in JSON) with a :class:`SeparationWarning`, never an exception.
+  logistf reports a finite value at its iteration limit there instead.
 * Separation is detected exactly by a linear programme (is there a direction b != 0 with
   (2y - 1) x'b >= 0 for every row?): a :class:`SeparationWarning` names the terms
   involved; the ML estimates then diverge, and Firth's method is the remedy.
@@ -307,6 +312,11 @@ def detect_separation(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return None
 
 
+_PROFILE_MAXITER = 1000  # constrained fits far out on a flat profile need many halved steps
+_PROFILE_MAX_DOUBLINGS = 30  # bracket grows geometrically: step * 2**30 covers any finite limit
+_PROFILE_MAX_ABS = 1e4  # |beta_j| beyond which the limit is taken as infinite
+
+
 def _profile_limit(
     X: np.ndarray,
     y: np.ndarray,
@@ -318,33 +328,47 @@ def _profile_limit(
     crit: float,
     firth: bool,
 ) -> float:
-    """Limit of the profile (penalised) likelihood interval of coefficient j on one side."""
+    """Limit of the profile (penalised) likelihood interval of coefficient j on one side.
+
+    The deficit ``2 (l(beta_hat) - max_{beta_-j} l(b, beta_-j)) - crit`` is evaluated
+    *deterministically*: every constrained fit starts from ``beta_hat`` with ``beta_j = b``
+    (never from the previous evaluation's solution). The Firth-penalised likelihood is not
+    concave, and with the coefficient fixed far from its estimate the constrained problem
+    can have several local maxima, so warm starts made the deficit depend on the order of
+    evaluation: the bracket found while expanding then changed sign inside ``brentq``
+    ("f(a) and f(b) must have different signs"). The bracket grows geometrically from one
+    standard error; if the deficit never becomes positive before ``|beta_j|`` exceeds
+    ``1e4`` (or 30 doublings) the profile does not cross the threshold (separation: the
+    limit is at infinity) and ``side * inf`` is returned; the caller warns.
+    """
     free = np.ones(beta_hat.size, bool)
     free[j] = False
-    start = {"beta": beta_hat.copy()}
+    cache: dict[float, float] = {}
 
     def deficit(b: float) -> float:
-        beta0 = start["beta"].copy()
-        beta0[j] = b
-        beta, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=200)
-        start["beta"] = beta
-        return 2.0 * (obj_hat - obj) - crit
+        if b not in cache:
+            beta0 = beta_hat.copy()
+            beta0[j] = b
+            _, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=_PROFILE_MAXITER)
+            cache[b] = 2.0 * (obj_hat - obj) - crit
+        return cache[b]
 
     step = max(se_j, 1e-3) if math.isfinite(se_j) else 1.0
-    lo = beta_hat[j]
+    lo = float(beta_hat[j])
     hi = lo + side * step
     f_hi = deficit(hi)
-    expand = 0
-    while f_hi < 0:
+    doublings = 0
+    while not f_hi > 0:
         lo = hi
         step *= 2.0
         hi = lo + side * step
-        f_hi = deficit(hi)
-        expand += 1
-        if expand > 40 or abs(hi) > 1e4:
+        doublings += 1
+        if doublings > _PROFILE_MAX_DOUBLINGS or abs(hi) > _PROFILE_MAX_ABS:
             return side * math.inf
-    start["beta"] = beta_hat.copy()
+        f_hi = deficit(hi)
     a, b = sorted((lo, hi))
+    if not (deficit(a) <= 0 <= deficit(b) or deficit(b) <= 0 <= deficit(a)):  # pragma: no cover
+        return side * math.inf  # cannot happen: both ends come from the same cache
     return float(optimize.brentq(deficit, a, b, xtol=1e-10, rtol=1e-12, maxiter=200))
 
 
@@ -460,6 +484,7 @@ def fit_logistic_arrays(
     keep = ~aliased
     Xk = Xa[:, keep]
     kk = Xk.shape[1]
+    names_k = [n for n, kept in zip(names, keep, strict=True) if kept]
     if n <= kk and not firth:
         warnings.warn(
             f"only {n} observations for {kk} coefficients", ConvergenceWarning, stacklevel=2
@@ -515,6 +540,18 @@ def fit_logistic_arrays(
             lo_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k[j], -1, crit, firth)
             hi_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k[j], +1, crit, firth)
             p_k[j] = _profile_p(Xk, ya, beta, obj, j, firth)
+        open_ends = [
+            f"{names_k[j]} ({'lower' if np.isinf(lo_k[j]) else 'upper'})"
+            for j in range(kk)
+            if np.isinf(lo_k[j]) or np.isinf(hi_k[j])
+        ]
+        if open_ends:
+            warnings.warn(
+                "the profile likelihood does not reach the confidence threshold, so the "
+                f"interval is unbounded (reported as infinite) for: {', '.join(open_ends)}",
+                SeparationWarning,
+                stacklevel=2,
+            )
 
     def full(v: np.ndarray) -> np.ndarray:
         out = np.full(k, np.nan)
