@@ -12,11 +12,11 @@
   **penalised likelihood-ratio** tests: for each coefficient the penalised likelihood is
   re-maximised with that coefficient fixed (the penalty keeps the full design, as in
   logistf). ``ci="wald"`` gives Wald intervals and p-values from the same variance (the
-  inverse information at the estimate, logistf's ``vcov``). Each constrained fit starts
-  from the estimate (so the profile is a deterministic function of the fixed value); the
-  bracket grows geometrically from one standard error, and where the profile never reaches
-  the threshold (separation; ``|b| > 1e4``) the limit is reported as infinite (``inf``
-  odds ratio, ``null`` in JSON) with a :class:`SeparationWarning`, never an exception.
+  inverse information at the estimate, logistf's ``vcov``). Each point of the profile is
+  computed once and cached (see ``_profile_limit``); the bracket grows geometrically from
+  one standard error, and where the profile never reaches the threshold (separation;
+  ``|b| > 1e4``) the limit is reported as infinite (``inf`` odds ratio, ``null`` in
+  JSON) with a :class:`SeparationWarning`, never an exception.
   logistf reports a finite value at its iteration limit there instead.
 * Separation is detected exactly by a linear programme (is there a direction b != 0 with
   (2y - 1) x'b >= 0 for every row?): a :class:`SeparationWarning` names the terms
@@ -199,7 +199,10 @@ def _score(X: np.ndarray, y: np.ndarray, p: np.ndarray, info: np.ndarray, firth:
     resid = y - p
     if firth:
         w = p * (1.0 - p)
-        inv = np.linalg.pinv(info, hermitian=True)
+        try:
+            inv = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(info, hermitian=True)
         xs = X * np.sqrt(w)[:, None]
         h = np.einsum("ij,jk,ik->i", xs, inv, xs)
         resid = resid + h * (0.5 - p)
@@ -330,26 +333,34 @@ def _profile_limit(
 ) -> float:
     """Limit of the profile (penalised) likelihood interval of coefficient j on one side.
 
-    The deficit ``2 (l(beta_hat) - max_{beta_-j} l(b, beta_-j)) - crit`` is evaluated
-    *deterministically*: every constrained fit starts from ``beta_hat`` with ``beta_j = b``
-    (never from the previous evaluation's solution). The Firth-penalised likelihood is not
-    concave, and with the coefficient fixed far from its estimate the constrained problem
-    can have several local maxima, so warm starts made the deficit depend on the order of
-    evaluation: the bracket found while expanding then changed sign inside ``brentq``
-    ("f(a) and f(b) must have different signs"). The bracket grows geometrically from one
-    standard error; if the deficit never becomes positive before ``|beta_j|`` exceeds
-    ``1e4`` (or 30 doublings) the profile does not cross the threshold (separation: the
-    limit is at infinity) and ``side * inf`` is returned; the caller warns.
+    The deficit ``2 (l(beta_hat) - max_{beta_-j} l(b, beta_-j)) - crit`` is computed once
+    per value of b and cached, so ``brentq`` sees exactly the values that formed the
+    bracket. Before, each evaluation warm-started from the previous evaluation's solution
+    and ``brentq`` re-evaluated the bracket ends from another start; the Firth-penalised
+    likelihood is not concave, and with the coefficient fixed far from its estimate the
+    constrained problem can have several local maxima, so the re-evaluated ends could have
+    the same sign ("f(a) and f(b) must have different signs", the demo's CART2 model).
+    Firth fits continue from the nearest value already solved (deterministic given the
+    evaluation order); ML fits (concave) start from the estimate. The bracket grows
+    geometrically from one standard error; if the deficit never becomes positive before
+    ``|beta_j|`` exceeds ``1e4`` (or 30 doublings) the profile does not cross the
+    threshold (separation: the limit is at infinity) and ``side * inf`` is returned; the
+    caller warns.
     """
     free = np.ones(beta_hat.size, bool)
     free[j] = False
     cache: dict[float, float] = {}
+    solved: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat}
 
     def deficit(b: float) -> float:
         if b not in cache:
-            beta0 = beta_hat.copy()
+            # Firth: continue from the nearest solved point (much faster far out, where
+            # Fisher scoring converges slowly). ML: start from the estimate (concave).
+            near = min(solved, key=lambda v: abs(v - b)) if firth else float(beta_hat[j])
+            beta0 = solved[near].copy()
             beta0[j] = b
-            _, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=_PROFILE_MAXITER)
+            beta, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=_PROFILE_MAXITER)
+            solved[b] = beta
             cache[b] = 2.0 * (obj_hat - obj) - crit
         return cache[b]
 
