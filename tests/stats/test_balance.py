@@ -178,3 +178,18 @@ def test_pairwise_balance_three_groups_with_generalized_weights():
         assert direct.smd_after() == pytest.approx(bal.smd_after())
     only_ref = pairwise_balance(used[["age"]], groups, reference="a")
     assert set(only_ref) == {("a", "b"), ("a", "c")}
+
+
+def test_smd_with_zero_sd_is_defined_and_warns():
+    """Zero denominator (the covariate is constant within each group): +-inf when the means
+    differ (a separating covariate), NaN when they are equal; a BalanceWarning, no crash."""
+    treat = np.array([1, 1, 0, 0, 0])
+    with pytest.warns(BalanceWarning, match="standard deviation is 0"):
+        assert smd(np.array([1.0, 1, 0, 0, 0]), treat) == np.inf
+    with pytest.warns(BalanceWarning):
+        assert smd(np.array([0.0, 0, 1, 1, 1]), treat) == -np.inf
+    with pytest.warns(BalanceWarning):
+        assert np.isnan(smd(np.full(5, 7.0), treat))
+    w = np.array([1.0, 2, 1, 1, 3])
+    with pytest.warns(BalanceWarning):
+        assert smd(np.array([1.0, 1, 0, 0, 0]), treat, w, denominator="weighted") == np.inf

@@ -235,3 +235,27 @@ def test_bad_input_errors():
         cuminc([1, 2, 3], [0, 1, 1], group=np.array(["a", None, "b"], dtype=object))
     with pytest.raises(InputError, match="conf_type"):
         cuminc([1, 2, 3], [0, 1, 1], conf_type="logit")
+
+
+def test_errors_name_the_callers_columns_and_rho():
+    t = np.array([3.0, 6.0, -4.0, 9.0, 12.0])
+    ev = np.array([1, 2, 1, 0, 1])
+    with pytest.raises(InputError, match="negative time") as exc:
+        cuminc(t, ev)
+    assert exc.value.column == "time"  # default unchanged for API users
+    names = {"time": "os_days", "event": "status"}
+    with pytest.raises(InputError, match="'os_days'.*-4"):
+        cuminc(t, ev, names=names)
+    with pytest.raises(InputError, match="'os_days'.*inf"):
+        cuminc(np.r_[3.0, np.inf, 6, 9, 12], ev, names=names)
+    with pytest.raises(InputError, match="'os_days'"):
+        gray_test(t, ev, [0, 0, 1, 1, 1], cause=1, names=names)
+    with pytest.raises(InputError, match="'os_days'"):
+        aalen_johansen(t, ev, [5.0], names=names)
+    ok = np.abs(t)
+    for rho in (np.nan, np.inf):
+        with pytest.raises(InputError, match="'rho'.*finite") as exc:
+            cuminc(ok, ev, group=[0, 0, 1, 1, 1], rho=rho)
+        assert exc.value.column == "rho"
+        with pytest.raises(InputError, match="'rho'"):
+            gray_test(ok, ev, [0, 0, 1, 1, 1], cause=1, rho=rho)

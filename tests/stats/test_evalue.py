@@ -89,3 +89,11 @@ def test_bad_input():
         evalue(2.0, 2.5, 3.0)
     with pytest.raises(InputError):
         to_risk_ratio(2.0, "foo")
+
+
+@pytest.mark.parametrize("se", [-1.0, 0.0, float("nan"), float("inf")])
+def test_non_positive_se_is_rejected(se):
+    """A negative SE would put rr_lower above rr (exp(0.91 d - 1.78 se) > exp(0.91 d))."""
+    with pytest.raises(InputError, match="se") as exc:
+        evalue(0.5, measure="smd", se=se)
+    assert exc.value.column == "se"

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cartlens.errors import ConvergenceWarning, InputError
+from cartlens.errors import (
+    CollinearityWarning,
+    ConvergenceWarning,
+    InputError,
+    SeparationWarning,
+)
 from cartlens.stats.finegray import (
     cause_specific_cox,
     finegray,
@@ -157,3 +163,70 @@ def test_without_competing_events_equals_breslow_cox_with_robust_se(mgus2_cr):
     np.testing.assert_allclose(fg.coef, cx.coef, rtol=1e-7)
     np.testing.assert_allclose(fg.se, cx.robust_se, rtol=1e-6)
     assert fg.loglik == pytest.approx(cx.loglik, rel=1e-9)
+
+
+def _separated():
+    """Twelve subjects; the covariate is 1 exactly for the cause-1 events (all earlier)."""
+    died = (np.arange(12) % 3 != 0).astype(int)
+    t = np.where(died == 1, 2.0, 50.0) + np.arange(12)
+    return t, died, died.reshape(-1, 1).astype(float)
+
+
+def test_separation_warns_naming_the_term():
+    """Monotone pseudo-likelihood. R: ``crr(t, died, cbind(x = died))`` stops with
+    ``converged = FALSE`` and coef 11.55 after its 10 iterations (the coefficient diverges);
+    here the fit runs on to a numerical optimum and warns as coxph does ("Loglik converged
+    before variable x")."""
+    t, died, x = _separated()
+    with pytest.warns(SeparationWarning, match="before variable.*sep"):
+        res = finegray(t, died, x, names=["sep"])
+    assert res.coef[0] > 10  # diverging, but a defined (finite) result
+    assert np.isfinite(res.loglik)
+
+
+def test_no_separation_warning_on_a_regular_fit(mgus2_cr):
+    d = mgus2_cr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeparationWarning)
+        res = finegray(d.etime, d.event, d[["sexM", "age"]])
+    assert res.converged
+
+
+def test_collinear_term_is_aliased_as_coxph(mgus2_cr):
+    """``age2 = 2 * age + 1``: crr stops with "system is exactly singular"; as coxph, the later
+    term is dropped with NaN and the others equal the fit without it."""
+    d = mgus2_cr
+    X = np.column_stack([d.sexM, d.age, 2 * d.age + 1])
+    with pytest.warns(CollinearityWarning, match="age2"):
+        res = finegray(d.etime, d.event, X, names=["sexM", "age", "age2"])
+    ref = finegray(d.etime, d.event, X[:, :2], names=["sexM", "age"])
+    np.testing.assert_allclose(res.coef[:2], ref.coef, rtol=1e-10)
+    np.testing.assert_allclose(res.se[:2], ref.se, rtol=1e-10)
+    assert np.isnan(res.coef[2]) and np.isnan(res.se[2]) and np.isnan(res.p[2])
+    assert res.settings["aliased"] == ("age2",)
+    np.testing.assert_allclose(
+        predict_cif(res, X[:3])["cif"], predict_cif(ref, X[:3, :2])["cif"], rtol=1e-10
+    )
+    assert json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_constant_or_single_row_covariate_is_an_input_error_naming_it(mgus2_cr):
+    d = mgus2_cr
+    with pytest.raises(InputError, match="'age2'.*constant"):
+        finegray(d.etime, d.event, np.full((len(d), 1), 7.0), names=["age2"])
+    with pytest.raises(InputError, match="'age2'"):
+        finegray([5.0], [1], [[60.0]], names=["age2"])
+
+
+def test_time_errors_name_the_callers_column(mgus2_cr):
+    d = mgus2_cr
+    t = d.etime.to_numpy(dtype=float).copy()
+    t[3] = -4
+    with pytest.raises(InputError, match="'time'") as exc:
+        finegray(t, d.event, d[["age"]])
+    assert exc.value.column == "time"
+    with pytest.raises(InputError, match="'os_days'.*-4"):
+        finegray(t, d.event, d[["age"]], input_names={"time": "os_days", "event": "status"})
+    frame = d.assign(os_days=t)
+    with pytest.raises(InputError, match="'os_days'"):
+        finegray_formula("age", frame, time="os_days", status="event")

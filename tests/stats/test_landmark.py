@@ -73,3 +73,25 @@ def test_bad_input():
         landmark_analysis([100, 80], [1, 0], [np.nan, 9], -1)
     with pytest.raises(InputError, match="event"):
         landmark_analysis([100, 80], [1, 2], [np.nan, 9], 5)
+
+
+def test_negative_or_infinite_time_is_an_input_error_naming_the_column():
+    """Same rule as km: times must be finite and >= 0 (shared check_survival_input)."""
+    t = np.array([5.0, 8.0, -4.0, 12.0])
+    e = np.array([1, 0, 1, 1])
+    x = np.array([np.nan, 2.0, np.nan, 1.0])
+    with pytest.raises(InputError, match="-4") as exc:
+        landmark_analysis(t, e, x, 3)
+    assert exc.value.column == "time"
+    with pytest.raises(InputError, match="'os_days'.*-4"):
+        landmark_analysis(t, e, x, 3, names={"time": "os_days", "event": "died"})
+    with pytest.raises(InputError, match="'os_days'.*inf"):
+        landmark_analysis(np.r_[t[:2], np.inf, t[3:]], e, x, 3, names={"time": "os_days"})
+    with pytest.raises(InputError, match="'tx_day'.*-1"):
+        landmark_analysis(
+            np.abs(t),
+            e,
+            np.array([np.nan, -1.0, np.nan, 1.0]),
+            3,
+            names={"exposure_time": "tx_day"},
+        )

@@ -225,3 +225,14 @@ def test_left_truncated_logrank_equals_cox_score_test_without_ties():
     ours = logrank_test(t, e, g, entry=en)
     fit = cox.coxph(t, e, X, entry=en, ties="breslow")
     assert ours.chisq == pytest.approx(fit.score_test["stat"], rel=1e-9)
+
+
+def test_one_group_error_shows_the_label_as_written():
+    t = np.array([3.0, 5, 7, 9])
+    e = np.array([1, 0, 1, 1])
+    with pytest.raises(InputError, match="found only 'a'") as exc:
+        logrank_test(t, e, ["a"] * 4, names={"group": "arm"})
+    assert exc.value.column == "arm"
+    # integer codes (as the command line passes them) with their labels
+    with pytest.raises(InputError, match="found only 'a'"):
+        logrank_test(t, e, np.zeros(4, int), labels=["a"])

@@ -161,8 +161,12 @@ def smd(x: Any, treat: Any, weights: Any = None, *, denominator: str = "pooled")
     Returns
     -------
     float
-        NaN (with no warning) when the denominator is 0 and the means are equal; +-inf when
-        only the denominator is 0.
+        When the denominator is 0 (the covariate is constant within each group, e.g. it
+        separates the treatment): NaN when the means are equal too (a covariate constant
+        overall carries no imbalance to measure), +-inf (the sign of the difference) when
+        they differ - the SMD of a perfectly separated covariate is unbounded. Both come
+        with a :class:`~cartlens.errors.BalanceWarning` naming the problem; never an
+        exception.
 
     References
     ----------
@@ -176,8 +180,21 @@ def smd(x: Any, treat: Any, weights: Any = None, *, denominator: str = "pooled")
     else:
         m1, m0 = weighted_mean(x[t], w[t]), weighted_mean(x[~t], w[~t])
     s = _denominator_sd(x, t, w, denominator)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float((m1 - m0) / s)
+    diff = float(m1) - float(m0)
+    if s == 0 or not np.isfinite(s):
+        if s == 0:
+            what = "equal means" if diff == 0 else "different means"
+            warnings.warn(
+                f"the {denominator} standard deviation is 0 (the covariate is constant within "
+                f"each group, {what}): SMD reported as "
+                + ("NaN" if diff == 0 else ("+inf" if diff > 0 else "-inf"))
+                + "; a covariate that separates the treatment groups cannot be balanced",
+                BalanceWarning,
+                stacklevel=2,
+            )
+            return float("nan") if diff == 0 else float(np.copysign(np.inf, diff))
+        return float("nan")
+    return diff / s
 
 
 @dataclasses.dataclass(frozen=True)

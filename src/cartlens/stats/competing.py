@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,7 @@ def check_competing_input(
     causes: Sequence[Any] | None = None,
     time_name: str = "time",
     event_name: str = "event",
+    names: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Validate competing-risks input.
 
@@ -73,12 +74,20 @@ def check_competing_input(
     causes : sequence, optional
         The allowed cause codes. A code that is neither ``cencode`` nor listed is an
         :class:`InputError` naming the row.
+    time_name, event_name : str
+        Names used in error messages.
+    names : mapping, optional
+        Overrides for the names in error messages, keys ``time`` and ``event`` (for
+        example the CSV column names, as :func:`cartlens.stats._surv.check_survival_input`).
 
     Returns
     -------
     time, event, causes
         ``time`` as float array, ``event`` as a numpy array, and the sorted cause codes seen.
     """
+    if names:
+        time_name = str(names.get("time") or time_name)
+        event_name = str(names.get("event") or event_name)
     t = _as_float(time, time_name)
     e = np.asarray(event)
     if e.ndim != 1:
@@ -114,6 +123,17 @@ def check_competing_input(
                     column=event_name,
                 )
     return t, e, seen
+
+
+def _check_rho(rho: Any) -> float:
+    """Gray's test weight power: a finite number (NaN would break the variance's SVD)."""
+    try:
+        r = float(rho)
+    except (TypeError, ValueError):
+        raise InputError(f"must be a finite number; got {rho!r}", column="rho") from None
+    if not math.isfinite(r):
+        raise InputError(f"must be a finite number; got {r}", column="rho")
+    return r
 
 
 def _groups(group: Any, n: int, name: str) -> tuple[np.ndarray, tuple]:
@@ -440,6 +460,7 @@ def gray_test(
     strata: Any = None,
     rho: float = 0.0,
     cencode: Any = 0,
+    names: Mapping[str, str] | None = None,
 ) -> GrayTest:
     """Gray's k-sample test of equal cumulative incidence of ``cause`` across groups.
 
@@ -453,6 +474,8 @@ def gray_test(
         Stratum labels; scores and variances are summed over strata (as ``cuminc``).
     rho : float
         Weight ``(1 - F(t-))^rho``; 0 (default) as cuminc.
+    names : mapping, optional
+        Names for error messages, keys ``time`` and ``event`` (e.g. the CSV columns).
 
     Returns
     -------
@@ -464,7 +487,8 @@ def gray_test(
     Gray RJ. A class of K-sample tests for comparing the cumulative incidence of a competing
     risk. Ann Stat 1988;16:1141-1154.
     """
-    t, e, _ = check_competing_input(time, event, cencode=cencode)
+    rho = _check_rho(rho)
+    t, e, _ = check_competing_input(time, event, cencode=cencode, names=names)
     g, labels = _groups(group, t.size, "group")
     st, _slabels = _groups(strata, t.size, "strata")
     m = np.where(e == cencode, 0, np.where(e == cause, 1, 2)).astype(np.int64)
@@ -542,6 +566,7 @@ def cuminc(
     causes: Sequence[Any] | None = None,
     conf_type: str = "log-log",
     conf_level: float = 0.95,
+    names: Mapping[str, str] | None = None,
 ) -> CumincResult:
     """Cumulative incidence functions by group and cause, with Gray's test (``cmprsk::cuminc``).
 
@@ -566,6 +591,9 @@ def cuminc(
         Scale of the pointwise confidence interval (cuminc itself gives none).
     conf_level : float
         Confidence level.
+    names : mapping, optional
+        Names for error messages, keys ``time`` and ``event`` (e.g. the CSV columns);
+        default the argument names.
 
     Returns
     -------
@@ -584,7 +612,8 @@ def cuminc(
         raise InputError(f"must be one of {CONF_TYPES}", column="conf_type")
     if not 0 < conf_level < 1:
         raise InputError("must be in (0, 1)", column="conf_level")
-    t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes)
+    rho = _check_rho(rho)
+    t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes, names=names)
     g, labels = _groups(group, t.size, "group")
     st, slabels = _groups(strata, t.size, "strata")
     cause_list = tuple(sorted(set(seen) | set(causes or ())))
@@ -758,6 +787,7 @@ def aalen_johansen(
     cencode: Any = 0,
     causes: Sequence[Any] | None = None,
     conf_level: float = 0.95,
+    names: Mapping[str, str] | None = None,
 ) -> AalenJohansenResult:
     """Aalen-Johansen state probabilities with survfit's infinitesimal-jackknife SE.
 
@@ -773,7 +803,7 @@ def aalen_johansen(
     based on censored observations. Scand J Stat 1978;5:141-150.
     Therneau T. The survival package: multi-state models (survfit.formula, IJ variance).
     """
-    t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes)
+    t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes, names=names)
     g, labels = _groups(group, t.size, "group")
     cause_list = tuple(sorted(set(seen) | set(causes or ())))
     tau = np.asarray(times, dtype=float)

@@ -196,6 +196,15 @@ def evalue(
             raise InputError(f"the {nm} limit lies on the wrong side of the estimate", column=nm)
     if not (true > 0 and math.isfinite(true)):
         raise InputError("must be a positive ratio", column="true")
+    if se is not None:
+        try:
+            se_f = float(se)
+        except (TypeError, ValueError):
+            raise InputError(f"must be a positive finite number, got {se!r}", column="se") from None
+        if not (se_f > 0 and math.isfinite(se_f)):
+            raise InputError(
+                f"a standard error must be a positive finite number, got {se_f:g}", column="se"
+            )
     rr = to_risk_ratio(estimate, measure, rare=rare)
     if measure == "smd" and se is not None:
         if lower is not None or upper is not None:

@@ -30,13 +30,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats as _st
 
-from cartlens.errors import ConvergenceWarning, InputError, NoEventsWarning
+from cartlens.errors import (
+    CollinearityWarning,
+    ConvergenceWarning,
+    InputError,
+    NoEventsWarning,
+    SeparationWarning,
+)
 from cartlens.results import Result
 from cartlens.stats.competing import check_competing_input
 
@@ -382,6 +388,7 @@ def finegray(
     init: Any = None,
     conf_level: float = 0.95,
     variance: bool = True,
+    input_names: Mapping[str, str] | None = None,
 ) -> FineGrayResult:
     """Fit a Fine-Gray subdistribution hazards model (``cmprsk::crr``).
 
@@ -409,15 +416,37 @@ def finegray(
         Level of the subdistribution hazard ratio intervals.
     variance : bool
         Compute the sandwich variance (default True).
+    input_names : mapping, optional
+        Names for error messages about ``time`` and ``status`` (keys ``time``, ``event``),
+        e.g. the CSV column names; default ``time`` and ``status``. (``names`` is taken: it
+        names the covariates.)
 
     Returns
     -------
     FineGrayResult
+        Aliased terms (constant, or linear combinations of earlier terms) have NaN
+        coefficients, standard errors and tests, as R's ``coxph`` reports NA (``crr`` itself
+        stops with a singular matrix).
+
+    Raises
+    ------
+    InputError
+        Bad time/status/covariates, no event of ``failcode``, or no estimable term (every
+        term constant or collinear; the message names them).
 
     Warns
     -----
     ConvergenceWarning
         When the criterion is not met within ``maxiter`` iterations.
+    CollinearityWarning
+        Naming aliased terms (dropped) and terms with no information at the estimate.
+    SeparationWarning
+        Monotone pseudo-likelihood: a coefficient diverges while the pseudo log-likelihood
+        flattens (e.g. a covariate that separates the cause-``failcode`` events). The rule
+        is coxph's "Loglik converged before variable": at the reported estimate the next
+        Newton step ``|I^-1 U|`` is still above ``sqrt(gtol) * |b|`` (and above 1e-6) for
+        that term. The estimate, SE and p-value of such a term are not meaningful; the
+        result is still returned.
 
     References
     ----------
@@ -425,7 +454,9 @@ def finegray(
     risk. J Am Stat Assoc 1999;94:496-509.
     Gray RJ. cmprsk: Subdistribution Analysis of Competing Risks. R package 2.2-11.
     """
-    t, e, _ = check_competing_input(time, status, cencode=cencode, event_name="status")
+    t, e, _ = check_competing_input(
+        time, status, cencode=cencode, event_name="status", names=input_names
+    )
     Xa = np.asarray(X, dtype=float)
     if Xa.ndim == 1:
         Xa = Xa[:, None]
@@ -455,9 +486,39 @@ def finegray(
             stacklevel=2,
         )
         raise InputError(f"no events with failcode {failcode!r}", column="status")
+    from cartlens.stats.cox import _aliased_columns, _gchol_inverse
+
+    p_all = p
+    alias = _aliased_columns(Xa, np.ones(t.size))
+    if alias.all():
+        bad = ", ".join(f"'{nm}'" for nm in terms)
+        raise InputError(
+            f"no estimable covariate: {bad} "
+            + ("is" if p_all == 1 else "are")
+            + f" constant or collinear over the {t.size} row(s) used",
+            column=terms[0] if p_all == 1 else ", ".join(terms),
+        )
+    if alias.any():
+        warnings.warn(
+            "aliased term(s) "
+            + ", ".join(np.asarray(terms)[alias])
+            + " (constant or collinear with earlier terms) dropped; coefficient reported as "
+            "NaN, as R's coxph does",
+            CollinearityWarning,
+            stacklevel=2,
+        )
+    keep = ~alias
+    Xa = Xa[:, keep]
+    p = Xa.shape[1]
     center = Xa.mean(0)
     data = _FGData(t, ici, Xa - center, cg, ncg)
-    b0 = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
+    if init is None:
+        b0 = np.zeros(p)
+    else:
+        b0 = np.asarray(init, dtype=float).copy()
+        if b0.shape != (p_all,):
+            raise InputError(f"needs {p_all} starting values", column="init")
+        b0 = b0[keep]
     b, converged, it, lik, s, h = _crr_newton(data, b0, gtol, maxiter)
     if not converged:
         warnings.warn(
@@ -470,34 +531,75 @@ def finegray(
     # pseudo log-likelihoods without centring: the centring cancels exactly (see _FGData)
     loglik = -data.negloglik(b)
     loglik_null = -data.negloglik(np.zeros(p))
+    _l, s_fin, info = data.fsv(b)
+    # generalised inverse (R's cholesky2 rule): a term with no information gets a zero row
+    hinv = _gchol_inverse(info)
+    noinfo = np.diag(hinv) <= 0
+    if noinfo.any():
+        warnings.warn(
+            "no information for term(s) "
+            + ", ".join(np.asarray(terms)[keep][noinfo])
+            + " at the estimate (collinear with other terms in the risk sets); its standard "
+            "error and test are reported as NaN",
+            CollinearityWarning,
+            stacklevel=2,
+        )
+    # coxph's check for infinite coefficients (monotone likelihood): the Newton step that
+    # remains at the reported estimate is still large compared with the coefficient
+    if maxiter > 1:
+        stepsz = np.abs(hinv @ s_fin)
+        infs = (stepsz > 1e-6) & (stepsz > math.sqrt(gtol) * np.abs(b)) & ~noinfo
+        if infs.any():
+            warnings.warn(
+                "pseudo log-likelihood converged before variable(s) "
+                + ", ".join(np.asarray(terms)[keep][infs])
+                + f" (Newton step still {', '.join(f'{v:.3g}' for v in stepsz[infs])}); "
+                "coefficient may be infinite (monotone likelihood / separation of the "
+                f"failcode {failcode!r} events); its estimate, SE and p-value are not "
+                "meaningful",
+                SeparationWarning,
+                stacklevel=2,
+            )
     if variance:
-        _l, _s, info = data.fsv(b)
-        hinv = np.linalg.inv(info)
         meat = data.sandwich_meat(b)
         vcov = hinv @ meat @ hinv.T
+        vcov[noinfo, :] = np.nan
+        vcov[:, noinfo] = np.nan
     else:
-        info = h
         vcov = np.full((p, p), np.nan)
-    se = np.sqrt(np.diag(vcov))
-    z = b / se
-    pv = 2 * _st.norm.sf(np.abs(z))
-    zc = _st.norm.ppf(0.5 + conf_level / 2)
+
+    def expand(v):
+        out = np.full(p_all, np.nan)
+        out[keep] = v
+        return out
+
+    vcov_all = np.full((p_all, p_all), np.nan)
+    vcov_all[np.ix_(keep, keep)] = vcov
+    info_all = np.full((p_all, p_all), np.nan)
+    info_all[np.ix_(keep, keep)] = info
+    bb = expand(b)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        se = np.sqrt(np.diag(vcov_all))
+        z = bb / se
+        pv = 2 * _st.norm.sf(np.abs(z))
+        zc = _st.norm.ppf(0.5 + conf_level / 2)
+        shr, shr_lo, shr_hi = np.exp(bb), np.exp(bb - zc * se), np.exp(bb + zc * se)
     lr = 2 * (loglik - loglik_null)
     return FineGrayResult(
         terms=terms,
-        coef=b,
+        coef=bb,
         se=se,
-        vcov=vcov,
+        vcov=vcov_all,
         z=z,
         p=pv,
-        shr=np.exp(b),
-        shr_lower=np.exp(b - zc * se),
-        shr_upper=np.exp(b + zc * se),
+        shr=shr,
+        shr_lower=shr_lo,
+        shr_upper=shr_hi,
         loglik=loglik,
         loglik_null=loglik_null,
         lr_test={"stat": lr, "df": p, "p": float(_st.chi2.sf(lr, p))},
-        score=-s,
-        information=info,
+        score=expand(-s_fin),
+        information=info_all,
         converged=converged,
         iterations=it,
         n=int(t.size),
@@ -514,7 +616,8 @@ def finegray(
             "cencode": cencode,
             "gtol": gtol,
             "maxiter": maxiter,
-            "center": center,
+            "center": expand(center),
+            "aliased": tuple(np.asarray(terms)[alias]),
             "cengroup": cengroup is not None,
         },
     )
@@ -530,7 +633,8 @@ def predict_cif(result: FineGrayResult, x: Any) -> dict:
     xa = np.atleast_2d(np.asarray(x, dtype=float))
     if xa.shape[1] != result.coef.size:
         raise InputError(f"needs {result.coef.size} covariate values per row", column="x")
-    lp = (xa - result.settings["center"]) @ result.coef
+    use = np.isfinite(result.coef)  # aliased terms (NaN) do not enter the prediction
+    lp = (xa[:, use] - result.settings["center"][use]) @ result.coef[use]
     lam = np.cumsum(result.bfitj)
     return {"time": result.uftime, "cif": 1 - np.exp(-np.outer(lam, np.exp(lp)))}
 
@@ -563,7 +667,7 @@ def finegray_formula(
         failcode=failcode,
         cencode=cencode,
         names=d.names,
-        **kwargs,
+        **{"input_names": {"time": time, "event": status}, **kwargs},
     )
     return dataclasses.replace(res, n_dropped=d.n_dropped)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,33 +88,39 @@ class LandmarkSeries(Result):
         return [r.row() for r in self.results]
 
 
-def _arrays(time: Any, event: Any, exposure_time: Any) -> tuple[np.ndarray, ...]:
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event)
-    x = np.asarray(exposure_time, dtype=float)
-    if not (t.ndim == e.ndim == x.ndim == 1) or not (t.size == e.size == x.size):
-        raise InputError(
-            "time, event and exposure_time must be one-dimensional with equal length",
-            column="exposure_time",
-        )
-    if t.size == 0:
-        raise InputError("no observations", column="time")
-    if not np.all(np.isfinite(t)):
-        i = int(np.flatnonzero(~np.isfinite(t))[0])
-        raise InputError(f"missing or non-finite time at row {i + 1}", column="time")
+def _arrays(
+    time: Any, event: Any, exposure_time: Any, names: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, ...]:
+    """Validated arrays; ``names`` (keys ``time``, ``event``, ``exposure_time``) are the names
+    used in error messages, e.g. the CSV columns (default: the argument names)."""
+    from cartlens.stats._surv import check_survival_input
+
+    x_name = str((names or {}).get("exposure_time") or "exposure_time")
+    sv_names = {k: v for k, v in (names or {}).items() if k in ("time", "event") and v}
+    # the shared survival checks: finite, non-negative times, 0/1 events, equal lengths
+    t, ev, _, _ = check_survival_input(time, event, names=sv_names)
     try:
-        ev = e.astype(float)
+        x = np.asarray(exposure_time, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InputError("must be 0/1", column="event") from exc
-    if np.isnan(ev).any() or not np.all(np.isin(ev, (0.0, 1.0))):
-        i = int(np.flatnonzero(np.isnan(ev) | ~np.isin(ev, (0.0, 1.0)))[0])
-        raise InputError(f"value {e[i]!r} at row {i + 1} is not 0/1", column="event")
+        raise InputError(f"values must be numbers ({exc})", column=x_name) from None
+    if x.ndim != 1 or x.size != t.size:
+        raise InputError(
+            f"must be one-dimensional with one value per time ({t.size})", column=x_name
+        )
+    bad = np.isinf(x) | (x < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"value {x[i]:g} at row {i + 1} is not a finite time >= 0 (leave it missing for "
+            "never exposed)",
+            column=x_name,
+        )
     late = np.isfinite(x) & (x > t)
     if late.any():
         i = int(np.flatnonzero(late)[0])
         raise InputError(
             f"row {i + 1}: exposure at {x[i]:g} is after death or last follow-up ({t[i]:g})",
-            column="exposure_time",
+            column=x_name,
         )
     return t, ev.astype(int), x
 
@@ -129,6 +135,7 @@ def landmark_analysis(
     conf_type: str = "log",
     conf_level: float = 0.95,
     rho: float = 0.0,
+    names: Mapping[str, str] | None = None,
 ) -> LandmarkResult:
     """Landmark analysis at ``landmark`` (times measured from time zero).
 
@@ -148,6 +155,9 @@ def landmark_analysis(
         Passed to :func:`cartlens.stats.km.kaplan_meier`.
     rho : float
         Fleming-Harrington exponent of the log-rank test (0 = log-rank).
+    names : mapping, optional
+        Names for error messages, keys ``time``, ``event``, ``exposure_time`` (e.g. the CSV
+        column names); default the argument names.
 
     Returns
     -------
@@ -168,7 +178,7 @@ def landmark_analysis(
     from cartlens.stats.km import kaplan_meier
     from cartlens.stats.logrank import logrank_test
 
-    t, e, x = _arrays(time, event, exposure_time)
+    t, e, x = _arrays(time, event, exposure_time, names)
     L = float(landmark)
     if not math.isfinite(L) or L < 0:
         raise InputError("must be a finite time >= 0", column="landmark")

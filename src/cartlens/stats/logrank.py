@@ -251,6 +251,16 @@ def _chisq(O, E, V):
     return float(sol @ oe), int(df)
 
 
+def _label(level: Any, labels: Sequence[Any] | None) -> str:
+    """A group level for messages: its label as written (quoted), via ``labels`` if given."""
+    if labels is not None:
+        try:
+            level = labels[int(level)]
+        except (TypeError, ValueError, IndexError):
+            pass
+    return f"'{level}'"
+
+
 def logrank_test(
     time: Any,
     event: Any,
@@ -260,6 +270,7 @@ def logrank_test(
     rho: float = 0.0,
     entry: Any = None,
     names: dict | None = None,
+    labels: Sequence[Any] | None = None,
 ) -> LogrankResult:
     """Log-rank / Fleming-Harrington test of k groups, as ``survdiff``.
 
@@ -278,6 +289,10 @@ def logrank_test(
         Entry times for left-truncated data (entry < t <= time at risk).
     names : dict, optional
         Names for error messages (keys ``time``, ``event``, ``group``, ``strata``, ``entry``).
+    labels : sequence, optional
+        When ``group`` holds integer codes 0..k-1, the label of each code as the user wrote
+        it (e.g. the CSV values); used only in messages, so that an error shows ``'a'``
+        rather than the internal code ``0``.
 
     Returns
     -------
@@ -301,8 +316,11 @@ def logrank_test(
     t, e, en, levels, gcodes, slevels, scodes = _prepare(time, event, group, strata, entry, names)
     k = len(levels)
     if k < 2:
+        shown = [_label(v, labels) for v in levels]
         raise InputError(
-            f"needs at least 2 groups to compare; found only {levels!r}",
+            "needs at least 2 groups to compare; found only "
+            + (", ".join(shown) if shown else "none")
+            + (" (one group)" if len(shown) == 1 else ""),
             column=(names or {}).get("group", "group"),
         )
     ns = 1 if slevels is None else len(slevels)
