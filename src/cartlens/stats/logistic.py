@@ -229,12 +229,18 @@ def _newton(
     beta = beta0.astype(float).copy()
     k = beta.size
     free = np.ones(k, bool) if free is None else free
+    all_free = bool(free.all())
+    fi = np.flatnonzero(free)
     obj, p, info = _objective(X, y, beta, firth)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):  # noqa: B007
-        g = _score(X, y, p, info, firth)[free]
-        sub = info[np.ix_(free, free)]
+        g = _score(X, y, p, info, firth)
+        if all_free:
+            sub = info
+        else:
+            g = g[fi]
+            sub = info[fi[:, None], fi]
         try:
             step_f = np.linalg.solve(sub, g)
         except np.linalg.LinAlgError:
