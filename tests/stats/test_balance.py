@@ -193,3 +193,8 @@ def test_smd_with_zero_sd_is_defined_and_warns():
     w = np.array([1.0, 2, 1, 1, 3])
     with pytest.warns(BalanceWarning):
         assert smd(np.array([1.0, 1, 0, 0, 0]), treat, w, denominator="weighted") == np.inf
+    # one treated unit: the treated SD (ddof = 1) is undefined
+    with pytest.warns(BalanceWarning, match="undefined"):
+        assert np.isnan(
+            smd(np.array([3.0, 1, 2, 4, 0]), treat * [1, 0, 1, 1, 1], denominator="treated")
+        )

@@ -193,6 +193,12 @@ def smd(x: Any, treat: Any, weights: Any = None, *, denominator: str = "pooled")
                 stacklevel=2,
             )
             return float("nan") if diff == 0 else float(np.copysign(np.inf, diff))
+        warnings.warn(
+            f"the {denominator} standard deviation is undefined (a group has fewer than 2 "
+            "units or no weight): SMD reported as NaN",
+            BalanceWarning,
+            stacklevel=2,
+        )
         return float("nan")
     return diff / s
 

@@ -21,6 +21,13 @@ Unlike crr's Fortran (O(n^2) per iteration and O(n^3) for the variance), every r
 here is a cumulative sum over the time-sorted data: O(n log n) for the sort once, then O(n p^2)
 per iteration and for the variance. No n x n matrix is formed.
 
+Degenerate covariates are handled as :func:`cartlens.stats.cox.coxph` does (crr itself stops
+with "system is exactly singular" or reports ``converged = FALSE``): aliased terms (constant,
+or linear combinations of earlier terms) are dropped with NaN and a
+:class:`~cartlens.errors.CollinearityWarning`; a diverging coefficient (monotone
+pseudo-likelihood, e.g. a covariate that separates the events) gives a
+:class:`~cartlens.errors.SeparationWarning` by coxph's "Loglik converged before variable" rule.
+
 Time-varying coefficients (crr's ``cov2``/``tf``) are not supported. Several censoring groups
 (``cengroup``) follow cmprsk 2.2-11, whose ``q(u)`` term of the variance is kept per group.
 """
