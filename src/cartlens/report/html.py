@@ -56,8 +56,12 @@ def _render_one(fid: str, make: Callable[[], Any], out_dir: Path | None, png: bo
             (out_dir / "figures" / f"{fid}.svg").write_text(svg, encoding="utf-8")
             files.append(f"figures/{fid}.svg")
             if png:
+                # zlib level 1: the same pixels, ~30% less CPU than the default level 6
                 fig.savefig(
-                    out_dir / "figures" / f"{fid}.png", dpi=100, metadata={"Software": None}
+                    out_dir / "figures" / f"{fid}.png",
+                    dpi=100,
+                    metadata={"Software": None},
+                    pil_kwargs={"compress_level": 1},
                 )
                 files.append(f"figures/{fid}.png")
     finally:
