@@ -89,7 +89,14 @@ def cif(
         labels, codes = (None, None) if group is None else group_codes(df, group)
         slabels, scodes = (None, None) if strata is None else group_codes(df, strata)
         res = cuminc(
-            t, st, group=codes, strata=scodes, rho=rho, causes=allowed, conf_type=conf_type
+            t,
+            st,
+            group=codes,
+            strata=scodes,
+            rho=rho,
+            causes=allowed,
+            conf_type=conf_type,
+            names={"time": time, "event": event},
         )
         tt = parse_floats(times, "--times")
         out_groups = []
@@ -153,6 +160,14 @@ def _numeric_frame(df):
     return out
 
 
+def _code(text: str, option: str) -> int | float:
+    """A cause/censoring code given on the command line, as a number."""
+    try:
+        return whole_number(float(text))
+    except ValueError as exc:
+        raise InputError(f"must be a number ({exc})", column=option) from exc
+
+
 @stats_app.command("finegray")
 def finegray_cmd(
     data: DataOpt,
@@ -173,13 +188,9 @@ def finegray_cmd(
         df = _numeric_frame(df)
         for col in (time, event):
             if df[col].dtype == object:
-                bad = df[col][df[col].notna()].iloc[0]
-                raise InputError(f"value '{bad}' is not a number", column=col)
-        try:
-            fc = whole_number(float(cause))
-            cc = whole_number(float(cencode))
-        except ValueError as exc:
-            raise InputError(f"must be a number ({exc})", column="--cause") from exc
+                numeric_column(df, col)  # raises, naming the row and the offending value
+        fc = _code(cause, "--cause")
+        cc = _code(cencode, "--cencode")
         res = finegray_formula(formula, df, time=time, status=event, failcode=fc, cencode=cc)
         return {
             "n": res.n,
@@ -231,7 +242,8 @@ def landmark_cmd(
         )
         x = numeric_column(df, exposure_time)  # missing (never exposed) stays NaN
         lms = parse_floats(landmark, "--landmark") or []
-        series = landmark_series(t, e, x, lms)
+        names = {"time": time, "event": event, "exposure_time": exposure_time}
+        series = landmark_series(t, e, x, lms, names=names)
         return {
             "n": len(df),
             "n_dropped_missing": n_dropped,

@@ -240,7 +240,9 @@ def logrank(
         slabels, scodes = (None, None) if strata is None else group_codes(df, strata)
         entry = None if start is None else numeric_column(df, start)
         names = {"time": time, "event": event, "group": group, "strata": strata, "entry": start}
-        r = logrank_test(t, e, codes, strata=scodes, rho=rho, entry=entry, names=names)
+        r = logrank_test(
+            t, e, codes, strata=scodes, rho=rho, entry=entry, names=names, labels=labels
+        )
         out = {
             "chisq": r.chisq,
             "df": r.df,
