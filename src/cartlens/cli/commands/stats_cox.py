@@ -22,8 +22,12 @@ import typer
 
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
+    NO_ROWS_LEFT,
+    DataOpt,
+    JsonOpt,
     drop_missing,
     event_indicator,
+    numbers_if_numeric,
     numeric_column,
     print_table,
     read_csv,
@@ -32,7 +36,6 @@ from cartlens.cli.common import (
 )
 from cartlens.errors import InputError
 
-DataOpt = Annotated[str, typer.Option("--data", help="CSV file.")]
 TimeOpt = Annotated[str, typer.Option("--time", help="Time (stop) column.")]
 EventOpt = Annotated[str, typer.Option("--event", help="Event column.")]
 CodeOpt = Annotated[
@@ -55,7 +58,6 @@ ClusterOpt = Annotated[
 WeightsOpt = Annotated[
     str | None, typer.Option("--weights", help="Case-weight column (robust SE reported).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _load(data, time, event, code, formula, others):
@@ -70,13 +72,13 @@ def _load(data, time, event, code, formula, others):
     cols = list(dict.fromkeys([time, event, *[c for c in others if c], *used]))
     df, n_dropped = drop_missing(df, cols)
     if len(df) == 0:
-        raise InputError("no rows left after dropping rows with missing values", column=time)
+        raise InputError(NO_ROWS_LEFT, column=time)
     out = pd.DataFrame(index=df.index)
     out["__time"] = numeric_column(df, time)
     out["__event"] = event_indicator(df, event, code)
-    for c in used:
-        num = pd.to_numeric(df[c], errors="coerce")
-        out[c] = num if num.notna().all() else df[c]
+    for c in used:  # no missing values left: a column of numbers becomes float
+        num = numbers_if_numeric(df[c])
+        out[c] = df[c] if num is None else num
     return df, out, n_dropped
 
 
