@@ -51,15 +51,20 @@ class ConcordanceResult(Result):
     reverse: bool
 
 
-def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
+def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, xo=None):
     """Merge-sort dominance sums.
 
     ``pos`` are non-negative integer positions (ties allowed: elements with equal positions
-    never count each other). For each element e:
+    never count each other); ``xr`` are dense ranks of x (``xo``, if given, is a stable
+    argsort of ``xr``). For each element e:
     ``lb, eb`` = sums of ``wp`` over elements with smaller ``pos`` and smaller / equal ``xr``;
     ``ga, ea`` = sums of ``wq`` over elements with larger ``pos`` and larger / equal ``xr``.
-    Each of the ``ceil(log2(max(pos) + 1))`` levels splits every group of positions into two
-    halves and counts the pairs across them with segmented cumulative sums, in x order.
+
+    Elements are put in (x ascending, pos descending) order, so that the strict comparisons
+    of ``lb`` and ``ga`` become comparisons of distinct ranks; ``eb`` and ``ea`` (equal x) are
+    segmented sums within runs of equal x. Each of the ``ceil(log2(max(pos) + 1))`` levels
+    then splits every group of positions into two halves, counts the pairs across them with
+    cumulative sums in x order and stably partitions the groups for the next level.
     """
     N = xr.size
     lb = np.zeros(N)
@@ -69,80 +74,130 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
     top = int(pos.max()) if N else 0
     if N < 2 or top == 0:
         return lb, eb, ga, ea
-    cur = np.argsort(xr, kind="stable").astype(np.int32 if N < 2**31 - 1 else np.int64)
-    pc, xc, wpc, wqc = pos[cur].astype(cur.dtype), xr[cur].astype(cur.dtype), wp[cur], wq[cur]
-    nlev = int(math.ceil(math.log2(top + 1)))
-    idx = np.arange(N, dtype=cur.dtype)
-    lbc, ebc, gac, eac = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros(N)
-    newg = np.empty(N, dtype=bool)
-    newrun = np.empty(N, dtype=bool)
-    for b in range(nlev - 1, -1, -1):
-        g = pc >> (b + 1)
-        left = ((pc >> b) & 1) == 0
-        newg[0] = True
-        np.not_equal(g[1:], g[:-1], out=newg[1:])
-        newrun[0] = True
-        np.not_equal(xc[1:], xc[:-1], out=newrun[1:])
-        newrun |= newg
-        gs = np.flatnonzero(newg)
-        rs = np.flatnonzero(newrun)
-        gid = np.cumsum(newg) - 1
-        rid = np.cumsum(newrun) - 1
-        gstart = gs[gid]
-        gend = np.append(gs[1:], N)[gid]
-        rstart = rs[rid]
-        rend = np.append(rs[1:], N)[rid]
-        csa = np.zeros(N + 1)
-        np.cumsum(np.where(left, wpc, 0.0), out=csa[1:])
+    itype = np.int32 if N < 2**31 - 1 else np.int64
+    pos = pos.astype(np.int64, copy=False)
+    if int(xr.max()) + 1 == N:  # all x distinct: the order is the inverse permutation
+        if xo is None:
+            cur = np.empty(N, dtype=itype)
+            cur[xr] = np.arange(N, dtype=itype)
+        else:
+            cur = xo.astype(itype)
+    else:
+        key = xr.astype(np.int64) * (top + 1) + (top - pos)
+        cur = np.argsort(key, kind="stable").astype(itype)
+        xc, pcs = xr[cur], pos[cur]
+        newx = np.empty(N, dtype=bool)
+        newx[0] = True
+        np.not_equal(xc[1:], xc[:-1], out=newx[1:])
+        newp = newx.copy()
+        newp[1:] |= pcs[1:] != pcs[:-1]
+        xs, ps = np.flatnonzero(newx), np.flatnonzero(newp)
+        xid, pid = np.cumsum(newx) - 1, np.cumsum(newp) - 1
+        x0, x1 = xs[xid], np.append(xs[1:], N)[xid]
+        p0, p1 = ps[pid], np.append(ps[1:], N)[pid]
+        csp = np.zeros(N + 1)
+        np.cumsum(wp[cur], out=csp[1:])
         csq = np.zeros(N + 1)
-        np.cumsum(np.where(left, 0.0, wqc), out=csq[1:])
-        lbc += np.where(left, 0.0, csa[rstart] - csa[gstart])
-        ebc += np.where(left, 0.0, csa[rend] - csa[rstart])
-        gac += np.where(left, csq[gend] - csq[rend], 0.0)
-        eac += np.where(left, csq[rend] - csq[rstart], 0.0)
+        np.cumsum(wq[cur], out=csq[1:])
+        # within a run of equal x, positions decrease: smaller pos lies after the pos run
+        eb[cur] = csp[x1] - csp[p1]
+        ea[cur] = csq[p0] - csq[x0]
+    pc = pos[cur].astype(itype)
+    wpc, wqc = wp[cur], wq[cur]
+    lbc, gac = np.zeros(N), np.zeros(N)
+    nlev = int(math.ceil(math.log2(top + 1)))
+    idx = np.arange(N, dtype=itype)
+    csa = np.zeros(N + 1)
+    csq = np.zeros(N + 1)
+    nl = np.zeros(N + 1, dtype=itype)
+    tmp = np.empty(N)
+    left = np.empty(N, dtype=bool)
+    right = np.empty(N, dtype=bool)
+    newpos = np.empty(N, dtype=itype)
+    arrs = [cur, pc, wpc, wqc, lbc, gac]
+    bufs = [np.empty_like(a) for a in arrs]
+    for b in range(nlev - 1, -1, -1):
+        # elements are sorted by (pos >> (b + 1), x); g is the group, bit b the half
+        g = pc >> (b + 1)
+        np.bitwise_and(pc, 1 << b, out=newpos)
+        np.equal(newpos, 0, out=left)
+        np.logical_not(left, out=right)
+        gb = np.searchsorted(g, np.arange((top >> (b + 1)) + 2, dtype=itype))
+        np.multiply(wpc, left, out=tmp)
+        np.cumsum(tmp, out=csa[1:])
+        np.multiply(wqc, right, out=tmp)
+        np.cumsum(tmp, out=csq[1:])
+        # right half: wp of left-half elements earlier in the group (smaller x)
+        np.subtract(csa[1:], csa[gb[:-1]][g], out=tmp)
+        np.add(lbc, tmp, out=lbc, where=right)
+        # left half: wq of right-half elements later in the group (larger x)
+        np.subtract(csq[gb[1:]][g], csq[1:], out=tmp)
+        np.add(gac, tmp, out=gac, where=left)
         # stable partition of each group into (left, right) halves, keeping x order
-        nl0 = np.zeros(N + 1, dtype=np.int64)
-        np.cumsum(left, out=nl0[1:])
-        rank_left = nl0[idx] - nl0[gstart]
-        newpos = np.where(
-            left,
-            gstart + rank_left,
-            gstart + (nl0[gend] - nl0[gstart]) + (idx - gstart - rank_left),
-        )
-        for arr in (cur, pc, xc, wpc, wqc, lbc, ebc, gac, eac):
-            tmp = arr.copy()
-            arr[newpos] = tmp
-    lb[cur], eb[cur], ga[cur], ea[cur] = lbc, ebc, gac, eac
+        np.cumsum(left, out=nl[1:])
+        nlg = nl[gb]
+        lo = (gb[:-1] - nlg[:-1] - 1)[g] + nl[1:]
+        ro = nlg[1:][g] - nl[1:] + idx
+        np.copyto(newpos, np.where(left, lo, ro))
+        for k in range(6):
+            bufs[k][newpos] = arrs[k]
+        arrs, bufs = bufs, arrs
+        cur, pc, wpc, wqc, lbc, gac = arrs
+    lb[cur] = lbc
+    ga[cur] = gac
     return lb, eb, ga, ea
 
 
-def _same_time(block: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray):
+def _same_time(block: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, xo=None):
     """Sums within equal ``block`` (all pairs): of ``wp`` over smaller / equal / larger
-    ``xr`` and of ``wq`` likewise; also per-block and per-(block, x) sums of wq, wq^2."""
+    ``xr`` and of ``wq`` likewise; also per-block and per-(block, x) sums of wq, wq^2.
+
+    ``xo``, if given, is a stable argsort of ``xr``.
+    """
     n = xr.size
-    order = np.argsort(block.astype(np.int64) * (int(xr.max()) + 1) + xr, kind="stable")
+    if xo is None:
+        xo = np.argsort(xr, kind="stable")
+    bx = block[xo]
+    top = int(bx.max())
+    # stable sort of the x-ordered rows by block (radix sort for small integer blocks)
+    bdt = np.int16 if top < 2**15 else (np.int32 if top < 2**31 else np.int64)
+    order = xo[np.argsort(bx.astype(bdt), kind="stable")]
     bc, xc = block[order], xr[order]
     newb = np.empty(n, dtype=bool)
     newb[0] = True
-    newb[1:] = bc[1:] != bc[:-1]
-    newr = newb.copy()
-    newr[1:] |= xc[1:] != xc[:-1]
-    bs, rs = np.flatnonzero(newb), np.flatnonzero(newr)
-    bid, rid = np.cumsum(newb) - 1, np.cumsum(newr) - 1
+    np.not_equal(bc[1:], bc[:-1], out=newb[1:])
+    bs = np.flatnonzero(newb)
+    bid = np.cumsum(newb) - 1
     b0, b1 = bs[bid], np.append(bs[1:], n)[bid]
-    r0, r1 = rs[rid], np.append(rs[1:], n)[rid]
+    distinct = int(xr.max()) + 1 == n
+    if distinct:
+        r0 = np.arange(n)
+        r1 = r0 + 1
+        rs = r0
+    else:
+        newr = newb.copy()
+        newr[1:] |= xc[1:] != xc[:-1]
+        rs = np.flatnonzero(newr)
+        rid = np.cumsum(newr) - 1
+        r0, r1 = rs[rid], np.append(rs[1:], n)[rid]
     out = {}
     for name, v in (("p", wp[order]), ("q", wq[order])):
-        cs = np.concatenate([[0.0], np.cumsum(v)])
-        less, eq, more = cs[r0] - cs[b0], cs[r1] - cs[r0], cs[b1] - cs[r1]
-        res = np.empty((n, 3))
-        res[order] = np.column_stack([less, eq, more])
+        cs = np.zeros(n + 1)
+        np.cumsum(v, out=cs[1:])
+        res = []
+        for lo, hi in ((b0, r0), (r0, r1), (r1, b1)):
+            col = np.empty(n)
+            col[order] = cs[hi] - cs[lo]
+            res.append(col)
         out[name] = res
     q = wq[order]
     out["block_q"] = np.add.reduceat(q, bs)
     out["block_q2"] = np.add.reduceat(q * q, bs)
-    out["run_q"] = np.add.reduceat(q, rs)
-    out["run_q2"] = np.add.reduceat(q * q, rs)
+    if distinct:
+        out["run_q"], out["run_q2"] = q, q * q
+    else:
+        out["run_q"] = np.add.reduceat(q, rs)
+        out["run_q2"] = np.add.reduceat(q * q, rs)
     return out
 
 
@@ -183,8 +238,14 @@ def _one_stratum(time, event, x, entry, w):
 def _merge_counts(time, event, x, entry, w):
     """O(n log^2 n) version of :func:`_one_stratum` for large n."""
     n = time.size
-    _, xr = np.unique(x, return_inverse=True)
-    xr = xr.ravel()
+    # dense ranks of x from one stable sort (reused by the dominance and same-time passes)
+    xo = np.argsort(x, kind="stable")
+    xs = x[xo]
+    newx = np.empty(n, dtype=bool)
+    newx[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=newx[1:])
+    xr = np.empty(n, dtype=np.int64)
+    xr[xo] = np.cumsum(newx) - 1
     d = event == 1
     if entry is None:
         ut, kstop = np.unique(time, return_inverse=True)
@@ -205,7 +266,7 @@ def _merge_counts(time, event, x, entry, w):
         wp = np.concatenate([w, -w])
         wq = np.concatenate([wd, np.zeros(n)])
         xe = np.concatenate([xr, xr])
-    lb, eb, ga, ea = _dominance(pos, xe, wp, wq)
+    lb, eb, ga, ea = _dominance(pos, xe, wp, wq, xo=xo if entry is None else None)
     tot_b = _before_totals(pos, wp)
     tot_a = _after_totals(pos, wq)
     # deaths as the earlier member of a pair
@@ -220,14 +281,14 @@ def _merge_counts(time, event, x, entry, w):
         inf_t -= ea[n:]
         inf_d -= tot_a[n:] - ga[n:] - ea[n:]
     # same stop time: censored rows count as later than the deaths
-    st = _same_time(kstop, xr, np.where(d, 0.0, w), wd)
-    conc_q = conc_q + st["p"][:, 0]
-    tie_q = tie_q + st["p"][:, 1]
-    disc_q = disc_q + st["p"][:, 2]
+    st = _same_time(kstop, xr, np.where(d, 0.0, w), wd, xo=xo)
+    conc_q = conc_q + st["p"][0]
+    tie_q = tie_q + st["p"][1]
+    disc_q = disc_q + st["p"][2]
     cens = ~d
-    inf_c += np.where(cens, st["q"][:, 2], 0.0)
-    inf_t += np.where(cens, st["q"][:, 1], 0.0)
-    inf_d += np.where(cens, st["q"][:, 0], 0.0)
+    inf_c += np.where(cens, st["q"][2], 0.0)
+    inf_t += np.where(cens, st["q"][1], 0.0)
+    inf_d += np.where(cens, st["q"][0], 0.0)
     conc = float(wd @ conc_q)
     disc = float(wd @ disc_q)
     tiedx = float(wd @ tie_q)
