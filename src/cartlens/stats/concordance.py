@@ -102,49 +102,70 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
         # within a run of equal x, positions decrease: smaller pos lies after the pos run
         eb[cur] = csp[x1] - csp[p1]
         ea[cur] = csq[p0] - csq[x0]
-    pc = pos[cur].astype(itype)
-    wpc, wqc = wp[cur], wq[cur]
-    lbc, gac = np.zeros(N), np.zeros(N)
     nlev = int(math.ceil(math.log2(top + 1)))
-    idx = np.arange(N, dtype=itype)
+    # carry (pos, row) packed in one int64 when they fit: one scatter per level instead of two
+    shift = max(N - 1, 1).bit_length()
+    packed = (top + 1).bit_length() + shift <= 62
+    if packed:
+        pk = (pos[cur] << shift) | cur.astype(np.int64)
+    else:
+        shift = 0
+        pk = pos[cur]
+    unit = bool(np.all(wp == 1.0))  # then the wp sums are counts of left-half rows
+    wqc = wq[cur]
+    lbc, gac = np.zeros(N), np.zeros(N)
+    arrs = [pk, wqc, lbc, gac]
+    if not packed:
+        arrs.append(cur.copy())
+    if not unit:
+        arrs.append(wp[cur])
+    bufs = [np.empty_like(a) for a in arrs]
+    idx = np.arange(N, dtype=np.int64)
     csa = np.zeros(N + 1)
     csq = np.zeros(N + 1)
-    nl = np.zeros(N + 1, dtype=itype)
+    nl = np.zeros(N + 1, dtype=np.int64)
     tmp = np.empty(N)
+    newpos = np.empty(N, dtype=np.int64)
     left = np.empty(N, dtype=bool)
     right = np.empty(N, dtype=bool)
-    newpos = np.empty(N, dtype=itype)
-    arrs = [cur, pc, wpc, wqc, lbc, gac]
-    bufs = [np.empty_like(a) for a in arrs]
     for b in range(nlev - 1, -1, -1):
-        # elements are sorted by (pos >> (b + 1), x); g is the group, bit b the half
-        g = pc >> (b + 1)
-        np.bitwise_and(pc, 1 << b, out=newpos)
+        pk, wqc, lbc, gac = arrs[:4]
+        # rows are sorted by group g = pos >> (b + 1), then x; bit b of pos is the half.
+        # g is monotone along pk, so group bounds come from a binary search on pk itself.
+        s = shift + b + 1
+        gb = np.searchsorted(pk, np.arange((top >> (b + 1)) + 2, dtype=np.int64) << s)
+        cnt = np.diff(gb)
+        np.bitwise_and(pk, np.int64(1) << (s - 1), out=newpos)
         np.equal(newpos, 0, out=left)
         np.logical_not(left, out=right)
-        gb = np.searchsorted(g, np.arange((top >> (b + 1)) + 2, dtype=itype))
-        np.multiply(wpc, left, out=tmp)
-        np.cumsum(tmp, out=csa[1:])
-        np.multiply(wqc, right, out=tmp)
-        np.cumsum(tmp, out=csq[1:])
-        # right half: wp of left-half elements earlier in the group (smaller x)
-        np.subtract(csa[1:], csa[gb[:-1]][g], out=tmp)
-        np.add(lbc, tmp, out=lbc, where=right)
-        # left half: wq of right-half elements later in the group (larger x)
-        np.subtract(csq[gb[1:]][g], csq[1:], out=tmp)
-        np.add(gac, tmp, out=gac, where=left)
-        # stable partition of each group into (left, right) halves, keeping x order
         np.cumsum(left, out=nl[1:])
         nlg = nl[gb]
-        lo = (gb[:-1] - nlg[:-1] - 1)[g] + nl[1:]
-        ro = nlg[1:][g] - nl[1:] + idx
+        # right half: wp of left-half rows earlier in the group (smaller x)
+        if unit:
+            np.subtract(nl[1:], np.repeat(nlg[:-1], cnt), out=tmp)
+        else:
+            np.multiply(arrs[-1], left, out=tmp)
+            np.cumsum(tmp, out=csa[1:])
+            np.subtract(csa[1:], np.repeat(csa[gb[:-1]], cnt), out=tmp)
+        np.add(lbc, tmp, out=lbc, where=right)
+        # left half: wq of right-half rows later in the group (larger x)
+        np.multiply(wqc, right, out=tmp)
+        np.cumsum(tmp, out=csq[1:])
+        np.subtract(np.repeat(csq[gb[1:]], cnt), csq[1:], out=tmp)
+        np.add(gac, tmp, out=gac, where=left)
+        # stable partition of each group into (left, right) halves, keeping x order:
+        # left rows go to gstart + (left rows before them in the group), right rows to
+        # gend - (right rows from them to the group end)
+        lo = np.repeat(gb[:-1] - nlg[:-1] - 1, cnt) + nl[1:]
+        ro = np.repeat(nlg[1:], cnt) - nl[1:] + idx
         np.copyto(newpos, np.where(left, lo, ro))
-        for k in range(6):
+        for k in range(len(arrs)):
             bufs[k][newpos] = arrs[k]
         arrs, bufs = bufs, arrs
-        cur, pc, wpc, wqc, lbc, gac = arrs
-    lb[cur] = lbc
-    ga[cur] = gac
+    pk, wqc, lbc, gac = arrs[:4]
+    rows = pk & ((np.int64(1) << shift) - 1) if packed else arrs[4]
+    lb[rows] = lbc
+    ga[rows] = gac
     return lb, eb, ga, ea
 
 
