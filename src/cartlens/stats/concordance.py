@@ -59,6 +59,7 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
     argsort of ``xr``). For each element e:
     ``lb, eb`` = sums of ``wp`` over elements with smaller ``pos`` and smaller / equal ``xr``;
     ``ga, ea`` = sums of ``wq`` over elements with larger ``pos`` and larger / equal ``xr``.
+    Also returns the elements sorted by (pos, x) (None when all positions are equal).
 
     Elements are put in (x ascending, pos descending) order, so that the strict comparisons
     of ``lb`` and ``ga`` become comparisons of distinct ranks; ``eb`` and ``ea`` (equal x) are
@@ -73,7 +74,7 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
     ea = np.zeros(N)
     top = int(pos.max()) if N else 0
     if N < 2 or top == 0:
-        return lb, eb, ga, ea
+        return lb, eb, ga, ea, None
     itype = np.int32 if N < 2**31 - 1 else np.int64
     pos = pos.astype(np.int64, copy=False)
     if int(xr.max()) + 1 == N:  # all x distinct: the order is the inverse permutation
@@ -166,52 +167,64 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
     rows = pk & ((np.int64(1) << shift) - 1) if packed else arrs[4]
     lb[rows] = lbc
     ga[rows] = gac
-    return lb, eb, ga, ea
+    return lb, eb, ga, ea, rows
 
 
-def _same_time(block: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, xo=None):
-    """Sums within equal ``block`` (all pairs): of ``wp`` over smaller / equal / larger
-    ``xr`` and of ``wq`` likewise; also per-block and per-(block, x) sums of wq, wq^2.
+def _same_time(
+    block: np.ndarray,
+    xr: np.ndarray,
+    wp: np.ndarray,
+    wq: np.ndarray,
+    sel: np.ndarray,
+    xo=None,
+    order=None,
+):
+    """Sums within equal ``block`` (all pairs) over smaller / equal / larger ``xr``
+    (``lo``, ``eq``, ``hi``): of ``wq`` for the rows where ``sel`` is true, of ``wp`` for the
+    others; also per-block and per-(block, x) sums of wq, wq^2.
 
-    ``xo``, if given, is a stable argsort of ``xr``.
+    ``xo``, if given, is a stable argsort of ``xr``; ``order``, if given, lists the rows
+    with equal ``block`` contiguous and ``xr`` non-decreasing within a block.
     """
     n = xr.size
-    if xo is None:
-        xo = np.argsort(xr, kind="stable")
-    bx = block[xo]
-    top = int(bx.max())
-    # stable sort of the x-ordered rows by block (radix sort for small integer blocks)
-    bdt = np.int16 if top < 2**15 else (np.int32 if top < 2**31 else np.int64)
-    order = xo[np.argsort(bx.astype(bdt), kind="stable")]
-    bc, xc = block[order], xr[order]
+    if order is None:
+        if xo is None:
+            xo = np.argsort(xr, kind="stable")
+        bx = block[xo]
+        top = int(bx.max())
+        # stable sort of the x-ordered rows by block (radix sort for small integer blocks)
+        bdt = np.int16 if top < 2**15 else (np.int32 if top < 2**31 else np.int64)
+        order = xo[np.argsort(bx.astype(bdt), kind="stable")]
+    bc = block[order]
     newb = np.empty(n, dtype=bool)
     newb[0] = True
     np.not_equal(bc[1:], bc[:-1], out=newb[1:])
     bs = np.flatnonzero(newb)
-    bid = np.cumsum(newb) - 1
-    b0, b1 = bs[bid], np.append(bs[1:], n)[bid]
+    cnt = np.diff(np.append(bs, n))
+    b0, b1 = np.repeat(bs, cnt), np.repeat(np.append(bs[1:], n), cnt)
     distinct = int(xr.max()) + 1 == n
     if distinct:
         r0 = np.arange(n)
         r1 = r0 + 1
         rs = r0
     else:
+        xc = xr[order]
         newr = newb.copy()
         newr[1:] |= xc[1:] != xc[:-1]
         rs = np.flatnonzero(newr)
-        rid = np.cumsum(newr) - 1
-        r0, r1 = rs[rid], np.append(rs[1:], n)[rid]
-    out = {}
-    for name, v in (("p", wp[order]), ("q", wq[order])):
-        cs = np.zeros(n + 1)
-        np.cumsum(v, out=cs[1:])
-        res = []
-        for lo, hi in ((b0, r0), (r0, r1), (r1, b1)):
-            col = np.empty(n)
-            col[order] = cs[hi] - cs[lo]
-            res.append(col)
-        out[name] = res
+        rcnt = np.diff(np.append(rs, n))
+        r0, r1 = np.repeat(rs, rcnt), np.repeat(np.append(rs[1:], n), rcnt)
     q = wq[order]
+    csp = np.zeros(n + 1)
+    np.cumsum(wp[order], out=csp[1:])
+    csq = np.zeros(n + 1)
+    np.cumsum(q, out=csq[1:])
+    sc = sel[order]
+    out = {}
+    for name, lo, hi in (("lo", b0, r0), ("eq", r0, r1), ("hi", r1, b1)):
+        col = np.empty(n)
+        col[order] = np.where(sc, csq[hi] - csq[lo], csp[hi] - csp[lo])
+        out[name] = col
     out["block_q"] = np.add.reduceat(q, bs)
     out["block_q2"] = np.add.reduceat(q * q, bs)
     if distinct:
@@ -287,7 +300,7 @@ def _merge_counts(time, event, x, entry, w):
         wp = np.concatenate([w, -w])
         wq = np.concatenate([wd, np.zeros(n)])
         xe = np.concatenate([xr, xr])
-    lb, eb, ga, ea = _dominance(pos, xe, wp, wq, xo=xo if entry is None else None)
+    lb, eb, ga, ea, rows = _dominance(pos, xe, wp, wq, xo=xo if entry is None else None)
     tot_b = _before_totals(pos, wp)
     tot_a = _after_totals(pos, wq)
     # deaths as the earlier member of a pair
@@ -302,14 +315,16 @@ def _merge_counts(time, event, x, entry, w):
         inf_t -= ea[n:]
         inf_d -= tot_a[n:] - ga[n:] - ea[n:]
     # same stop time: censored rows count as later than the deaths
-    st = _same_time(kstop, xr, np.where(d, 0.0, w), wd, xo=xo)
-    conc_q = conc_q + st["p"][0]
-    tie_q = tie_q + st["p"][1]
-    disc_q = disc_q + st["p"][2]
     cens = ~d
-    inf_c += np.where(cens, st["q"][2], 0.0)
-    inf_t += np.where(cens, st["q"][1], 0.0)
-    inf_d += np.where(cens, st["q"][0], 0.0)
+    if rows is not None and entry is not None:
+        rows = rows[rows < n]  # the stop elements, still sorted by (stop rank, x)
+    st = _same_time(kstop, xr, np.where(d, 0.0, w), wd, cens, xo=xo, order=rows)
+    conc_q = conc_q + st["lo"]
+    tie_q = tie_q + st["eq"]
+    disc_q = disc_q + st["hi"]
+    inf_c += np.where(cens, st["hi"], 0.0)
+    inf_t += np.where(cens, st["eq"], 0.0)
+    inf_d += np.where(cens, st["lo"], 0.0)
     conc = float(wd @ conc_q)
     disc = float(wd @ disc_q)
     tiedx = float(wd @ tie_q)
