@@ -55,7 +55,7 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
     """Merge-sort dominance sums.
 
     ``pos`` are non-negative integer positions (ties allowed: elements with equal positions
-    never count each other); ``xr`` are dense ranks of x (``xo``, if given, is a stable
+    never count each other); ``xr`` are dense ranks of x (``xo``, if given, is an
     argsort of ``xr``). For each element e:
     ``lb, eb`` = sums of ``wp`` over elements with smaller ``pos`` and smaller / equal ``xr``;
     ``ga, ea`` = sums of ``wq`` over elements with larger ``pos`` and larger / equal ``xr``.
@@ -183,7 +183,7 @@ def _same_time(
     (``lo``, ``eq``, ``hi``): of ``wq`` for the rows where ``sel`` is true, of ``wp`` for the
     others; also per-block and per-(block, x) sums of wq, wq^2.
 
-    ``xo``, if given, is a stable argsort of ``xr``; ``order``, if given, lists the rows
+    ``xo``, if given, is an argsort of ``xr``; ``order``, if given, lists the rows
     with equal ``block`` contiguous and ``xr`` non-decreasing within a block.
     """
     n = xr.size
@@ -272,8 +272,9 @@ def _one_stratum(time, event, x, entry, w):
 def _merge_counts(time, event, x, entry, w):
     """O(n log^2 n) version of :func:`_one_stratum` for large n."""
     n = time.size
-    # dense ranks of x from one stable sort (reused by the dominance and same-time passes)
-    xo = np.argsort(x, kind="stable")
+    # dense ranks of x from one sort (reused by the dominance and same-time passes; the
+    # order of equal x values is irrelevant to both)
+    xo = np.argsort(x)
     xs = x[xo]
     newx = np.empty(n, dtype=bool)
     newx[0] = True
@@ -416,6 +417,11 @@ def concordance(
         groups = [np.flatnonzero(sc == k) for k in range(sc.max() + 1)]
     counts = np.zeros(5)
     infl = np.zeros((n, 3))
+    if strata is None and event.any():
+        # one stratum: no index copies
+        c, infl = _one_stratum(time, event, x, ent, w)
+        counts += c
+        groups = []
     for idx in groups:
         if not event[idx].any():
             continue
