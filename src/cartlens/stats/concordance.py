@@ -104,8 +104,17 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
         eb[cur] = csp[x1] - csp[p1]
         ea[cur] = csq[p0] - csq[x0]
     nlev = int(math.ceil(math.log2(top + 1)))
-    # carry (pos, row) packed in one int64 when they fit: one scatter per level instead of two
     shift = max(N - 1, 1).bit_length()
+    if (
+        (top + 1).bit_length() + shift + 1 <= 62
+        and N < 2**31
+        and bool(np.all(wp == 1.0))
+        and bool(np.all((wq == 0.0) | (wq == 1.0)))
+    ):
+        # unit wp, 0/1 wq (unweighted data): integer counts, two arrays moved per level
+        lb, ga, rows = _dominance_counts(pos, cur, wq, nlev, top, shift)
+        return lb, eb, ga, ea, rows
+    # carry (pos, row) packed in one int64 when they fit: one scatter per level instead of two
     packed = (top + 1).bit_length() + shift <= 62
     if packed:
         pk = (pos[cur] << shift) | cur.astype(np.int64)
@@ -168,6 +177,58 @@ def _dominance(pos: np.ndarray, xr: np.ndarray, wp: np.ndarray, wq: np.ndarray, 
     lb[rows] = lbc
     ga[rows] = gac
     return lb, eb, ga, ea, rows
+
+
+def _dominance_counts(pos, cur, wq, nlev, top, shift):
+    """The merge levels of :func:`_dominance` for unit ``wp`` and 0/1 ``wq`` (integer counts).
+
+    Each row carries one int64 ``(pos, wq, row)`` key and one int64 accumulator holding its
+    ``lb`` count in the high and its ``ga`` count in the low 32 bits, so a level moves two
+    arrays. Returns ``lb``, ``ga`` (as floats) and the rows sorted by (pos, x).
+    """
+    N = cur.size
+    pk = (pos[cur] << (shift + 1)) | (wq[cur].astype(np.int64) << shift) | cur
+    acc = np.zeros(N, dtype=np.int64)
+    arrs, bufs = [pk, acc], [np.empty_like(pk), np.empty_like(acc)]
+    idx = np.arange(N, dtype=np.int64)
+    nl = np.zeros(N + 1, dtype=np.int64)
+    nq = np.zeros(N + 1, dtype=np.int64)
+    t1 = np.empty(N, dtype=np.int64)
+    t2 = np.empty(N, dtype=np.int64)
+    left = np.empty(N, dtype=bool)
+    for b in range(nlev - 1, -1, -1):
+        pk, acc = arrs
+        s = shift + 1 + b + 1
+        gb = np.searchsorted(pk, np.arange((top >> (b + 1)) + 2, dtype=np.int64) << s)
+        cnt = np.diff(gb)
+        np.bitwise_and(pk, np.int64(1) << (s - 1), out=t1)
+        np.equal(t1, 0, out=left)
+        np.cumsum(left, out=nl[1:])
+        nlg = nl[gb]
+        # 0/1 wq of right-half rows
+        np.right_shift(pk, shift, out=t2)
+        np.bitwise_and(t2, 1, out=t2)
+        np.multiply(t2, ~left, out=t2)
+        np.cumsum(t2, out=nq[1:])
+        # right half: left-half rows earlier in the group; left half: right-half wq later
+        np.subtract(nl[1:], np.repeat(nlg[:-1], cnt), out=t1)
+        np.left_shift(t1, 32, out=t1)
+        np.subtract(np.repeat(nq[gb[1:]], cnt), nq[1:], out=t2)
+        np.copyto(t1, t2, where=left)
+        acc += t1
+        lo = np.repeat(gb[:-1] - nlg[:-1] - 1, cnt) + nl[1:]
+        ro = np.repeat(nlg[1:], cnt) - nl[1:] + idx
+        np.copyto(t1, np.where(left, lo, ro))
+        for k in range(2):
+            bufs[k][t1] = arrs[k]
+        arrs, bufs = bufs, arrs
+    pk, acc = arrs
+    rows = pk & ((np.int64(1) << shift) - 1)
+    lb = np.empty(N)
+    ga = np.empty(N)
+    lb[rows] = acc >> 32
+    ga[rows] = acc & 0xFFFFFFFF
+    return lb, ga, rows
 
 
 def _same_time(
