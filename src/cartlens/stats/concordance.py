@@ -15,8 +15,9 @@ Matches ``survival::concordancefit`` (survival 3.5-3, ``timewt = "n"``) as store
   ``w_k [(I_c - I_d) / N - d / N (I_c + I_d + I_t)]`` (``I`` the row's weighted pair counts,
   ``N`` the number of comparable pairs), ``var(C) = sum(influence^2) / 4``.
 
-The pair counts are computed in O(n log^2 n) vectorised passes (a merge-sort dominance count),
-so a million rows take well under a second or two.
+The pair counts are computed in O(n log n) vectorised passes per distinct-time level (a
+merge-sort dominance count over ``ceil(log2(#times))`` levels, integer arithmetic for
+unweighted data), so a million unweighted rows with daily times take about 0.6 s.
 
 References
 ----------
