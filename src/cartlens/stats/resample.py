@@ -276,6 +276,13 @@ def _group_codes(group: Any, n: int, name: str = "group") -> tuple[list, np.ndar
     return levels.tolist(), codes.astype(np.intp)
 
 
+def _levels_codes(group: Any, n: int) -> tuple[list, np.ndarray]:
+    """``([None], zeros)`` without a group, else :func:`_group_codes`."""
+    if group is None:
+        return [None], np.zeros(n, dtype=np.intp)
+    return _group_codes(group, n)
+
+
 def _resolve_seed(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, int | None]:
     if isinstance(seed, np.random.Generator):
         return seed, None
@@ -450,6 +457,26 @@ def _kernel_chunks(c: np.ndarray, width: int) -> Iterator[np.ndarray]:
     step = max(1, _KERNEL_CELLS // cells, min(8, (1 << 24) // cells))
     for i in range(0, c.shape[0], step):
         yield c[i : i + step]
+
+
+def _replicates(
+    source: Iterator[np.ndarray],
+    total: int,
+    progress: bool | None,
+    description: str,
+    heavy: bool,
+    stat: Callable[[np.ndarray], np.ndarray],
+    width: int | None = None,
+) -> np.ndarray:
+    """Stack ``stat(counts)`` over the drawn chunks (split by :func:`_kernel_chunks` when
+    ``width`` is given), advancing the progress bar by each piece's replicates."""
+    reps = []
+    with _progress(total, progress, description, heavy) as advance:
+        for chunk in source:
+            for c in (chunk,) if width is None else _kernel_chunks(chunk, width):
+                reps.append(stat(c))
+                advance(c.shape[0])
+    return np.concatenate(reps, axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,6 +684,24 @@ def _km_stats(
     return np.stack(cols, axis=1)
 
 
+def _km_replicates(
+    stat: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    source: Iterator[np.ndarray],
+    B: int,
+    progress: bool | None,
+    description: str,
+    method: str,
+    cluster: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Estimate on the data, the bootstrap replicates and (for BCa) the jackknife values of a
+    Kaplan-Meier statistic ``stat(counts)``."""
+    est = stat(np.ones((1, n), dtype=np.int32))[0]
+    reps = _replicates(source, B, progress, description, B * n >= 50_000_000, stat, width=1)
+    jack = stat(_jackknife_counts(n, cluster)) if method == "bca" else None
+    return est, reps, jack
+
+
 def bootstrap_km_median(
     time: Any,
     event: Any,
@@ -723,10 +768,7 @@ def bootstrap_km_median(
     """
     t, e = _check_time_event(time, event)
     n = t.size
-    if group is None:
-        levels, codes = [None], np.zeros(n, dtype=np.intp)
-    else:
-        levels, codes = _group_codes(group, n)
+    levels, codes = _levels_codes(group, n)
     k = len(levels)
     level = _check_conf_level(conf_level)
     method = _check_ci_method(ci_method)
@@ -744,15 +786,16 @@ def bootstrap_km_median(
         names.append(f"{names[1]} - {names[0]}")
     strata = codes if (stratify and group is not None) else None
     source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
-    est = _km_stats(t, e, codes, k, np.ones((1, n), dtype=np.int32), p)[0]
-    reps = []
-    with _progress(B, progress, "bootstrap KM median", B * n >= 50_000_000) as advance:
-        for chunk in source:
-            for c in _kernel_chunks(chunk, 1):
-                reps.append(_km_stats(t, e, codes, k, c, p))
-                advance(c.shape[0])
-    reps = np.concatenate(reps, axis=0)
-    jack = _km_stats(t, e, codes, k, _jackknife_counts(n, cluster), p) if method == "bca" else None
+    est, reps, jack = _km_replicates(
+        lambda c: _km_stats(t, e, codes, k, c, p),
+        n,
+        source,
+        B,
+        progress,
+        "bootstrap KM median",
+        method,
+        cluster,
+    )
     return _finish(
         statistic="km_median" if p == 0.5 else "km_quantile",
         names=names,
@@ -831,10 +874,7 @@ def bootstrap_km_survival(
     """
     t, e = _check_time_event(time, event)
     n = t.size
-    if group is None:
-        levels, codes = [None], np.zeros(n, dtype=np.intp)
-    else:
-        levels, codes = _group_codes(group, n)
+    levels, codes = _levels_codes(group, n)
     k = len(levels)
     try:
         at = np.atleast_1d(np.asarray(times, dtype=float))
@@ -851,17 +891,16 @@ def bootstrap_km_survival(
         names += [f"S({a:g})[{levels[1]}] - S({a:g})[{levels[0]}]" for a in at]
     strata = codes if (stratify and group is not None) else None
     source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
-    est = _km_surv_stats(t, e, codes, k, np.ones((1, n), dtype=np.int32), at)[0]
-    reps = []
-    with _progress(B, progress, "bootstrap KM survival", B * n >= 50_000_000) as advance:
-        for chunk in source:
-            for c in _kernel_chunks(chunk, 1):
-                reps.append(_km_surv_stats(t, e, codes, k, c, at))
-                advance(c.shape[0])
-    reps = np.concatenate(reps, axis=0)
-    jack = None
-    if method == "bca":
-        jack = _km_surv_stats(t, e, codes, k, _jackknife_counts(n, cluster), at)
+    est, reps, jack = _km_replicates(
+        lambda c: _km_surv_stats(t, e, codes, k, c, at),
+        n,
+        source,
+        B,
+        progress,
+        "bootstrap KM survival",
+        method,
+        cluster,
+    )
     return _finish(
         statistic="km_survival",
         names=names,
@@ -975,7 +1014,7 @@ def bootstrap_cox(
     source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster)
     p = Xa.shape[1]
     width = 1 + p + p * (p + 1) // 2
-    reps, nonconv = [], 0
+    nonconv = 0
 
     def run(c: np.ndarray) -> np.ndarray:
         nonlocal nonconv
@@ -986,12 +1025,9 @@ def bootstrap_cox(
         nonconv += int((~fit.converged & ~bad).sum())
         return coef
 
-    with _progress(B, progress, "bootstrap Cox", B * n * width >= 20_000_000) as advance:
-        for chunk in source:
-            for c in _kernel_chunks(chunk, width):
-                reps.append(run(c))
-                advance(c.shape[0])
-    reps = np.concatenate(reps, axis=0)
+    reps = _replicates(
+        source, B, progress, "bootstrap Cox", B * n * width >= 20_000_000, run, width=width
+    )
     jack = None
     if method == "bca":
         jack = np.concatenate(
@@ -1084,12 +1120,7 @@ def bootstrap_proportion_difference(
         return np.stack([p1, p2, p1 - p2], axis=1)
 
     source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts)
-    reps = []
-    with _progress(B, progress, "bootstrap proportions", B * n >= 50_000_000) as advance:
-        for chunk in source:
-            reps.append(stat(chunk))
-            advance(chunk.shape[0])
-    reps = np.concatenate(reps, axis=0)
+    reps = _replicates(source, B, progress, "bootstrap proportions", B * n >= 50_000_000, stat)
     est = stat(np.ones((1, n), dtype=np.int32))[0]
     jack = stat(_jackknife_counts(n)) if method == "bca" else None
     return _finish(
