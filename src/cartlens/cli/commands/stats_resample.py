@@ -179,36 +179,22 @@ def bootstrap(
             "ci_method": ci,
             "conf_level": conf_level,
         }
+        km_opts = {
+            "n_boot": n_boot,
+            "seed": used_seed,
+            "conf_level": conf_level,
+            "ci_method": ci,
+            "stratify": not no_stratify,
+            "cluster": cl,
+            "progress": progress,
+        }
         if group is not None:
             labels, codes = _codes(df, group)
-            res = rs.bootstrap_km_median(
-                t,
-                e,
-                codes,
-                n_boot=n_boot,
-                seed=used_seed,
-                conf_level=conf_level,
-                ci_method=ci,
-                stratify=not no_stratify,
-                cluster=cl,
-                progress=progress,
-            )
+            res = rs.bootstrap_km_median(t, e, codes, **km_opts)
             out["median"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
         if at is not None:
             labels, codes = (None, None) if group is None else _codes(df, group)
-            res = rs.bootstrap_km_survival(
-                t,
-                e,
-                codes,
-                times=at,
-                n_boot=n_boot,
-                seed=used_seed,
-                conf_level=conf_level,
-                ci_method=ci,
-                stratify=not no_stratify,
-                cluster=cl,
-                progress=progress,
-            )
+            res = rs.bootstrap_km_survival(t, e, codes, times=at, **km_opts)
             out["survival"] = {"resampling": res.resampling, "terms": _terms(res, labels)}
         if formula is not None:
             import pandas as pd
@@ -244,26 +230,17 @@ def bootstrap(
     def render(p: dict) -> None:
         pct = f"{100 * p['conf_level']:g}%"
         head = f"n={p['n']}, events={p['events']}, {p['n_boot']} replicates, seed {p['seed']}"
-        if "median" in p:
-            rows = [
-                [t["term"], t["estimate"], t["se"], t["lower"], t["upper"]]
-                for t in p["median"]["terms"]
-            ]
-            print_table(
-                f"Bootstrap KM median ({head}; {p['median']['resampling']})",
-                ["term", "estimate", "boot SE", f"{pct} lower", f"{pct} upper"],
-                rows,
-            )
-        if "survival" in p:
-            rows = [
-                [t["term"], t["estimate"], t["se"], t["lower"], t["upper"]]
-                for t in p["survival"]["terms"]
-            ]
-            print_table(
-                f"Bootstrap KM survival ({head}; {p['survival']['resampling']})",
-                ["term", "estimate", "boot SE", f"{pct} lower", f"{pct} upper"],
-                rows,
-            )
+        for key in ("median", "survival"):
+            if key in p:
+                rows = [
+                    [t["term"], t["estimate"], t["se"], t["lower"], t["upper"]]
+                    for t in p[key]["terms"]
+                ]
+                print_table(
+                    f"Bootstrap KM {key} ({head}; {p[key]['resampling']})",
+                    ["term", "estimate", "boot SE", f"{pct} lower", f"{pct} upper"],
+                    rows,
+                )
         if "cox" in p:
             rows = [
                 [t["term"], t["hr"], t["se"], t["hr_lower"], t["hr_upper"]]
