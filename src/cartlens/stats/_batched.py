@@ -45,6 +45,26 @@ def _reverse_cumsum(a: np.ndarray, axis: int = 1) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _km_curves(
+    time: np.ndarray, event: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct sorted times ``u``, each replicate's row count at them (``tot``, shape (B, len(u)))
+    and its product-limit ``S`` there, for every row of ``counts`` (``time`` not empty)."""
+    order = np.argsort(time, kind="stable")
+    ts = time[order]
+    es = event[order].astype(bool)
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    u = ts[starts]
+    C = counts[:, order].astype(np.int64, copy=False)
+    tot = np.add.reduceat(C, starts, axis=1)
+    dth = np.add.reduceat(np.where(es, C, 0), starts, axis=1)
+    nrisk = _reverse_cumsum(tot, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(nrisk > 0, dth / np.maximum(nrisk, 1), 0.0)
+    S = np.cumprod(1.0 - h, axis=1)
+    return u, tot, S
+
+
 def km_quantile_batched(
     time: np.ndarray,
     event: np.ndarray,
@@ -90,18 +110,7 @@ def km_quantile_batched(
     B = counts.shape[0]
     if time.size == 0:
         return np.full(B, np.nan)
-    order = np.argsort(time, kind="stable")
-    ts = time[order]
-    es = event[order].astype(bool)
-    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    u = ts[starts]
-    C = counts[:, order].astype(np.int64, copy=False)
-    tot = np.add.reduceat(C, starts, axis=1)
-    dth = np.add.reduceat(np.where(es, C, 0), starts, axis=1)
-    nrisk = _reverse_cumsum(tot, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(nrisk > 0, dth / np.maximum(nrisk, 1), 0.0)
-    S = np.cumprod(1.0 - h, axis=1)
+    u, tot, S = _km_curves(time, event, counts)
     F = 1.0 - S
     f_last = F[:, -1]
     reached = (f_last >= p) & (tot.sum(axis=1) > 0)
@@ -139,18 +148,7 @@ def km_survival_batched(
     B = counts.shape[0]
     if time.size == 0:
         return np.full((B, at.size), np.nan)
-    order = np.argsort(time, kind="stable")
-    ts = time[order]
-    es = event[order].astype(bool)
-    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    u = ts[starts]
-    C = counts[:, order].astype(np.int64, copy=False)
-    tot = np.add.reduceat(C, starts, axis=1)
-    dth = np.add.reduceat(np.where(es, C, 0), starts, axis=1)
-    nrisk = _reverse_cumsum(tot, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(nrisk > 0, dth / np.maximum(nrisk, 1), 0.0)
-    S = np.cumprod(1.0 - h, axis=1)
+    u, tot, S = _km_curves(time, event, counts)
     j = np.searchsorted(u, at, side="right") - 1
     out = np.where(j[None, :] >= 0, S[:, np.maximum(j, 0)], 1.0)
     return np.where((tot.sum(axis=1) > 0)[:, None], out, np.nan)
