@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from _lung_ps import COVS, PS, lung_ps
 
 from cartlens.errors import BalanceWarning, InputError
 from cartlens.stats.balance import balance_table, ecdf_stats, smd, weighted_mean, weighted_var
 from cartlens.stats.propensity import propensity_score
 from cartlens.stats.weighting import iptw_weights
-
-REFERENCE = Path(__file__).parents[1] / "data" / "reference"
-
-
-def load_reference(name: str) -> dict:
-    """tests/data/reference/<name>.json (made by R; see the README there)."""
-    with open(REFERENCE / f"{name}.json") as f:
-        return json.load(f)
-
-
-PS = load_reference("lung")["propensity"]
-COVS = ["age", "ph.ecog"]
-
-
-def lung_ps() -> pd.DataFrame:
-    """lung rows with non-missing ph.ecog; female = sex == 2; dead = status == 2 (n = 227)."""
-    df = pd.read_csv(REFERENCE / "data" / "lung.csv")
-    df = df.loc[df["ph.ecog"].notna()].reset_index(drop=True)
-    df["female"] = (df["sex"] == 2).astype(int)
-    df["dead"] = (df["status"] == 2).astype(int)
-    return df
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
+from _lung_ps import PS, lung_ps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,26 +17,6 @@ from cartlens.stats.weighting import (
     iptw_weights,
     weighted_proportions,
 )
-
-REFERENCE = Path(__file__).parents[1] / "data" / "reference"
-
-
-def load_reference(name: str) -> dict:
-    """tests/data/reference/<name>.json (made by R; see the README there)."""
-    with open(REFERENCE / f"{name}.json") as f:
-        return json.load(f)
-
-
-PS = load_reference("lung")["propensity"]
-
-
-def lung_ps() -> pd.DataFrame:
-    """lung rows with non-missing ph.ecog; female = sex == 2; dead = status == 2 (n = 227)."""
-    df = pd.read_csv(REFERENCE / "data" / "lung.csv")
-    df = df.loc[df["ph.ecog"].notna()].reset_index(drop=True)
-    df["female"] = (df["sex"] == 2).astype(int)
-    df["dead"] = (df["status"] == 2).astype(int)
-    return df
 
 
 @pytest.fixture(scope="module")
