@@ -93,6 +93,7 @@ def run(quick: bool = False) -> list[dict]:
             "cartlens": cl["seconds"],
             "duckdb_floor": floor["seconds"],
             "cartlens_peak_mb": cl["peak_mb"],
+            "peak_method": "peak RSS of a child process",
             "components": {
                 "import": {"cartlens": cl["import"]},
                 "derive": {"cartlens": cl["derive"]},

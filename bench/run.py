@@ -97,7 +97,8 @@ def detail_lines(result: dict) -> list[str]:
         sub = {"id": f"{rid}.{name}", **comp}
         out.append("  " + format_line(sub))
     if result.get("cartlens_peak_mb") is not None:
-        out.append(f"  {rid} cartlens_peak_mb={result['cartlens_peak_mb']:.1f} (tracemalloc)")
+        how = result.get("peak_method", "tracemalloc")
+        out.append(f"  {rid} cartlens_peak_mb={result['cartlens_peak_mb']:.1f} ({how})")
     if result.get("label"):
         out.append(f"  {rid} label: {result['label']}")
     if result.get("notes"):
