@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _mgus2 import DATA, load_reference, mgus2_cr_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,24 +22,11 @@ from cartlens.stats.competing import (
 )
 from cartlens.stats.km import kaplan_meier
 
-# the R reference copies (tests/data/reference); defined here rather than imported from
-# conftest, whose module name is ambiguous when several test folders have one
-REFERENCE = Path(__file__).parents[1] / "data" / "reference"
-
-
-def load_reference(name: str) -> dict:
-    return json.loads((REFERENCE / f"{name}.json").read_text())
-
-
-DATA = Path(__file__).parents[1] / "data"
-
 
 @pytest.fixture(scope="module")
 def mgus2_cr():
-    d = pd.read_csv(REFERENCE / "data" / "mgus2.csv")
-    etime = np.where(d.pstat == 0, d.futime, d.ptime).astype(float)
-    event = np.where(d.pstat == 0, 2 * d.death, 1).astype(int)
-    return etime, event, d.sex.to_numpy()
+    d = mgus2_cr_frame()
+    return d["etime"].to_numpy(), d["event"].to_numpy(), d.sex.to_numpy()
 
 
 @pytest.fixture(scope="module")

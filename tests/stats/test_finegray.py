@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _mgus2 import DATA, load_reference, mgus2_cr_frame
 
 from cartlens.errors import (
     CollinearityWarning,
@@ -23,23 +23,10 @@ from cartlens.stats.finegray import (
     predict_cif,
 )
 
-# the R reference copies (tests/data/reference); defined here rather than imported from
-# conftest, whose module name is ambiguous when several test folders have one
-REFERENCE = Path(__file__).parents[1] / "data" / "reference"
-
-
-def load_reference(name: str) -> dict:
-    return json.loads((REFERENCE / f"{name}.json").read_text())
-
-
-DATA = Path(__file__).parents[1] / "data"
-
 
 @pytest.fixture(scope="module")
 def mgus2_cr():
-    d = pd.read_csv(REFERENCE / "data" / "mgus2.csv")
-    d["etime"] = np.where(d.pstat == 0, d.futime, d.ptime).astype(float)
-    d["event"] = np.where(d.pstat == 0, 2 * d.death, 1).astype(int)
+    d = mgus2_cr_frame()
     d["sexM"] = (d.sex == "M").astype(float)
     return d
 
