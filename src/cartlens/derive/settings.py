@@ -7,7 +7,39 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class DeriveSettings(BaseModel):
+class EndpointRules(BaseModel):
+    """The endpoint rules shared by :class:`DeriveSettings` and the study specification's
+    ``[endpoints]`` (:class:`cartlens.study.spec.Endpoints`); documented on
+    :class:`DeriveSettings`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    response_day: int = Field(28, ge=0, le=3650)
+    response_tolerance: int = Field(7, ge=0, le=3650)
+    cri_counts_as_cr: bool = True
+    require_mrd_negative: bool = False
+    nonresponder_pfs: Literal["not_event", "time_zero", "assessment"] = "not_event"
+    efs_nonresponse: Literal["time_zero", "assessment"] = "time_zero"
+    mrd_relapse_is_event: bool = True
+    censor_at_hsct: bool = False
+    censor_at_next_cart: bool = False
+    censor_at_new_therapy: bool = False
+    censor_os: bool = False
+    grade_source: Literal[
+        "recorded_then_computed", "recorded", "computed", "computed_then_recorded"
+    ] = "recorded_then_computed"
+    severe_grade: int = Field(3, ge=1, le=5)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """First and last day of the response window."""
+        return (
+            max(0, self.response_day - self.response_tolerance),
+            self.response_day + self.response_tolerance,
+        )
+
+
+class DeriveSettings(EndpointRules):
     """How responses, toxicities and time-to-event endpoints are derived from the registry.
 
     Every derived table carries the settings that made it (``DataFrame.attrs["derive_settings"]``
@@ -58,27 +90,4 @@ class DeriveSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    response_day: int = Field(28, ge=0, le=3650)
-    response_tolerance: int = Field(7, ge=0, le=3650)
-    cri_counts_as_cr: bool = True
-    require_mrd_negative: bool = False
-    nonresponder_pfs: Literal["not_event", "time_zero", "assessment"] = "not_event"
-    efs_nonresponse: Literal["time_zero", "assessment"] = "time_zero"
-    mrd_relapse_is_event: bool = True
-    censor_at_hsct: bool = False
-    censor_at_next_cart: bool = False
-    censor_at_new_therapy: bool = False
-    censor_os: bool = False
-    grade_source: Literal[
-        "recorded_then_computed", "recorded", "computed", "computed_then_recorded"
-    ] = "recorded_then_computed"
-    severe_grade: int = Field(3, ge=1, le=5)
     month_days: float = Field(30.4375, gt=0)
-
-    @property
-    def window(self) -> tuple[int, int]:
-        """First and last day of the response window."""
-        return (
-            max(0, self.response_day - self.response_tolerance),
-            self.response_day + self.response_tolerance,
-        )

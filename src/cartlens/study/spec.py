@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cartlens.derive.settings import EndpointRules
 from cartlens.errors import InputError
 
 #: The bundled reference study (Xu et al. 2023, run on the demo registry).
@@ -76,7 +77,7 @@ class Presentation(_Model):
     risk_table_times: list[float] = Field(default_factory=lambda: [0, 6, 12, 18, 24, 30, 36])
 
 
-class Endpoints(_Model):
+class Endpoints(EndpointRules):
     """How response, toxicity and time-to-event endpoints are derived.
 
     The fields are those of :class:`cartlens.derive.settings.DeriveSettings` (the registry's
@@ -84,30 +85,7 @@ class Endpoints(_Model):
     stated in the report. The salvage frame applies the same rules.
     """
 
-    response_day: int = Field(28, ge=0, le=3650)
-    response_tolerance: int = Field(7, ge=0, le=3650)
-    cri_counts_as_cr: bool = True
-    require_mrd_negative: bool = False
-    nonresponder_pfs: Literal["not_event", "time_zero", "assessment"] = "not_event"
-    efs_nonresponse: Literal["time_zero", "assessment"] = "time_zero"
-    mrd_relapse_is_event: bool = True
-    censor_at_hsct: bool = False
-    censor_at_next_cart: bool = False
-    censor_at_new_therapy: bool = False
-    censor_os: bool = False
-    grade_source: Literal[
-        "recorded_then_computed", "recorded", "computed", "computed_then_recorded"
-    ] = "recorded_then_computed"
-    severe_grade: int = Field(3, ge=1, le=5)
     grading: Literal["ASTCT 2019"] = "ASTCT 2019"
-
-    @property
-    def window(self) -> tuple[int, int]:
-        """First and last day of the response window."""
-        return (
-            max(0, self.response_day - self.response_tolerance),
-            self.response_day + self.response_tolerance,
-        )
 
     @property
     def responder_status(self) -> tuple[str, ...]:
