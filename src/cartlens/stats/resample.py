@@ -601,6 +601,7 @@ def _finish(
     n_failed: int,
     settings: dict,
     exp: bool = False,
+    stacklevel: int = 3,
 ) -> BootstrapResult:
     terms = tuple(
         _summarise(
@@ -621,7 +622,7 @@ def _finish(
             f"(counts {[t.n_undefined for t in terms if t.n_undefined]} of {reps.shape[0]}); "
             "they are left out of the intervals",
             SparseDataWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return BootstrapResult(
         statistic=statistic,
@@ -684,22 +685,48 @@ def _km_stats(
     return np.stack(cols, axis=1)
 
 
-def _km_replicates(
+def _km_bootstrap(
     stat: Callable[[np.ndarray], np.ndarray],
-    n: int,
-    source: Iterator[np.ndarray],
-    B: int,
+    e: np.ndarray,
+    codes: np.ndarray,
+    *,
+    stratified: bool,
+    n_boot: int,
+    seed: int | np.random.Generator | None,
+    counts: np.ndarray | None,
+    cluster: Any,
     progress: bool | None,
     description: str,
     method: str,
-    cluster: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Estimate on the data, the bootstrap replicates and (for BCa) the jackknife values of a
-    Kaplan-Meier statistic ``stat(counts)``."""
+    level: float,
+    statistic: str,
+    names: list[str],
+    settings: dict,
+) -> BootstrapResult:
+    """Bootstrap a Kaplan-Meier statistic ``stat(counts)``: draw (stratified by the group codes
+    when ``stratified``), estimate on the data, replicates, BCa jackknife, result."""
+    n = e.size
+    strata = codes if stratified else None
+    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
     est = stat(np.ones((1, n), dtype=np.int32))[0]
     reps = _replicates(source, B, progress, description, B * n >= 50_000_000, stat, width=1)
     jack = stat(_jackknife_counts(n, cluster)) if method == "bca" else None
-    return est, reps, jack
+    return _finish(
+        statistic=statistic,
+        names=names,
+        est=est,
+        reps=reps,
+        jack=jack,
+        method=method,
+        level=level,
+        seed=used_seed,
+        resampling=_resampling_label(strata is not None, cluster, "stratified by group"),
+        n=n,
+        events=int(e.sum()),
+        n_failed=int(np.isnan(reps).any(axis=1).sum()),
+        settings=settings,
+        stacklevel=4,  # the warning points at the public function's caller
+    )
 
 
 def bootstrap_km_median(
@@ -784,31 +811,21 @@ def bootstrap_km_median(
     names = [stem if lv is None else f"{stem}[{lv}]" for lv in levels]
     if k == 2:
         names.append(f"{names[1]} - {names[0]}")
-    strata = codes if (stratify and group is not None) else None
-    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
-    est, reps, jack = _km_replicates(
+    return _km_bootstrap(
         lambda c: _km_stats(t, e, codes, k, c, p),
-        n,
-        source,
-        B,
-        progress,
-        "bootstrap KM median",
-        method,
-        cluster,
-    )
-    return _finish(
-        statistic="km_median" if p == 0.5 else "km_quantile",
-        names=names,
-        est=est,
-        reps=reps,
-        jack=jack,
+        e,
+        codes,
+        stratified=stratify and group is not None,
+        n_boot=n_boot,
+        seed=seed,
+        counts=counts,
+        cluster=cluster,
+        progress=progress,
+        description="bootstrap KM median",
         method=method,
         level=level,
-        seed=used_seed,
-        resampling=_resampling_label(strata is not None, cluster, "stratified by group"),
-        n=n,
-        events=int(e.sum()),
-        n_failed=int(np.isnan(reps).any(axis=1).sum()),
+        statistic="km_median" if p == 0.5 else "km_quantile",
+        names=names,
         settings={
             "groups": levels,
             "p": float(p),
@@ -889,31 +906,21 @@ def bootstrap_km_survival(
         names += [f"S({a:g})" if lv is None else f"S({a:g})[{lv}]" for a in at]
     if k == 2:
         names += [f"S({a:g})[{levels[1]}] - S({a:g})[{levels[0]}]" for a in at]
-    strata = codes if (stratify and group is not None) else None
-    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
-    est, reps, jack = _km_replicates(
+    return _km_bootstrap(
         lambda c: _km_surv_stats(t, e, codes, k, c, at),
-        n,
-        source,
-        B,
-        progress,
-        "bootstrap KM survival",
-        method,
-        cluster,
-    )
-    return _finish(
-        statistic="km_survival",
-        names=names,
-        est=est,
-        reps=reps,
-        jack=jack,
+        e,
+        codes,
+        stratified=stratify and group is not None,
+        n_boot=n_boot,
+        seed=seed,
+        counts=counts,
+        cluster=cluster,
+        progress=progress,
+        description="bootstrap KM survival",
         method=method,
         level=level,
-        seed=used_seed,
-        resampling=_resampling_label(strata is not None, cluster, "stratified by group"),
-        n=n,
-        events=int(e.sum()),
-        n_failed=int(np.isnan(reps).any(axis=1).sum()),
+        statistic="km_survival",
+        names=names,
         settings={
             "groups": levels,
             "times": at.tolist(),
