@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cartlens.model.schema import ENTITIES
+
 #: Folder of the bundled demo registry (package data).
 DEMO_REGISTRY_DIR = Path(__file__).parent / "demo" / "registry"
 
@@ -305,19 +307,7 @@ class _Builder:
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
-        self.rows: dict[str, list[dict[str, str]]] = {
-            k: []
-            for k in (
-                "patients",
-                "infusions",
-                "responses",
-                "toxicities",
-                "transplants",
-                "relapses",
-                "therapies",
-                "deaths",
-            )
-        }
+        self.rows: dict[str, list[dict[str, str]]] = {e.name: [] for e in ENTITIES}
 
     def ri(self, lo: int, hi: int) -> int:
         """Integer in [lo, hi]."""

@@ -24,18 +24,11 @@ import numpy as np
 import pandas as pd
 
 from cartlens.errors import InputError
+from cartlens.model.schema import ENTITIES
 from cartlens.study.spec import Endpoints
 
-ENTITY_NAMES = (
-    "patients",
-    "infusions",
-    "responses",
-    "toxicities",
-    "transplants",
-    "relapses",
-    "therapies",
-    "deaths",
-)
+#: The registry's entities, in load order (as :data:`cartlens.model.schema.ENTITIES`).
+ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 _DATE_COLS = {
     "patients": ["diagnosis_date", "prior_allo_hsct_date", "last_contact_date"],
     "infusions": ["infusion_date"],
