@@ -24,6 +24,7 @@ import pandas as pd
 
 from cartlens import __version__
 from cartlens.errors import CartlensError, InputError, StatisticalWarning
+from cartlens.ingest.readers import file_sha256
 from cartlens.results import Result, json_safe
 from cartlens.study.spec import Condition, SpecError, Study, key_lines, load_study
 
@@ -79,21 +80,13 @@ class StudyRun(Result):
 # --------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def input_hashes(registry: Path, spec_text: str) -> dict:
     files = {}
     if registry.is_dir():
         for f in sorted(registry.glob("*.csv")):
-            files[f.name] = _sha256(f)
+            files[f.name] = file_sha256(f)
     else:
-        files[registry.name] = _sha256(registry)
+        files[registry.name] = file_sha256(registry)
     combined = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in files.items()).encode()).hexdigest()
     return {
         "registry": str(registry),
