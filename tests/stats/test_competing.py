@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from _mgus2 import DATA, load_reference, mgus2_cr_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartlens.errors import InputError
+from cartlens.errors import InputError, StatisticalWarning
 from cartlens.stats.competing import (
     aalen_johansen,
     aalen_johansen_state,
@@ -206,6 +207,22 @@ def test_row_order_invariance(data, rnd):
     for ta, tb in zip(a.gray_test, b.gray_test, strict=True):
         if np.isfinite(ta.stat):
             assert ta.stat == pytest.approx(tb.stat, rel=1e-8, abs=1e-12)
+
+
+def test_gray_test_undefined_when_a_risk_set_empties_at_an_event():
+    """Found by hypothesis: group 1 fails entirely at t = 1, so Gray's variance divides by an
+    empty risk set. R: cuminc(c(2,1,1,1,3,1), c(2,2,0,2,2,2), c(0,1,0,1,0,1)) stops with
+    "NA/NaN/Inf in foreign function call"; cartlens gives NaN with a typed warning."""
+    t = np.array([2, 1, 1, 1, 3, 1.0])
+    e = np.array([2, 2, 0, 2, 2, 2])
+    g = np.array([0, 1, 0, 1, 0, 1])
+    with pytest.warns(StatisticalWarning, match="not finite"):
+        r = cuminc(t, e, group=g)
+    (test,) = r.gray_test
+    assert math.isnan(test.stat) and math.isnan(test.p)
+    # the curves themselves are defined: group 1's CIF of cause 2 reaches 1 at t = 1
+    (c1,) = [c for c in r.curves if c.group == 1 and c.cause == 2]
+    assert c1.estimate[-1] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------ bad input

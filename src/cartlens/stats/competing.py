@@ -538,6 +538,16 @@ def _gray(prep: dict, m: np.ndarray, cause: Any, rho: float, presorted: bool = F
         v += vi
     if ng1 < 1:
         stat = math.nan
+    elif not np.all(np.isfinite(v)):
+        # e.g. every subject of a group fails at the first time: the variance terms divide
+        # by an empty risk set. R's cuminc stops with "NA/NaN/Inf in foreign function call".
+        warnings.warn(
+            f"Gray's test for cause {cause!r}: the score variance is not finite "
+            "(a group's risk set empties at an event time); the test is undefined",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+        stat = math.nan
     elif np.linalg.matrix_rank(v) < ng1:
         warnings.warn(
             f"Gray's test for cause {cause!r}: the score variance is singular "
