@@ -12,8 +12,11 @@
   **penalised likelihood-ratio** tests: for each coefficient the penalised likelihood is
   re-maximised with that coefficient fixed (the penalty keeps the full design, as in
   logistf). ``ci="wald"`` gives Wald intervals and p-values from the same variance (the
-  inverse information at the estimate, logistf's ``vcov``). Each point of the profile is
-  computed once and cached (see ``_profile_limit``); the bracket grows geometrically from
+  inverse information at the estimate, logistf's ``vcov``). With one coefficient fixed,
+  the penalised likelihood can have several local maxima; the profile uses the global one
+  (exact-Hessian Newton from several starts with a multi-start guard at each limit, see
+  ``_profile_limit``), where logistf takes the local one its search reaches. Each point
+  of the profile is computed once and cached; the bracket grows geometrically from
   one standard error, and where the profile never reaches the threshold (separation;
   ``|b| > 1e4``) the limit is reported as infinite (``inf`` odds ratio, ``null`` in
   JSON) with a :class:`SeparationWarning`, never an exception.
@@ -321,9 +324,116 @@ def detect_separation(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_PROFILE_MAXITER = 1000  # constrained fits far out on a flat profile need many halved steps
+def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
+    """Firth-penalised log-likelihood l(b) + log|I(b)| / 2 with its exact gradient and Hessian.
+
+    With w = p (1 - p), w' = w (1 - 2p), w'' = w (1 - 6w), Q = X I^{-1} X' and q = diag(Q):
+    gradient X'(y - p + w q (1/2 - p)); Hessian
+    -I + (X' diag(q w'') X - X' diag(w') (Q o Q) diag(w') X) / 2 (o: elementwise product).
+    The Hessian is not the Fisher information: the penalised likelihood is not concave.
+    Returns (-inf, None, None) where the information is singular.
+    """
+    eta = X @ beta
+    p = _expit(eta)
+    w = p * (1.0 - p)
+    info = X.T @ (X * w[:, None])
+    try:
+        chol = np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        return -math.inf, None, None
+    diag = np.diag(chol)
+    if not np.all(diag > 0):
+        return -math.inf, None, None
+    obj = float(np.sum(y * eta - np.logaddexp(0.0, eta))) + float(np.sum(np.log(diag)))
+    A = np.linalg.solve(chol, X.T)  # Q = X I^{-1} X' = A'A
+    Q = A.T @ A
+    q = np.diag(Q)
+    grad = X.T @ (y - p + w * q * (0.5 - p))
+    xw1 = X * (w * (1.0 - 2.0 * p))[:, None]
+    hess = -info + 0.5 * (X.T @ (X * (q * w * (1.0 - 6.0 * w))[:, None]) - xw1.T @ (Q * Q) @ xw1)
+    return obj, grad, hess
+
+
+def _firth_constrained_max(
+    X: np.ndarray, y: np.ndarray, beta0: np.ndarray, free: np.ndarray, maxiter: int = 300
+) -> tuple[np.ndarray, float]:
+    """Local maximum of the penalised log-likelihood over the ``free`` coordinates from beta0.
+
+    Newton's method with the exact Hessian (quadratic convergence, where Fisher scoring
+    crawls far out on a flat profile); where the Hessian is not negative definite its
+    eigenvalues are replaced by minus their absolute values (an ascent direction), steps
+    are capped at 5 and halved until the objective increases.
+    """
+    fi = np.flatnonzero(free)
+    beta = beta0.astype(float).copy()
+    obj, grad, hess = _penalised_derivatives(X, y, beta)
+    if grad is None:
+        return beta, -math.inf
+    tol_obj = 1e-13 * (abs(obj) + 1.0)
+    for _ in range(maxiter):
+        g = grad[fi]
+        if float(np.max(np.abs(g))) < 1e-9:
+            break
+        neg = -hess[np.ix_(fi, fi)]
+        try:  # negative definite Hessian: plain Newton step
+            np.linalg.cholesky(neg)
+            step_f = np.linalg.solve(neg, g)
+        except np.linalg.LinAlgError:
+            evals, evecs = np.linalg.eigh(neg)
+            evals = np.maximum(np.abs(evals), 1e-10 * max(float(np.max(np.abs(evals))), 1e-300))
+            step_f = evecs @ ((evecs.T @ g) / evals)
+        mx = float(np.max(np.abs(step_f)))
+        if mx > 5.0:
+            step_f *= 5.0 / mx
+        for _halving in range(60):
+            new = beta.copy()
+            new[fi] += step_f
+            new_obj, new_grad, new_hess = _penalised_derivatives(X, y, new)
+            if new_grad is not None and new_obj >= obj - tol_obj:
+                break
+            step_f = step_f / 2.0
+        else:
+            break
+        beta, grad, hess = new, new_grad, new_hess
+        done = float(np.max(np.abs(step_f))) < 1e-11
+        obj = new_obj
+        if done:
+            break
+    return beta, float(obj)
+
+
+_PROFILE_MAXITER = 1000  # ML constrained fits (concave; Fisher scoring)
 _PROFILE_MAX_DOUBLINGS = 30  # bracket grows geometrically: step * 2**30 covers any finite limit
 _PROFILE_MAX_ABS = 1e4  # |beta_j| beyond which the limit is taken as infinite
+_GUARD_STARTS = 12  # random starts of the global-maximum guard (fixed seed: deterministic)
+_GUARD_SPREAD = 4.0  # their spread, in standard errors at the estimate
+_GUARD_ROUNDS = 6  # profile searches redone with newly found branches, at most
+
+
+def _firth_global_max(
+    X: np.ndarray,
+    y: np.ndarray,
+    b: float,
+    j: int,
+    free: np.ndarray,
+    starts: Sequence[np.ndarray],
+) -> tuple[np.ndarray, float]:
+    """Best local maximum of the penalised likelihood with beta_j = b over several starts."""
+    best, best_obj = starts[0], -math.inf
+    for start in starts:
+        beta0 = start.copy()
+        beta0[j] = b
+        cand, cand_obj = _firth_constrained_max(X, y, beta0, free)
+        if cand_obj > best_obj:
+            best, best_obj = cand, cand_obj
+    return best, best_obj
+
+
+def _guard_starts(beta_hat: np.ndarray, se: np.ndarray, j: int, side: int) -> list[np.ndarray]:
+    """Deterministic random starts around the estimate for the global-maximum guard."""
+    rng = np.random.default_rng([j, side + 1])
+    spread = _GUARD_SPREAD * np.where(np.isfinite(se) & (se > 0), se, 1.0)
+    return [beta_hat + spread * rng.standard_normal(beta_hat.size) for _ in range(_GUARD_STARTS)]
 
 
 def _profile_limit(
@@ -332,7 +442,7 @@ def _profile_limit(
     beta_hat: np.ndarray,
     obj_hat: float,
     j: int,
-    se_j: float,
+    se: np.ndarray,
     side: int,
     crit: float,
     firth: bool,
@@ -341,62 +451,109 @@ def _profile_limit(
 
     The deficit ``2 (l(beta_hat) - max_{beta_-j} l(b, beta_-j)) - crit`` is computed once
     per value of b and cached, so ``brentq`` sees exactly the values that formed the
-    bracket. Before, each evaluation warm-started from the previous evaluation's solution
-    and ``brentq`` re-evaluated the bracket ends from another start; the Firth-penalised
-    likelihood is not concave, and with the coefficient fixed far from its estimate the
-    constrained problem can have several local maxima, so the re-evaluated ends could have
-    the same sign ("f(a) and f(b) must have different signs", the demo's CART2 model).
-    Firth fits continue from the nearest value already solved (deterministic given the
-    evaluation order); ML fits (concave) start from the estimate. The bracket grows
-    geometrically from one standard error; if the deficit never becomes positive before
-    ``|beta_j|`` exceeds ``1e4`` (or 30 doublings) the profile does not cross the
-    threshold (separation: the limit is at infinity) and ``side * inf`` is returned; the
-    caller warns.
+    bracket. The bracket grows geometrically from one standard error; if the deficit never
+    becomes positive before ``|beta_j|`` exceeds ``1e4`` (or 30 doublings) the profile
+    does not cross the threshold (separation: the limit is at infinity) and
+    ``side * inf`` is returned; the caller warns. ML fits (concave) start from the
+    estimate.
+
+    Firth: the penalised likelihood is not concave, and with beta_j fixed far from its
+    estimate the maximisation over the other coefficients has several local maxima (on
+    the demo's CART2 model a local search from the estimate, or a continuation from the
+    previous point, gave limits off by up to 50%). The maximum must be the global one.
+    Each value is maximised by exact-Hessian Newton (:func:`_firth_constrained_max`)
+    from the nearest solved point and from every branch point found so far, keeping the
+    highest. At the limit found, a guard maximises again from 12 fixed-seed random
+    starts (4 standard errors around the estimate); if one reaches a higher penalised
+    likelihood, its solution joins the branch points and the search is redone (at most
+    6 times); so does the solution at the limit when brentq stopped at a jump of the
+    computed profile (a lower local maximum taken just beyond it). All starts are fixed,
+    so the result is deterministic.
     """
     free = np.ones(beta_hat.size, bool)
     free[j] = False
-    cache: dict[float, float] = {}
-    solved: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat}
+    se_j = float(se[j])
+    branches: list[np.ndarray] = [beta_hat]
 
-    def deficit(b: float) -> float:
-        if b not in cache:
-            # Firth: continue from the nearest solved point (much faster far out, where
-            # Fisher scoring converges slowly). ML: start from the estimate (concave).
-            near = min(solved, key=lambda v: abs(v - b)) if firth else float(beta_hat[j])
-            beta0 = solved[near].copy()
-            beta0[j] = b
-            beta, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=_PROFILE_MAXITER)
-            solved[b] = beta
-            cache[b] = 2.0 * (obj_hat - obj) - crit
-        return cache[b]
+    def search() -> tuple[float, dict, dict]:
+        cache: dict[float, float] = {}
+        solved: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat}
+        objs: dict[float, float] = {}
 
-    step = max(se_j, 1e-3) if math.isfinite(se_j) else 1.0
-    lo = float(beta_hat[j])
-    hi = lo + side * step
-    f_hi = deficit(hi)
-    doublings = 0
-    while not f_hi > 0:
-        lo = hi
-        step *= 2.0
+        def deficit(b: float) -> float:
+            if b not in cache:
+                if firth:
+                    near = solved[min(solved, key=lambda v: abs(v - b))]
+                    beta, obj = _firth_global_max(X, y, b, j, free, [near, *branches])
+                else:
+                    beta0 = beta_hat.copy()
+                    beta0[j] = b
+                    beta, obj, _, _ = _newton(
+                        X, y, beta0, firth=False, free=free, maxiter=_PROFILE_MAXITER
+                    )
+                solved[b] = beta
+                objs[b] = obj
+                cache[b] = 2.0 * (obj_hat - obj) - crit
+            return cache[b]
+
+        step = max(se_j, 1e-3) if math.isfinite(se_j) else 1.0
+        lo = float(beta_hat[j])
         hi = lo + side * step
-        doublings += 1
-        if doublings > _PROFILE_MAX_DOUBLINGS or abs(hi) > _PROFILE_MAX_ABS:
-            return side * math.inf
         f_hi = deficit(hi)
-    a, b = sorted((lo, hi))
-    if not (deficit(a) <= 0 <= deficit(b) or deficit(b) <= 0 <= deficit(a)):  # pragma: no cover
-        return side * math.inf  # cannot happen: both ends come from the same cache
-    return float(optimize.brentq(deficit, a, b, xtol=1e-10, rtol=1e-12, maxiter=200))
+        doublings = 0
+        while not f_hi > 0:
+            lo = hi
+            step *= 2.0
+            hi = lo + side * step
+            doublings += 1
+            if doublings > _PROFILE_MAX_DOUBLINGS or abs(hi) > _PROFILE_MAX_ABS:
+                return side * math.inf, solved, objs
+            f_hi = deficit(hi)
+        a, b = sorted((lo, hi))
+        root = float(optimize.brentq(deficit, a, b, xtol=1e-10, rtol=1e-12, maxiter=200))
+        deficit(root)
+        return root, solved, objs
+
+    limit, solved, objs = search()
+    if not firth:
+        return limit
+    guard = _guard_starts(beta_hat, se, j, side)
+    for _ in range(_GUARD_ROUNDS):
+        # check the limit (or, when unbounded, the last point tried)
+        b = limit if math.isfinite(limit) else max(solved, key=lambda v: side * v)
+        beta, obj = _firth_global_max(X, y, b, j, free, guard)
+        if obj > objs[b] + 1e-9 * (abs(objs[b]) + 1.0):
+            branches.append(beta)
+        elif math.isfinite(limit) and abs(2.0 * (obj_hat - objs[b]) - crit) > 1e-6:
+            # brentq stopped at a jump of the computed profile: beyond it a lower local
+            # maximum was taken; continue the higher branch from here
+            branches.append(solved[b])
+        else:
+            break
+        limit, solved, objs = search()
+    return limit
 
 
 def _profile_p(
-    X: np.ndarray, y: np.ndarray, beta_hat: np.ndarray, obj_hat: float, j: int, firth: bool
+    X: np.ndarray,
+    y: np.ndarray,
+    beta_hat: np.ndarray,
+    obj_hat: float,
+    j: int,
+    firth: bool,
+    se: np.ndarray | None = None,
 ) -> float:
     free = np.ones(beta_hat.size, bool)
     free[j] = False
-    beta0 = beta_hat.copy()
-    beta0[j] = 0.0
-    _, obj, _, _ = _newton(X, y, beta0, firth=firth, free=free, maxiter=200)
+    if firth:
+        starts = [beta_hat]
+        if se is not None:  # the estimate's neighbourhood: fewer starts suffice
+            starts += _guard_starts(beta_hat, se, j, 0)[: _GUARD_STARTS // 2]
+        _, obj = _firth_global_max(X, y, 0.0, j, free, starts)
+    else:
+        beta0 = beta_hat.copy()
+        beta0[j] = 0.0
+        _, obj, _, _ = _newton(X, y, beta0, firth=False, free=free, maxiter=200)
     stat = max(2.0 * (obj_hat - obj), 0.0)
     return float(stats.chi2.sf(stat, 1))
 
@@ -554,9 +711,9 @@ def fit_logistic_arrays(
         hi_k = np.empty(kk)
         p_k = np.empty(kk)
         for j in range(kk):
-            lo_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k[j], -1, crit, firth)
-            hi_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k[j], +1, crit, firth)
-            p_k[j] = _profile_p(Xk, ya, beta, obj, j, firth)
+            lo_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k, -1, crit, firth)
+            hi_k[j] = _profile_limit(Xk, ya, beta, obj, j, se_k, +1, crit, firth)
+            p_k[j] = _profile_p(Xk, ya, beta, obj, j, firth, se_k)
         open_ends = [
             f"{names_k[j]} ({'lower' if np.isinf(lo_k[j]) else 'upper'})"
             for j in range(kk)
