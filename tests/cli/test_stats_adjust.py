@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from cartlens.cli.apps import app
-from cartlens.cli.main import _load_commands
+from cli_runner import run, run_json
 
 REFERENCE = Path(__file__).parents[1] / "data" / "reference"
 
@@ -21,20 +19,8 @@ def load_reference(name: str) -> dict:
         return json.load(f)
 
 
-_load_commands()
-RUNNER = CliRunner()
 PS = load_reference("lung")["propensity"]
 LUNG = str(REFERENCE / "data" / "lung.csv")
-
-
-def run(*args: str):
-    return RUNNER.invoke(app, ["stats", *args])
-
-
-def run_json(*args: str) -> dict:
-    res = run(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
 
 
 def test_ps_json_matches_r(tmp_path):

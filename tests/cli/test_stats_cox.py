@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from typer.testing import CliRunner
 
 from cartlens.cli.apps import app
-from cartlens.cli.main import _load_commands
+from cli_runner import RUNNER, run, run_json
 from conftest import REFERENCE, load_reference
 
-_load_commands()
-RUNNER = CliRunner()
 DATA = REFERENCE / "data"
-
-
-def run(*args: str):
-    return RUNNER.invoke(app, ["stats", *args])
-
-
-def run_json(*args: str) -> dict:
-    res = run(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
 
 
 LUNG = (

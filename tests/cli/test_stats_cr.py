@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from cartlens.cli.apps import app
-from cartlens.cli.main import _load_commands
+from cli_runner import run, run_json
 
 # the R reference copies (tests/data/reference); defined here rather than imported from
 # conftest, whose module name is ambiguous when several test folders have one
@@ -20,20 +18,6 @@ REFERENCE = Path(__file__).parents[1] / "data" / "reference"
 
 def load_reference(name: str) -> dict:
     return json.loads((REFERENCE / f"{name}.json").read_text())
-
-
-_load_commands()
-RUNNER = CliRunner()
-
-
-def run(*args: str):
-    return RUNNER.invoke(app, ["stats", *args])
-
-
-def run_json(*args: str) -> dict:
-    res = run(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
 
 
 @pytest.fixture(scope="module")

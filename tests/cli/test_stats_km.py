@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from cartlens.cli.apps import app
-from cartlens.cli.main import _load_commands
+from cli_runner import run, run_json
 
 # not ``from conftest import ...``: several conftest.py files share that module name
 REFERENCE = Path(__file__).parents[1] / "data" / "reference"
@@ -22,22 +20,10 @@ def load_reference(name: str) -> dict:
         return json.load(f)
 
 
-_load_commands()
-RUNNER = CliRunner()
 LUNG = str(REFERENCE / "data" / "lung.csv")
 VETERAN = str(REFERENCE / "data" / "veteran.csv")
 JASA1 = str(REFERENCE / "data" / "jasa1.csv")
 MGUS2 = str(REFERENCE / "data" / "mgus2.csv")
-
-
-def run(*args: str):
-    return RUNNER.invoke(app, ["stats", *args])
-
-
-def run_json(*args: str) -> dict:
-    res = run(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
 
 
 def close(got, want, rtol=1e-6):
