@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cartlens.errors import CartlensError, InputError, StatisticalWarning
+from cartlens.errors import CartlensError, InputError
 
 MISSING_TOKENS = ("", "NA")
 
@@ -197,13 +197,16 @@ def parse_floats(text: str | None, option: str) -> list[float] | None:
 
 @contextlib.contextmanager
 def collect_warnings() -> Iterator[list[str]]:
-    """Collect statistical warnings raised inside the block as strings."""
+    """Collect the user-facing warnings raised inside the block as strings.
+
+    Every ``UserWarning`` counts, which includes cartlens' ``StatisticalWarning`` family.
+    """
     texts: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield texts
     for w in caught:
-        if issubclass(w.category, StatisticalWarning) or issubclass(w.category, UserWarning):
+        if issubclass(w.category, UserWarning):
             texts.append(f"{w.category.__name__}: {w.message}")
 
 
