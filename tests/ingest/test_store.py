@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import duckdb
 import pytest
@@ -135,6 +136,7 @@ def test_changed_rows_are_updated_and_new_rows_inserted(tmp_path):
         "inserted": 0,
         "updated": 1,
         "unchanged": 1,
+        "missing": 0,
         "deleted": 0,
     }
     assert rep.counts["responses"]["inserted"] == 1
@@ -277,7 +279,7 @@ def test_not_a_store_and_concurrent_import_are_input_errors(tmp_path):
         import_registry(src, junk, today=TODAY)
     assert sha(junk) == before
     store = tmp_path / "s.duckdb"
-    (tmp_path / "s.duckdb.lock").write_text("123")
+    (tmp_path / "s.duckdb.lock").write_text(f"{os.getppid()}")  # a live process
     with pytest.raises(InputError, match="another import"):
         import_registry(src, store, today=TODAY)
     assert not store.exists()

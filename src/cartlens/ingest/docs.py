@@ -27,17 +27,31 @@ SOURCES = """## Sources, import and store
 3. Otherwise the import is written into a copy of the store in one transaction, which then
    atomically replaces the store (a failure at any point leaves the store as it was). Only one
    import runs at a time (`<store>.lock`).
-4. Rows are matched on each entity's key: identical rows are left alone, changed rows are
-   updated, new keys inserted; `--mode replace` also deletes stored rows absent from the
-   files. Re-importing files with the same content hashes writes no data (outcome
-   `unchanged`).
-5. Every import is recorded in the `imports` table (time, source, file names and SHA-256,
-   counts read/inserted/updated/unchanged/deleted per entity, warnings, outcome); its warnings
-   are stored in `findings`.
+4. Rows are matched to stored rows by their identity (below each entity's table): first by
+   the source's own key where it has one (REDCap: record, event, instrument and repeat
+   instance), then by the entity's identity columns. A matched row whose values differ is
+   updated in place, and the `changes` table keeps, per changed field, the old and the new
+   value (with the import id, the row's identity and its data row); unmatched rows are
+   inserted. Stored rows of an entity the import holds that it does not contain (a full
+   re-export that no longer has them) are listed as R070 warnings and kept; `--sync` deletes
+   them (each deletion is audited in `changes` with the old values as JSON). Entities absent
+   from the source are not touched. Re-importing files with the same content hashes writes no
+   data (outcome `unchanged`).
+5. The store as the import would leave it is then checked with every rule between rows and
+   entities (R030-R062) inside the import's transaction: a merge that would break one (a
+   death moved before a stored relapse, an infusion renumbered beside the stored one, a
+   `--sync` that would orphan stored rows) is refused like an error of the files. Each such
+   finding names the rule, the incoming file and data row, and the stored row it conflicts
+   with (its identity and the import that wrote it); the store is untouched.
+6. Every import is recorded in the `imports` table (time, source, file names and SHA-256,
+   counts read/inserted/updated/unchanged/missing/deleted per entity, warnings, outcome); its
+   warnings are stored in `findings`.
 
 ### Store
-A DuckDB file with one table per entity (plus `_import_id`, and `astct_grade` on
-`toxicities`), `meta` (`schema_version`, `created_at`, `cartlens_version`), `imports` and
+A DuckDB file with one table per entity (plus `_import_id`, the import that last wrote the
+row, `_import_row`, its data row in that import, `_source_key`, the source's own key, and
+`astct_grade` on `toxicities`), `changes` (the per-field audit),
+`meta` (`schema_version`, `created_at`, `cartlens_version`), `imports` and
 `findings`. A newer cartlens migrates an older store when it opens it for writing (a
 read-only open migrates an in-memory copy); a store written by a newer cartlens is refused.
 `cartlens registry export OUT` writes the store back in the import format (CSV folder or

@@ -50,6 +50,13 @@ class RegistrySource:
     tables: dict[str, SourceTable]
     files: dict[str, str]
     findings: list[dict]
+    #: How the source was read (per file: CSV dialect, encoding; REDCap: date format...).
+    settings: dict = dataclasses.field(default_factory=dict)
+
+
+def source_settings(source: RegistrySource) -> dict:
+    """The reading settings of a source, for the import report (``{"read": ...}``)."""
+    return {"read": source.settings} if source.settings else {}
 
 
 def file_sha256(path: Path) -> str:
@@ -418,7 +425,11 @@ def read_redcap(
 
 
 def read_source(
-    path: str | Path, *, mapping: str | Path | None = None, dictionary: str | Path | None = None
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    dictionary: str | Path | None = None,
+    **options,
 ) -> RegistrySource:
     """Read a registry: a folder (CSV), ``.xlsx`` workbook, or a REDCap export with a mapping."""
     p = Path(path)

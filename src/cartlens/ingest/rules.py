@@ -177,6 +177,13 @@ _RULES = (
         "Neither birth_year nor age_at_diagnosis is given, or they disagree by more than one "
         "year, or the age derived from birth_year is outside 0-100.",
     ),
+    Rule(
+        "R070",
+        "warning",
+        "stored row not in the import",
+        "A stored row of an entity the import holds is absent from it (a full re-export no "
+        "longer has it). It is kept, or deleted when the import is run with --sync.",
+    ),
 )
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}

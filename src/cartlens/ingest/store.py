@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ import pandas as pd
 
 from cartlens import __version__
 from cartlens.errors import InputError
-from cartlens.ingest.readers import RegistrySource, read_source
+from cartlens.ingest.readers import RegistrySource, read_source, reader_finding, source_settings
 from cartlens.ingest.validate import FINDING_COLUMNS, lit, q, validate_source
 from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME, EntitySpec
 from cartlens.results import Result, json_safe
@@ -51,7 +52,13 @@ from cartlens.results import Result, json_safe
 #: Default store path (relative to the working directory).
 DEFAULT_STORE = Path("cartlens.duckdb")
 #: Current schema version of the store.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Columns every entity table holds beside its fields: the import that last wrote the row,
+#: the data row of that import's file, and the source's own key of the row (REDCap: record,
+#: event, instrument and repeat instance; NULL for CSV and Excel).
+HIDDEN_COLUMNS = (("_import_id", "BIGINT"), ("_import_row", "BIGINT"), ("_source_key", "VARCHAR"))
+#: Stored rows absent from an import are listed in at most this many findings per entity.
+MISSING_LISTED = 1000
 
 EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {"toxicities": [("astct_grade", "BIGINT")]}
 
@@ -60,6 +67,11 @@ CREATE TABLE IF NOT EXISTS {p}imports (
     import_id BIGINT, started_at TIMESTAMP, finished_at TIMESTAMP, source_kind VARCHAR,
     source_path VARCHAR, mode VARCHAR, files VARCHAR, counts VARCHAR, n_errors BIGINT,
     n_warnings BIGINT, cartlens_version VARCHAR, outcome VARCHAR)
+"""
+CHANGES_DDL = """
+CREATE TABLE IF NOT EXISTS {p}changes (
+    import_id BIGINT, entity VARCHAR, identity VARCHAR, action VARCHAR, field VARCHAR,
+    old_value VARCHAR, new_value VARCHAR, "row" BIGINT)
 """
 FINDINGS_DDL = """
 CREATE TABLE IF NOT EXISTS {p}findings (
@@ -78,9 +90,10 @@ def create_schema(con: duckdb.DuckDBPyConnection, prefix: str = "") -> None:
     p = prefix
     con.execute(f"CREATE TABLE IF NOT EXISTS {p}meta (key VARCHAR, value VARCHAR)")
     for e in ENTITIES:
-        cols = ", ".join(f"{q(n)} {t}" for n, t in entity_columns(e))
-        con.execute(f"CREATE TABLE IF NOT EXISTS {p}{q(e.name)} ({cols}, _import_id BIGINT)")
+        cols = ", ".join(f"{q(n)} {t}" for n, t in [*entity_columns(e), *HIDDEN_COLUMNS])
+        con.execute(f"CREATE TABLE IF NOT EXISTS {p}{q(e.name)} ({cols})")
     con.execute(IMPORTS_DDL.format(p=p))
+    con.execute(CHANGES_DDL.format(p=p))
     con.execute(FINDINGS_DDL.format(p=p))
     _set_meta(con, "schema_version", str(SCHEMA_VERSION), p)
     _set_meta(con, "cartlens_version", __version__, p)
@@ -137,7 +150,26 @@ def _migrate_1_to_2(con, p: str) -> None:
         con.unregister("_grades")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(con, p: str) -> None:
+    """v3 adds ``toxicities.episode`` (numbered in onset order), the hidden columns
+    ``_import_row`` and ``_source_key`` of every entity and the ``changes`` audit table."""
+    con.execute(f"ALTER TABLE {p}toxicities ADD COLUMN IF NOT EXISTS episode BIGINT")
+    con.execute(
+        f"UPDATE {p}toxicities s SET episode = d._ep FROM (SELECT rowid AS _rid, row_number() "
+        f"OVER (PARTITION BY infusion_id, toxicity ORDER BY onset_date, rowid) AS _ep FROM "
+        f"{p}toxicities) d WHERE s.rowid = d._rid AND s.episode IS NULL"
+    )
+    for e in ENTITIES:
+        if _has_table(con, e.name, p.rstrip(".") or None):
+            for name, typ in HIDDEN_COLUMNS:
+                con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {name} {typ}")
+    con.execute(CHANGES_DDL.format(p=p))
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 
 
 def migrate(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> int:
@@ -328,52 +360,250 @@ def _nulls_equal(cols: list[str]) -> str:
     return " AND ".join(f"n.{q(c)} IS NOT DISTINCT FROM o.{q(c)}" for c in cols)
 
 
-def _write_entity(
-    con: duckdb.DuckDBPyConnection, e: EntitySpec, import_id: int, mode: str
-) -> dict[str, int]:
-    """Upsert staged ``final_<entity>`` into ``st.<entity>``; return the counts."""
-    cols = [c for c, _ in entity_columns(e)]
-    key = " AND ".join(f"n.{q(k)} = o.{q(k)}" for k in e.key)
-    new, old = q("final_" + e.name), f"st.{q(e.name)}"
-    read = con.execute(f"SELECT count(*) FROM {new}").fetchall()[0][0]
-    n_old = con.execute(f"SELECT count(*) FROM {old}").fetchall()[0][0]
-    col_list = ", ".join(q(c) for c in cols)
-    if n_old == 0:
-        con.execute(f"INSERT INTO {old} SELECT {col_list}, {import_id} FROM {new}")
-        return {"read": read, "inserted": read, "updated": 0, "unchanged": 0, "deleted": 0}
-    matched = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE NOT ({_nulls_equal(cols)})) "
-        f"FROM {new} n JOIN {old} o ON {key}"
-    ).fetchall()[0]
-    n_matched, n_changed = int(matched[0]), int(matched[1])
-    deleted = 0
-    if n_changed:
-        con.execute(
-            f"DELETE FROM {old} o WHERE EXISTS (SELECT 1 FROM {new} n WHERE {key} AND NOT "
-            f"({_nulls_equal(cols)}))"
-        )
-    if mode == "replace":
-        deleted = con.execute(
-            f"SELECT count(*) FROM {old} o WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE {key})"
-        ).fetchall()[0][0]
-        if deleted:
-            con.execute(f"DELETE FROM {old} o WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE {key})")
-    con.execute(
-        f"INSERT INTO {old} SELECT {', '.join('n.' + q(c) for c in cols)}, {import_id} "
-        f"FROM {new} n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {old} o WHERE {key})"
+def identity_sql(e: EntitySpec, alias: str) -> str:
+    """SQL text ``'k1=v1, k2=v2'`` of a row's identity (for the audit and the findings)."""
+    return " || ', ' || ".join(
+        f"'{k}=' || coalesce(CAST({alias}.{q(k)} AS VARCHAR), '')" for k in e.identity_columns
     )
-    return {
+
+
+def _count(con, sql: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {sql}").fetchall()[0][0])
+
+
+class _MergeRejected(Exception):
+    """The merged store would break a rule; ``findings`` name the rule and both rows."""
+
+    def __init__(self, findings: list[dict]) -> None:
+        super().__init__(f"{len(findings)} conflict(s) with the store")
+        self.findings = findings
+
+
+def _write_entity(
+    con: duckdb.DuckDBPyConnection, e: EntitySpec, import_id: int, sync: bool, label: str
+) -> tuple[dict[str, int], list[dict]]:
+    """Merge staged ``final_<entity>`` into ``st.<entity>``; return the counts and the
+    findings listing stored rows the import does not hold (R070).
+
+    Incoming rows are matched to stored rows by the source's own key (``_source_key``), then
+    by the entity's identity; a matched row whose values differ is updated in place and each
+    changed field is written to ``changes`` (old and new value). Temp table ``_inc_<entity>``
+    (``nrow``: the incoming data row, ``orid``: the stored rowid) records every incoming row.
+    """
+    cols = [c for c, _ in entity_columns(e)]
+    new, old, inc = q("final_" + e.name), f"st.{q(e.name)}", q("_inc_" + e.name)
+    olds = f"(SELECT rowid AS _rid, * FROM {old})"
+    read = _count(con, new)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _by_src AS SELECT n._row AS nrow, o._rid AS orid "
+        f"FROM {new} n JOIN {olds} o ON n._source_key = o._source_key"
+    )
+    ident = " AND ".join(f"n.{q(k)} = o.{q(k)}" for k in e.identity_columns)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {inc} AS SELECT * FROM _by_src UNION ALL "
+        f"SELECT n._row, o._rid FROM (SELECT * FROM {new} WHERE _row NOT IN (SELECT nrow FROM "
+        f"_by_src)) n JOIN (SELECT * FROM {olds} WHERE _rid NOT IN (SELECT orid FROM _by_src)) "
+        f"o ON {ident}"
+    )
+    pairs = f"{inc} m JOIN {new} n ON n._row = m.nrow JOIN {olds} o ON o._rid = m.orid"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _chg AS SELECT m.nrow, m.orid FROM {pairs} "
+        f"WHERE NOT ({_nulls_equal(cols)})"
+    )
+    n_matched, n_changed = _count(con, inc), _count(con, "_chg")
+    if n_changed:
+        changed = f"_chg m JOIN {new} n ON n._row = m.nrow JOIN {olds} o ON o._rid = m.orid"
+        con.execute(
+            "INSERT INTO st.changes "
+            + " UNION ALL ".join(
+                f"SELECT {import_id}, {lit(e.name)}, {identity_sql(e, 'o')}, 'update', {lit(c)}, "
+                f"CAST(o.{q(c)} AS VARCHAR), CAST(n.{q(c)} AS VARCHAR), n._row FROM {changed} "
+                f"WHERE o.{q(c)} IS DISTINCT FROM n.{q(c)}"
+                for c in cols
+            )
+        )
+        sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols)
+        con.execute(
+            f"UPDATE {old} o SET {sets}, _import_id = {import_id}, _import_row = n._row, "
+            f"_source_key = coalesce(n._source_key, o._source_key) FROM (SELECT n.*, m.orid AS "
+            f"_orid FROM _chg m JOIN {new} n ON n._row = m.nrow) n WHERE o.rowid = n._orid"
+        )
+    absent = f"{olds} o WHERE o._rid NOT IN (SELECT orid FROM {inc})"
+    n_missing = _count(con, f"(SELECT * FROM {absent})")
+    listed = con.execute(
+        f"SELECT {identity_sql(e, 'o')}, o._import_id FROM {absent} ORDER BY o._rid "
+        f"LIMIT {MISSING_LISTED}"
+    ).fetchall()
+    action = "deleted (--sync)" if sync else "kept; --sync deletes it"
+    missing = [
+        {
+            **reader_finding(
+                label,
+                f"stored {e.name} row ({ident_text}, import {imp}) is not in this import: {action}",
+                rule="R070",
+                severity="warning",
+            ),
+            "value": ident_text,
+        }
+        for ident_text, imp in listed
+    ]
+    if n_missing > len(listed):
+        missing.append(
+            reader_finding(
+                label,
+                f"{n_missing - len(listed)} more stored {e.name} row(s) are not in this import",
+                rule="R070",
+                severity="warning",
+            )
+        )
+    deleted = 0
+    if sync and n_missing:
+        packed = "{" + ", ".join(f"{lit(c)}: o.{q(c)}" for c in cols) + "}"
+        con.execute(
+            f"INSERT INTO st.changes SELECT {import_id}, {lit(e.name)}, {identity_sql(e, 'o')}, "
+            f"'delete', NULL, CAST(to_json({packed}) AS VARCHAR), NULL, NULL FROM {absent}"
+        )
+        con.execute(f"DELETE FROM {old} WHERE rowid NOT IN (SELECT orid FROM {inc})")
+        deleted = n_missing
+    targets = ", ".join(q(c) for c in [*cols, "_import_id", "_import_row", "_source_key"])
+    con.execute(
+        f"INSERT INTO {old} ({targets}) SELECT {', '.join('n.' + q(c) for c in cols)}, "
+        f"{import_id}, n._row, n._source_key FROM {new} n WHERE n._row NOT IN "
+        f"(SELECT nrow FROM {inc})"
+    )
+    con.execute(
+        f"INSERT INTO {inc} SELECT _import_row, rowid FROM {old} WHERE _import_id = {import_id} "
+        f"AND rowid NOT IN (SELECT orid FROM {inc})"
+    )
+    counts = {
         "read": read,
         "inserted": read - n_matched,
         "updated": n_changed,
         "unchanged": n_matched - n_changed,
-        "deleted": int(deleted),
+        "missing": n_missing,
+        "deleted": deleted,
     }
+    return counts, missing
+
+
+# ---- the merged store against every rule ----------------------------------------------------
+
+
+def _merged_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Views ``merged_<entity>``: the store as this import leaves it; ``_row`` is the incoming
+    data row of a row the import holds and ``-(rowid + 1)`` of any other stored row."""
+    for e in ENTITIES:
+        inc = q("_inc_" + e.name)
+        if not _has_temp(con, "_inc_" + e.name):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {inc} (nrow BIGINT, orid BIGINT)")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {q('merged_' + e.name)} AS SELECT coalesce(m.nrow, "
+            f"-(o._rid + 1)) AS _row, o.* EXCLUDE (_rid) FROM (SELECT rowid AS _rid, * FROM "
+            f"st.{q(e.name)}) o LEFT JOIN {inc} m ON m.orid = o._rid"
+        )
+
+
+def _has_temp(con, name: str) -> bool:
+    return _count(con, f"duckdb_tables() WHERE temporary AND table_name = {lit(name)}") > 0
+
+
+def _mentioned_first(message: str, names: list[str]) -> list[str]:
+    """Entity names, those the message mentions (``death`` for deaths) first."""
+    text = message.lower()
+    return sorted(names, key=lambda n: 0 if n.rstrip("s") in text else 1)
+
+
+def _row_of_patient(con, pid, names: list[str], incoming: bool):
+    """(entity, row or rowid, identity, import) of the first incoming (or other stored) row
+    of patient ``pid`` among ``names``."""
+    for name in names:
+        e = ENTITY_BY_NAME[name]
+        if "patient_id" not in e.columns:
+            continue
+        cond = "_row > 0" if incoming else "_row < 0"
+        got = con.execute(
+            f"SELECT _row, {identity_sql(e, 'm')}, _import_id FROM {q('merged_' + name)} m "
+            f"WHERE patient_id = ? AND {cond} ORDER BY abs(_row) LIMIT 1",
+            [pid],
+        ).fetchall()
+        if got:
+            return name, *got[0]
+    return None
+
+
+def _merge_conflicts(
+    con: duckdb.DuckDBPyConnection, labels: dict[str, str], today: dt.date, limit: int
+) -> list[dict]:
+    """Errors of the cross-entity rules on the merged store, each naming the incoming row
+    (file and data row) and the stored row it conflicts with."""
+    from cartlens.ingest.validate import cross_rule_queries
+
+    _merged_views(con)
+    names = {e.name: e.name for e in ENTITIES}
+    sql = " UNION ALL ".join(f"({s})" for s in cross_rule_queries(names, today, "merged_"))
+    found = con.execute(
+        f"SELECT * FROM ({sql}) WHERE severity = 'error' ORDER BY file, abs(row), rule "
+        f"LIMIT {int(limit)}"
+    ).df()
+    out = []
+    entity_names = [e.name for e in ENTITIES]
+    for f in found.to_dict("records"):
+        name, row, msg = f["file"], int(f["row"]), f["message"]
+        e = ENTITY_BY_NAME[name]
+        if row > 0:
+            pid = con.execute(
+                f"SELECT patient_id FROM {q('merged_' + name)} WHERE _row = ?", [row]
+            ).fetchall()[0][0]
+            other = _row_of_patient(con, pid, _mentioned_first(msg, entity_names), False)
+            where = (
+                f"; it conflicts with the stored {other[0]} row ({other[2]}, import {other[3]})"
+                if other
+                else ""
+            )
+            out.append({**f, "file": labels[name], "row": row, "message": msg + where})
+        else:
+            ident, imp, pid = con.execute(
+                f"SELECT {identity_sql(e, 'm')}, _import_id, patient_id FROM "
+                f"{q('merged_' + name)} m WHERE _row = ?",
+                [row],
+            ).fetchall()[0]
+            other = _row_of_patient(con, pid, _mentioned_first(msg, entity_names), True)
+            file, line = (labels[other[0]], int(other[1])) if other else (labels[name], None)
+            out.append(
+                {
+                    **f,
+                    "file": file,
+                    "row": line,
+                    "message": f"stored {name} row ({ident}, import {imp}): {msg}, after "
+                    f"merging this import's {other[0] if other else name} row"
+                    + (f" ({other[2]})" if other else ""),
+                }
+            )
+    return out
+
+
+# ---- writing the store under a lock -----------------------------------------------------------
 
 
 #: Test hook: called with the entity name after each entity is written (inside the transaction).
 _after_entity_hook: Callable[[str], None] | None = None
+#: Test hook: called with the step of the write ("locked", "copied", "written", "checked",
+#: "committed", "checkpointed", "replaced") so a test can kill the process at that moment.
+_step_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if _step_hook is not None:
+        _step_hook(name)
+
+
+def _temp_copy(store: Path, pid: int) -> Path:
+    return store.with_name(f".{store.name}.importing-{pid}")
+
+
+def _remove_temp(tmp: Path) -> None:
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _write_store_unlocked(
@@ -383,19 +613,21 @@ def _write_store_unlocked(
     entities: tuple[str, ...],
     findings: pd.DataFrame,
     *,
+    labels: dict[str, str],
     mode: str,
     started: dt.datetime,
     unchanged: bool,
     progress: _Progress,
-) -> tuple[int, dict]:
-    tmp = store.with_name(f".{store.name}.importing-{os.getpid()}")
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
-        if leftover.exists():
-            leftover.unlink()
-    if store.exists():
-        shutil.copy2(store, tmp)
+    today: dt.date,
+    max_errors: int,
+) -> tuple[int, dict, pd.DataFrame]:
+    tmp = _temp_copy(store, os.getpid())
+    _remove_temp(tmp)
     attached = False
     try:
+        if store.exists():
+            shutil.copy2(store, tmp)
+        _step("copied")
         stage_con.execute(f"ATTACH {lit(str(tmp))} AS st")
         attached = True
         stage_con.execute("BEGIN")
@@ -403,23 +635,40 @@ def _write_store_unlocked(
         import_id = stage_con.execute(
             "SELECT coalesce(max(import_id), 0) + 1 FROM st.imports"
         ).fetchall()[0][0]
+        had_rows = any(_count(stage_con, f"st.{q(e.name)}") for e in ENTITIES)
         counts: dict[str, dict[str, int]] = {}
+        listed: list[dict] = []
+        sync = mode == "sync"
         if not unchanged:
             for name in entities:
                 progress.step(f"writing {name}")
-                counts[name] = _write_entity(stage_con, ENTITY_BY_NAME[name], import_id, mode)
+                counts[name], missing = _write_entity(
+                    stage_con, ENTITY_BY_NAME[name], import_id, sync, labels[name]
+                )
+                listed += missing
                 if _after_entity_hook is not None:
                     _after_entity_hook(name)
+            _step("written")
+            if had_rows:
+                conflicts = _merge_conflicts(stage_con, labels, today, max_errors)
+                if conflicts:
+                    raise _MergeRejected(conflicts)
+            _step("checked")
         else:
             for name in entities:
-                n = stage_con.execute(f"SELECT count(*) FROM {q('final_' + name)}").fetchall()[0][0]
+                n = _count(stage_con, q("final_" + name))
                 counts[name] = {
                     "read": n,
                     "inserted": 0,
                     "updated": 0,
                     "unchanged": n,
+                    "missing": 0,
                     "deleted": 0,
                 }
+        if listed:
+            findings = pd.concat(
+                [findings, pd.DataFrame(listed, columns=FINDING_COLUMNS)], ignore_index=True
+            )
         warnings_ = findings[findings["severity"] == "warning"].copy()
         warnings_.insert(0, "import_id", import_id)
         if not warnings_.empty:
@@ -447,11 +696,14 @@ def _write_store_unlocked(
             ],
         )
         stage_con.execute("COMMIT")
+        _step("committed")
         stage_con.execute("CHECKPOINT st")
         stage_con.execute("DETACH st")
         attached = False
+        _step("checkpointed")
         os.replace(tmp, store)
-        return int(import_id), counts
+        _step("replaced")
+        return int(import_id), counts, findings
     except BaseException:
         try:
             stage_con.execute("ROLLBACK")
@@ -464,49 +716,126 @@ def _write_store_unlocked(
                 pass
         raise
     finally:
-        for leftover in (tmp, Path(str(tmp) + ".wal")):
-            if leftover.exists():
-                leftover.unlink()
+        _remove_temp(tmp)
+
+
+def _lock_owner(lock: Path) -> tuple[int | None, str | None]:
+    """(pid, host) written in a lock file; (None, None) when unreadable."""
+    try:
+        parts = lock.read_text().split()
+        return int(parts[0]), (parts[1] if len(parts) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None, None
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _clear_dead_imports(store: Path) -> list[Path]:
+    """Remove temporary copies ``.<store>.importing-<pid>`` of processes that are gone."""
+    removed = []
+    for tmp in store.parent.glob(f".{store.name}.importing-*"):
+        tail = tmp.name.rsplit("-", 1)[1].removesuffix(".wal")
+        if tail.isdigit() and not _process_alive(int(tail)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _acquire_lock(store: Path) -> Path:
+    """Create ``<store>.lock`` holding ``"<pid> <host>"`` (atomically: written aside, then
+    hard-linked). A lock whose process is gone on this host is removed with its temporary
+    copy; a live one is an :class:`InputError`."""
+    lock = store.with_name(store.name + ".lock")
+    host = socket.gethostname()
+    mine = store.with_name(f".{store.name}.lock-{os.getpid()}")
+    try:
+        mine.write_text(f"{os.getpid()} {host}\n")
+        for _ in range(3):
+            try:
+                os.link(mine, lock)
+                return lock
+            except FileExistsError:
+                pid, owner_host = _lock_owner(lock)
+                if pid is None:
+                    raise InputError(
+                        f"'{lock}' exists but names no process; if no import is running, delete it"
+                    ) from None
+                if (owner_host not in (None, host)) or _process_alive(pid):
+                    where = "" if owner_host in (None, host) else f" on {owner_host}"
+                    raise InputError(
+                        f"another import into '{store}' is running (process {pid}{where}, "
+                        f"lock '{lock}')"
+                    ) from None
+                _remove_temp(_temp_copy(store, pid))
+                lock.unlink(missing_ok=True)
+        raise InputError(f"cannot take the lock '{lock}': it keeps coming back")
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the lock file '{exc.filename or lock}': {exc.strerror}"
+        ) from exc
+    finally:
+        mine.unlink(missing_ok=True)
 
 
 def _write_store(stage_con: duckdb.DuckDBPyConnection, store: Path, *args, **kwargs):
-    """Write under an exclusive lock file ``<store>.lock`` (one import at a time); database
-    errors (a file that is not a DuckDB store, a store held open by another process) become
-    :class:`InputError` after the clean-up."""
-    lock = store.with_name(store.name + ".lock")
+    """Write under an exclusive lock file ``<store>.lock`` (one import at a time).
+
+    Database errors (a file that is not a DuckDB store, a store held open by another process)
+    and file-system errors (permission denied, disk full) become :class:`InputError` naming
+    the path, after the temporary copy has been removed.
+    """
+    lock = _acquire_lock(store)
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise InputError(
-            f"another import into '{store}' is running (or one crashed: then delete '{lock}')"
-        ) from None
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+        _step("locked")
+        _clear_dead_imports(store)
         return _write_store_unlocked(stage_con, store, *args, **kwargs)
     except duckdb.Error as exc:
         msg = str(exc).splitlines()[0]
         raise InputError(f"cannot write the store '{store}': {msg}") from exc
+    except OSError as exc:
+        path = exc.filename or store
+        raise InputError(f"cannot write the store: '{path}': {exc.strerror or exc}") from exc
     finally:
         lock.unlink(missing_ok=True)
 
 
 def _finalise_staging(con: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -> None:
-    """Views ``final_<entity>``: typed rows in file order, with computed columns."""
+    """Views ``final_<entity>``: typed rows in file order, with computed columns, the data
+    row ``_row`` and the source's own key ``_source_key``."""
     for name in entities:
         e = ENTITY_BY_NAME[name]
         cols = ", ".join(f"t.{q(f.name)}" for f in e.fields)
+        key = "CAST(s._source_key AS VARCHAR)" if _has_source_key(con, name) else "NULL"
+        extra = ""
+        join = ""
         if name == "toxicities":
-            con.execute(
-                f"CREATE OR REPLACE VIEW final_toxicities AS SELECT {cols}, "
-                "CAST(a.astct_grade AS BIGINT) AS astct_grade FROM typed_toxicities t "
-                "JOIN _astct a USING (_row)"
-            )
-        else:
-            con.execute(
-                f"CREATE OR REPLACE VIEW {q('final_' + name)} AS SELECT {cols} FROM "
-                f"{q('typed_' + name)} t"
-            )
+            extra = ", CAST(a.astct_grade AS BIGINT) AS astct_grade"
+            join = " JOIN _astct a USING (_row)"
+        con.execute(
+            f"CREATE OR REPLACE VIEW {q('final_' + name)} AS SELECT {cols}{extra}, t._row, "
+            f"CAST({key} AS VARCHAR) AS _source_key FROM {q('typed_' + name)} t{join}"
+            + (f" JOIN {q('chk_' + name)} s USING (_row)" if key != "NULL" else "")
+        )
+
+
+def _has_source_key(con, name: str) -> bool:
+    cols = con.execute(
+        f"SELECT column_name FROM duckdb_columns() WHERE table_name = {lit('stg_' + name)}"
+    ).fetchall()
+    return ("_source_key",) in cols
 
 
 def import_registry(
@@ -516,10 +845,13 @@ def import_registry(
     mapping: str | Path | None = None,
     dictionary: str | Path | None = None,
     mode: str = "upsert",
+    sync: bool = False,
     report_path: str | Path | None = None,
     today: dt.date | None = None,
     progress: bool = False,
     dry_run: bool = False,
+    max_errors: int = 1000,
+    **read_options: Any,
 ) -> ImportReport:
     """Validate a registry source and, if it has no errors, import it into the store.
 
@@ -530,82 +862,103 @@ def import_registry(
         ``mapping`` and optionally ``dictionary``); see :func:`cartlens.ingest.readers.read_source`.
     store_path : path, optional
         DuckDB store (created if absent). ``None`` or ``dry_run=True``: validate only.
-    mode : {"upsert", "replace"}
-        ``replace`` also deletes stored rows whose key is absent from the import.
+    sync : bool
+        Also delete stored rows of the entities the import holds that the import does not
+        contain (they are listed, rule R070, either way). ``mode="replace"`` is the same.
+    mode : {"upsert", "replace", "sync"}
+        Older spelling of ``sync``.
     report_path : path, optional
         Write all findings there (``.json`` or ``.csv``).
     today : date, optional
         Reference date of the future-date rule (default: today).
     progress : bool
         Show a rich progress bar.
+    max_errors : int
+        Stop listing (and skip the later rules) once this many errors are found.
+    **read_options
+        Passed to :func:`cartlens.ingest.readers.read_source` (``delimiter``, ``decimal``,
+        ``encoding``).
 
     Returns
     -------
     ImportReport
-        ``ok`` is False when errors blocked the import (the store is then untouched).
+        ``ok`` is False when errors blocked the import (the store is then untouched): errors
+        of the source, or of the store as the import would leave it (merge conflicts).
     """
-    if mode not in ("upsert", "replace"):
-        raise InputError("mode must be 'upsert' or 'replace'", column="mode")
+    if mode not in ("upsert", "replace", "sync"):
+        raise InputError("mode must be 'upsert' or 'sync'", column="mode")
+    mode = "sync" if (sync or mode != "upsert") else "upsert"
     started = dt.datetime.now(dt.UTC)
     src = (
         source
         if isinstance(source, RegistrySource)
-        else read_source(source, mapping=mapping, dictionary=dictionary)
+        else read_source(source, mapping=mapping, dictionary=dictionary, **read_options)
     )
     bar = _Progress(progress, total=3 + len(src.tables))
+    today = today or dt.date.today()
     try:
         bar.step("reading and validating")
-        findings, staged, con = validate_source(src, today=today)
-        n_err = int((findings["severity"] == "error").sum())
-        n_warn = int((findings["severity"] == "warning").sum())
-        settings = {"mode": mode, "today": (today or dt.date.today()).isoformat()}
-        base = dict(
-            store_path=None if store_path is None else str(store_path),
-            source=str(src.path),
-            source_kind=src.kind,
-            files=dict(src.files),
-            n_errors=n_err,
-            n_warnings=n_warn,
-            findings=findings,
-            settings=settings,
-        )
-        read_counts = {name: {"read": staged.counts[name]} for name in staged.entities}
-        if report_path is not None:
-            write_findings(findings, report_path)
-        if n_err:
-            con.close()
+        findings, staged, con = validate_source(src, today=today, max_errors=max_errors)
+        settings = {"mode": mode, "today": today.isoformat(), **source_settings(src)}
+
+        def report(ok, outcome, import_id, counts, findings) -> ImportReport:
+            if report_path is not None:
+                write_findings(findings, report_path)
             return ImportReport(
-                ok=False, outcome="rejected", import_id=None, counts=read_counts, **base
+                ok=ok,
+                outcome=outcome,
+                import_id=import_id,
+                store_path=None if store_path is None else str(store_path),
+                source=str(src.path),
+                source_kind=src.kind,
+                files=dict(src.files),
+                counts=counts,
+                n_errors=int((findings["severity"] == "error").sum()),
+                n_warnings=int((findings["severity"] == "warning").sum()),
+                findings=findings,
+                settings=settings,
             )
+
+        read_counts = {name: {"read": staged.counts[name]} for name in staged.entities}
+        if (findings["severity"] == "error").any():
+            con.close()
+            return report(False, "rejected", None, read_counts, findings)
         if store_path is None or dry_run:
             con.close()
-            return ImportReport(
-                ok=True, outcome="validated", import_id=None, counts=read_counts, **base
-            )
+            return report(True, "validated", None, read_counts, findings)
         store = Path(store_path)
-        store.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the folder '{store.parent}': {exc.strerror}") from exc
         unchanged = _last_files(store) == {"files": src.files, "mode": mode}
         bar.step("preparing")
         _finalise_staging(con, staged.entities)
-        import_id, counts = _write_store(
-            con,
-            store,
-            src,
-            staged.entities,
-            findings,
-            mode=mode,
-            started=started,
-            unchanged=unchanged,
-            progress=bar,
-        )
+        try:
+            import_id, counts, findings = _write_store(
+                con,
+                store,
+                src,
+                staged.entities,
+                findings,
+                labels=staged.labels,
+                mode=mode,
+                started=started,
+                unchanged=unchanged,
+                progress=bar,
+                today=today,
+                max_errors=max_errors,
+            )
+        except _MergeRejected as exc:
+            con.close()
+            merged = pd.concat(
+                [findings, pd.DataFrame(exc.findings, columns=FINDING_COLUMNS)],
+                ignore_index=True,
+            )
+            merged["row"] = pd.array(merged["row"], dtype="Int64")
+            return report(False, "rejected", None, read_counts, merged)
         con.close()
-        return ImportReport(
-            ok=True,
-            outcome="unchanged" if unchanged else "imported",
-            import_id=import_id,
-            counts=counts,
-            **base,
-        )
+        return report(True, "unchanged" if unchanged else "imported", import_id, counts, findings)
     finally:
         bar.close()
 

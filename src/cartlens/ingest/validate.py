@@ -158,7 +158,14 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                     frame = table.frame
                     assert frame is not None
                     con.register("_frame", frame)
-                    _create_stage(con, e, header, "SELECT * FROM _frame", cast=True)
+                    _create_stage(
+                        con,
+                        e,
+                        header,
+                        "SELECT * FROM _frame",
+                        cast=True,
+                        source_key="_source_key" in frame.columns,
+                    )
                     con.unregister("_frame")
                 present.append(e.name)
             except duckdb.Error as exc:
@@ -168,11 +175,23 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                 columns[e.name] = ()
         if table is None:
             _create_stage(con, e, [], None)
+    _number_episodes(con)
     counts = {
         e.name: con.execute(f"SELECT count(*) FROM {q('stg_' + e.name)}").fetchall()[0][0]
         for e in ENTITIES
     }
     return Staged(tuple(present), labels, col_labels, findings, counts, columns)
+
+
+def _number_episodes(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty ``toxicities.episode`` cells: 1, 2, ... in onset order (then file order) among
+    the rows of the same infusion and toxicity (the identity of a toxicity)."""
+    con.execute(
+        "UPDATE stg_toxicities s SET episode = d._ep FROM (SELECT rowid AS _rid, row_number() "
+        "OVER (PARTITION BY infusion_id, toxicity ORDER BY onset_date, rowid) AS _ep FROM "
+        "stg_toxicities) d WHERE s.rowid = d._rid AND s.episode IS NULL AND s.episode__raw IS "
+        "NULL"
+    )
 
 
 def needs_raw(f: FieldSpec) -> bool:
@@ -191,6 +210,7 @@ def _create_stage(
     source_sql: str | None,
     *,
     cast: bool = False,
+    source_key: bool = False,
 ) -> None:
     """``stg_<entity>`` in one pass over the source: every field converted, and, as
     ``<field>__raw``, the cleaned text of a non-string field where its conversion failed (NULL
@@ -226,6 +246,10 @@ def _create_stage(
         inner.append("CAST(_row AS BIGINT) AS _src_row")
         middle.append("_src_row")
         outer.append("_src_row")
+    if source_key:
+        inner.append("CAST(_source_key AS VARCHAR) AS _source_key")
+        middle.append("_source_key")
+        outer.append("_source_key")
     if source_sql is None:
         src = f"(SELECT {', '.join(inner)} LIMIT 0)"
     else:
@@ -344,11 +368,16 @@ def field_rule_queries(
     return out
 
 
-def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
-    """Rules between rows and entities (R030-R062, except R060 which needs Python)."""
+def cross_rule_queries(labels: dict[str, str], today: dt.date, prefix: str = "typed_") -> list[str]:
+    """Rules between rows and entities (R030-R062, except R060 which needs Python).
+
+    ``prefix`` names the tables the rules read (``typed_<entity>``: the staged source;
+    the store's merge check passes the merged rows, see :mod:`cartlens.ingest.store`). A row
+    number below 1 there stands for a stored row that this import does not deliver.
+    """
     L = labels
     out: list[str] = []
-    t = lambda n: q("typed_" + n)  # noqa: E731
+    t = lambda n: q(prefix + n)  # noqa: E731
     # R030 unknown patient / R031 unknown infusion
     for e in ENTITIES:
         if e.name == "patients":
@@ -384,29 +413,11 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
                     row_sql="c._row",
                 )
             )
-    # R032 duplicates
+    # R032 duplicates (of the key and, where it differs, of the identity)
     for e in ENTITIES:
-        keys = ", ".join(q(k) for k in e.key)
-        shown = " || ', ' || ".join(
-            f"'{k}=' || coalesce(CAST({q(k)} AS VARCHAR), '')" for k in e.key
-        )
-        out.append(
-            _finding_sql(
-                e.name,
-                L[e.name],
-                "R032",
-                ",".join(e.key),
-                shown,
-                f"'duplicate key (' || {shown} || '): first in row ' || CAST(_first AS VARCHAR)",
-                # candidates by a hash of the key (one integer to group on), then exact
-                f"(SELECT t.*, d._first FROM {t(e.name)} t JOIN (SELECT {keys}, min(_row) AS "
-                f"_first FROM {t(e.name)} WHERE hash({keys}) IN (SELECT h FROM (SELECT "
-                f"hash({keys}) AS h FROM {t(e.name)}) GROUP BY h HAVING count(*) > 1) AND "
-                + " AND ".join(f"{q(k)} IS NOT NULL" for k in e.key)
-                + f" GROUP BY {keys} HAVING count(*) > 1) d USING ({keys}))",
-                "_row > _first",
-            )
-        )
+        for cols in dict.fromkeys((e.key, e.identity_columns)):
+            out.append(_duplicate_query(e, L[e.name], cols, t))
+
     # R033 patient without infusion
     out.append(
         _finding_sql(
@@ -637,20 +648,21 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
             "course_number = 1 AND reinfusion_reason IS NOT NULL",
         )
     )
-    # R061 legacy grade pairing
-    out.append(
-        _finding_sql(
-            "toxicities",
-            L["toxicities"],
-            "R061",
-            "legacy_grade",
-            "coalesce(CAST(legacy_grade AS VARCHAR), legacy_scale)",
-            "CASE WHEN legacy_scale IS NULL THEN 'legacy_grade needs legacy_scale' ELSE "
-            "'legacy_scale needs legacy_grade' END",
-            q("raw_toxicities"),
-            "(legacy_grade IS NULL) <> (legacy_scale IS NULL)",
+    # R061 legacy grade pairing (a per-row rule on the text: only on the staged source)
+    if prefix == "typed_":
+        out.append(
+            _finding_sql(
+                "toxicities",
+                L["toxicities"],
+                "R061",
+                "legacy_grade",
+                "coalesce(CAST(legacy_grade AS VARCHAR), legacy_scale)",
+                "CASE WHEN legacy_scale IS NULL THEN 'legacy_grade needs legacy_scale' ELSE "
+                "'legacy_scale needs legacy_grade' END",
+                q("raw_toxicities"),
+                "(legacy_grade IS NULL) <> (legacy_scale IS NULL)",
+            )
         )
-    )
     # R062 age
     out.append(
         _finding_sql(
@@ -673,6 +685,29 @@ def cross_rule_queries(labels: dict[str, str], today: dt.date) -> list[str]:
         )
     )
     return out
+
+
+def _duplicate_query(e: EntitySpec, label: str, key: tuple[str, ...], t) -> str:
+    """R032: rows sharing ``key`` (reported from the second on; a first row below 1 is a
+    stored row)."""
+    keys = ", ".join(q(k) for k in key)
+    shown = " || ', ' || ".join(f"'{k}=' || coalesce(CAST({q(k)} AS VARCHAR), '')" for k in key)
+    return _finding_sql(
+        e.name,
+        label,
+        "R032",
+        ",".join(key),
+        shown,
+        f"'duplicate key (' || {shown} || '): ' || CASE WHEN _first > 0 THEN 'first in row ' "
+        "|| CAST(_first AS VARCHAR) ELSE 'already in the store' END",
+        # candidates by a hash of the key (one integer to group on), then exact
+        f"(SELECT t.*, d._first FROM {t(e.name)} t JOIN (SELECT {keys}, min(_row) AS "
+        f"_first FROM {t(e.name)} WHERE hash({keys}) IN (SELECT h FROM (SELECT "
+        f"hash({keys}) AS h FROM {t(e.name)}) GROUP BY h HAVING count(*) > 1) AND "
+        + " AND ".join(f"{q(k)} IS NOT NULL" for k in key)
+        + f" GROUP BY {keys} HAVING count(*) > 1) d USING ({keys}))",
+        "_row > _first",
+    )
 
 
 def astct_findings(con: duckdb.DuckDBPyConnection, label: str) -> str:
@@ -744,6 +779,7 @@ def validate_source(
     *,
     con: duckdb.DuckDBPyConnection | None = None,
     today: dt.date | None = None,
+    max_errors: int | None = None,
 ) -> tuple[pd.DataFrame, Staged, duckdb.DuckDBPyConnection]:
     """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule."""
     con = con or duckdb.connect()

@@ -64,6 +64,12 @@ def render_entity(e: schema.EntitySpec) -> str:
         "",
         f"Key: `{', '.join(e.key)}`.",
         "",
+        f"Identity on re-import: `{', '.join(e.identity_columns)}`"
+        + (f" ({e.identity_note})" if e.identity_note else "")
+        + "; from a REDCap export, the record, event, instrument and repeat instance first. A "
+        "matched row is updated in place (each changed field audited); a stored row that a "
+        "re-import of this entity lacks is listed (R070) and deleted only with `--sync`.",
+        "",
         "| field | type | unit | required | allowed values / range | description | example |",
         "|---|---|---|---|---|---|---|",
     ]

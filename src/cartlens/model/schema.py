@@ -97,14 +97,24 @@ class FieldSpec:
 class EntitySpec:
     """One entity: a file ``<name>.csv`` / sheet ``<name>`` / store table ``<name>``.
 
-    ``key`` is the natural key used to detect duplicates (rule R032) and to update changed rows
-    on re-import (upsert).
+    ``key`` is the natural key used to detect duplicates (rule R032). ``identity`` (default:
+    ``key``) is what a re-import matches a stored row on when the source has no key of its
+    own (a REDCap export has: record, event, instrument and repeat instance); a matched row
+    is updated in place (see :mod:`cartlens.ingest.store`). ``identity_note`` says in words
+    how the identity is formed, for ``docs/data-model.md``.
     """
 
     name: str
     description: str
     key: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
+    identity: tuple[str, ...] = ()
+    identity_note: str = ""
+
+    @property
+    def identity_columns(self) -> tuple[str, ...]:
+        """The columns a re-import matches stored rows on (``identity`` or ``key``)."""
+        return self.identity or self.key
 
     @property
     def file_name(self) -> str:
@@ -388,6 +398,14 @@ TOXICITIES = EntitySpec(
         _INFUSION_REF,
         F("toxicity", "enum", "CRS or ICANS.", "CRS", required=True, vocab=v.ToxicityType),
         F("onset_date", "date", "Date of onset.", "2020-01-12", required=True),
+        F(
+            "episode",
+            "integer",
+            "Episode number of this toxicity after this infusion (1, 2, ...); when empty it is "
+            "numbered in onset order among the file's rows of the infusion and toxicity.",
+            "1",
+            min=1,
+        ),
         F("resolution_date", "date", "Date of resolution.", "2020-01-18"),
         F(
             "grade",
@@ -481,6 +499,9 @@ TOXICITIES = EntitySpec(
         F("steroids", "boolean", "Corticosteroids given for this episode.", "false"),
         F("fatal", "boolean", "The patient died of this episode (grade 5).", "false"),
     ),
+    identity=("infusion_id", "toxicity", "episode"),
+    identity_note="infusion, toxicity and episode, so that a corrected onset date updates the "
+    "episode in place",
 )
 
 TRANSPLANTS = EntitySpec(

@@ -19,6 +19,27 @@ STORE_HELP = "DuckDB store file (default: ./cartlens.duckdb)."
 StoreOpt = Annotated[Path, typer.Option("--store", help=STORE_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 MAX_ROWS = 50
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(help="CSV field separator (',', ';', 'tab', '|'); detected when not given."),
+]
+DecimalOpt = Annotated[
+    str | None,
+    typer.Option(help="CSV decimal mark of numbers ('.' or ','); detected when not given."),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(help="CSV text encoding (utf-8, latin-1, cp1252, ...); default utf-8."),
+]
+MaxErrorsOpt = Annotated[
+    int,
+    typer.Option(help="Stop after this many errors (the rest are counted, not listed)."),
+]
+
+
+def _read_options(delimiter, decimal, encoding) -> dict:
+    opts = {"delimiter": delimiter, "decimal": decimal, "encoding": encoding}
+    return {k: v for k, v in opts.items() if v is not None}
 
 
 def _render_report(payload: dict) -> None:
@@ -50,7 +71,9 @@ def _render_report(payload: dict) -> None:
     )
 
 
-def _run_import(source, store, mapping, dictionary, mode, report, as_json, dry_run) -> None:
+def _run_import(
+    source, store, mapping, dictionary, mode, report, as_json, dry_run, **options
+) -> None:
     from cartlens.ingest import import_registry
 
     state: dict = {}
@@ -65,6 +88,7 @@ def _run_import(source, store, mapping, dictionary, mode, report, as_json, dry_r
             report_path=report,
             progress=not as_json,
             dry_run=dry_run,
+            **options,
         )
         state["ok"] = rep.ok
         d = rep.to_dict()
@@ -96,18 +120,41 @@ def import_(
         Path | None, typer.Option(help="REDCap mapping file (TOML); makes SOURCE a REDCap export.")
     ] = None,
     dictionary: Annotated[Path | None, typer.Option(help="REDCap data dictionary CSV.")] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Also delete stored rows that the files no longer hold (of the entities they "
+            "hold); without it such rows are kept and listed (R070).",
+        ),
+    ] = False,
     mode: Annotated[
-        str, typer.Option(help="upsert (keep stored rows absent from the files) or replace.")
+        str, typer.Option(help="Older spelling of --sync: upsert (default) or replace.")
     ] = "upsert",
     report: Annotated[
         Path | None,
         typer.Option(help="Findings file (.csv or .json; default: <store>.findings.csv)."),
     ] = None,
+    delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
+    max_errors: MaxErrorsOpt = 1000,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate SOURCE and, if it has no errors, import it in one transaction."""
     report = report or Path(str(store) + ".findings.csv")
-    _run_import(source, store, mapping, dictionary, mode, report, as_json, False)
+    _run_import(
+        source,
+        store,
+        mapping,
+        dictionary,
+        "sync" if sync else mode,
+        report,
+        as_json,
+        False,
+        max_errors=max_errors,
+        **_read_options(delimiter, decimal, encoding),
+    )
 
 
 @registry_app.command("validate")
@@ -118,10 +165,25 @@ def validate(
     report: Annotated[
         Path | None, typer.Option(help="Findings file (.csv or .json); none by default.")
     ] = None,
+    delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
+    max_errors: MaxErrorsOpt = 1000,
     as_json: JsonOpt = False,
 ) -> None:
     """Check SOURCE against every rule without touching any store."""
-    _run_import(source, None, mapping, dictionary, "upsert", report, as_json, True)
+    _run_import(
+        source,
+        None,
+        mapping,
+        dictionary,
+        "upsert",
+        report,
+        as_json,
+        True,
+        max_errors=max_errors,
+        **_read_options(delimiter, decimal, encoding),
+    )
 
 
 @registry_app.command("summary")
