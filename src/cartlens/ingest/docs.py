@@ -26,7 +26,12 @@ SOURCES = """## Sources, import and store
 2. Any error: nothing is written, the store file is byte-for-byte unchanged, exit status 1.
 3. Otherwise the import is written into a copy of the store in one transaction, which then
    atomically replaces the store (a failure at any point leaves the store as it was). Only one
-   import runs at a time (`<store>.lock`).
+   import runs at a time: `<store>.lock` holds the importing process's id and host. A lock
+   whose process is gone (an import killed by `kill -9`, a crash, a power cut) is detected by
+   the next import, which removes it and the dead process's temporary copy
+   `.<store>.importing-<pid>` and goes on; a lock of a live process is refused, naming it.
+   A folder that cannot be written (permissions) or a disk that fills up is an error naming
+   the path (exit status 2, no traceback); no partial file is left behind.
 4. Rows are matched to stored rows by their identity (below each entity's table): first by
    the source's own key where it has one (REDCap: record, event, instrument and repeat
    instance), then by the entity's identity columns. A matched row whose values differ is
