@@ -9,15 +9,36 @@ SOURCES = """## Sources, import and store
   quotes, header row). Other `.csv` files are reported (R003) and ignored.
 - **Excel workbook** (`.xlsx`): one sheet per entity, named like the entity; the first row is
   the header. Date cells and numbers typed by the spreadsheet are accepted as such.
-- **REDCap**: the flat "raw data" export (non-repeating instruments on the record's row with
-  an empty `redcap_repeat_instrument`; one row per instance of a repeating instrument, numbered
-  by `redcap_repeat_instance`; checkbox fields as `<field>___<code>` 0/1 columns), optionally the
-  data dictionary (its choice lists translate coded fields), and a TOML mapping file that says
-  which instrument feeds which entity and which REDCap field feeds which cartlens field. See
-  `tests/data/redcap/mapping.toml` for a commented example (explicit value recoding, checkbox
-  to boolean, checked labels joined, and id templates such as
-  `{record_id}-I{redcap_repeat_instance}`). Findings then name the REDCap field and the export
-  row.
+- **REDCap**: the flat "raw data" export, optionally the data dictionary, and a TOML
+  mapping file that says which instrument (and, in a longitudinal project, which event)
+  feeds which entity and which REDCap field feeds which cartlens field. A template for a
+  typical CAR-T project, with its data dictionary, is in `docs/redcap/` (`mapping.toml`,
+  `dictionary.csv`); the tests import a template export built from the demo registry through
+  it. What is read:
+  - non-repeating instruments from the record's row (`redcap_repeat_instrument` empty),
+    repeating instruments one row per `redcap_repeat_instance`; in a longitudinal export
+    (`redcap_event_name`) an entity's rows come from the events named by `event = "..."` (or
+    a list); without `event`, a non-repeating entity takes the record rows of any event where
+    one of its fields is filled;
+  - coded fields (radio, dropdown, yes/no) translated by the dictionary's choice labels (or
+    an explicit `values` table), the labels matched to the data model's values ignoring case
+    and blanks versus `_` (`Matched sibling` is `matched_sibling`); codes that have no choice
+    are listed once per field and code with their row count (R020, row empty) beside the
+    per-row R020;
+  - checkbox fields from their `<field>___<code>` columns (found in the export even without a
+    dictionary; a field mapped by its plain name that exists only as such columns is read as
+    a checkbox): `{ checkbox = "f", code = "1" }` is a boolean, `{ checkbox = "f" }` the
+    checked labels joined with `+`;
+  - dates in the order declared once by `date_format = "YMD"` (default), `"DMY"` or `"MDY"`
+    (`/`, `.` or `-` between the parts; a time part is dropped). An undeclared D/M/Y date is
+    an R012 error whose message says to declare `date_format`;
+  - every key is checked: an unknown key, entity, cartlens field, instrument (neither a
+    repeating instrument of the export nor a form of the dictionary), event, or a REDCap field
+    missing from the export is an error naming it with the closest known name ("did you
+    mean"), before anything is validated;
+  - each row keeps REDCap's own key (record, event, instrument, instance), so a date
+    corrected in REDCap updates the stored row in place on the next import.
+  Findings name the REDCap field and the export row (`export.csv[<instrument>]`).
 
 ### Import (`cartlens registry import SOURCE [--store cartlens.duckdb]`)
 1. Everything is read and validated in memory (DuckDB SQL over the staged text; no per-row

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cartlens.errors import InputError
-from cartlens.model.schema import ENTITY_BY_NAME
+from cartlens.model.schema import ENTITY_BY_NAME, FieldSpec
 
 #: Cell texts read as missing (after trimming blanks).
 MISSING_TOKENS = ("", "NA")
@@ -263,8 +265,36 @@ def parse_choices(text: str | None) -> dict[str, str]:
     return out
 
 
+#: Keys a mapping file may hold, at the top, in ``[entities.<name>]`` and in a field's table.
+MAPPING_KEYS = ("entities", "date_format", "record_id")
+ENTITY_KEYS = ("instrument", "event", "require", "fields")
+FIELD_KEYS = ("field", "values", "use_dictionary", "checkbox", "code", "join", "template")
+#: ``date_format`` of a mapping: the order of day, month and year in the export's dates.
+DATE_FORMATS = ("YMD", "DMY", "MDY")
+
+
+def did_you_mean(word: str, options) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options`` (empty when none is close)."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
+    for k in table:
+        if k not in allowed:
+            raise InputError(
+                f"unknown key '{k}' in [{where}]{did_you_mean(k, allowed)} (known: "
+                f"{', '.join(allowed)})",
+                column=where,
+            )
+
+
 def load_mapping(path: str | Path) -> dict:
-    """Load and check a REDCap mapping file (TOML; see ``tests/data/redcap/mapping.toml``)."""
+    """Load and check a REDCap mapping file (TOML; see ``docs/redcap/mapping.toml``).
+
+    Every key is checked: an unknown key, entity or cartlens field is an :class:`InputError`
+    with the closest known name ("did you mean").
+    """
     p = Path(path)
     try:
         with open(p, "rb") as f:
@@ -273,80 +303,220 @@ def load_mapping(path: str | Path) -> dict:
         raise InputError(f"mapping file '{p}' does not exist") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"mapping file '{p.name}' is not valid TOML: {exc}") from exc
+    _check_keys(mapping, MAPPING_KEYS, "mapping")
+    fmt = mapping.get("date_format", "YMD")
+    if fmt not in DATE_FORMATS:
+        raise InputError(
+            f"date_format '{fmt}' is not one of {', '.join(DATE_FORMATS)}"
+            + did_you_mean(fmt, DATE_FORMATS),
+            column="date_format",
+        )
     ents = mapping.get("entities")
     if not isinstance(ents, dict) or not ents:
         raise InputError("the mapping has no [entities.<name>] tables", column="entities")
     for name, spec in ents.items():
         if name not in ENTITY_BY_NAME:
-            raise InputError(f"unknown entity '{name}' in the mapping", column="entities")
+            raise InputError(
+                f"unknown entity '{name}' in the mapping{did_you_mean(name, ENTITY_BY_NAME)}",
+                column="entities",
+            )
         if not isinstance(spec, dict) or not isinstance(spec.get("fields"), dict):
             raise InputError(f"[entities.{name}.fields] is missing", column=f"entities.{name}")
-        known = set(ENTITY_BY_NAME[name].columns)
-        for field in spec["fields"]:
+        _check_keys(spec, ENTITY_KEYS, f"entities.{name}")
+        known = ENTITY_BY_NAME[name].columns
+        for field, fspec in spec["fields"].items():
             if field not in known:
                 raise InputError(
-                    f"'{field}' is not a field of {name}", column=f"entities.{name}.fields"
+                    f"'{field}' is not a field of {name}{did_you_mean(field, known)}",
+                    column=f"entities.{name}.fields",
+                )
+            if isinstance(fspec, dict):
+                _check_keys(fspec, FIELD_KEYS, f"entities.{name}.fields.{field}")
+            elif not isinstance(fspec, str):
+                raise InputError(
+                    f"mapping of '{field}' must be a REDCap field name or a table",
+                    column=f"entities.{name}.fields.{field}",
                 )
     return mapping
 
 
+def _vocab_key(text: str) -> str:
+    """Choice labels are matched to vocabulary values ignoring case and blanks/underscores."""
+    return re.sub(r"[\s_]+", "_", str(text).strip().casefold())
+
+
+def _to_vocab(values: pd.Series, allowed: tuple[str, ...] | None) -> pd.Series:
+    if not allowed:
+        return values
+    canon = {_vocab_key(a): a for a in allowed}
+    return values.map(lambda v: v if v is None else canon.get(_vocab_key(v), v))
+
+
+_DATE = re.compile(r"(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
+
+
+def _iso_date(v: str | None, fmt: str) -> str | None:
+    """A date written in ``fmt`` order (YMD, DMY, MDY) as YYYY-MM-DD; unchanged when it does not
+    have that form (then rule R012 reports it)."""
+    if v is None:
+        return None
+    m = _DATE.fullmatch(v.strip())
+    if not m:
+        return v
+    a, b, c = m.groups()
+    y, mo, d = {"YMD": (a, b, c), "DMY": (c, b, a), "MDY": (c, a, b)}[fmt]
+    if len(y) != 4:
+        return v
+    return f"{y}-{int(mo):02d}-{int(d):02d}"
+
+
+@dataclasses.dataclass
+class _Export:
+    """What the field mappings need to know about the export and its dictionary."""
+
+    columns: set[str]
+    choices: dict[str, dict[str, str]]
+    date_format: str
+    label: str
+    findings: list[dict]
+
+    def require(self, field: str, where: str) -> None:
+        if field not in self.columns:
+            checkbox = sorted(c for c in self.columns if c.startswith(field + "___"))
+            hint = (
+                f"; it is a checkbox ({', '.join(checkbox)}): map it with {{ checkbox = "
+                f'"{field}" }}'
+                if checkbox
+                else did_you_mean(field, self.columns)
+            )
+            raise InputError(f"REDCap field '{field}' is not in the export{hint}", column=where)
+
+
+def _recode(
+    s: pd.Series, field: str, values: dict, ex: _Export, spec_field: FieldSpec
+) -> pd.Series:
+    """Codes to labels (unmapped codes listed once per field and code, rule R020)."""
+    vmap = {str(k): str(v) for k, v in values.items()}
+    unmapped = s[s.notna() & ~s.isin(list(vmap))].value_counts()
+    for code, n in unmapped.items():
+        ex.findings.append(
+            {
+                **reader_finding(
+                    ex.label,
+                    f"code '{code}' of REDCap field '{field}' is not among its choices "
+                    f"({', '.join(vmap)}): {n} row(s)",
+                    rule="R020",
+                    column=field,
+                ),
+                "value": str(code),
+            }
+        )
+    return s.map(lambda v: None if v is None else vmap.get(v, v))
+
+
 def _map_field(
-    rows: pd.DataFrame, target: str, spec: Any, choices: dict[str, dict[str, str]], where: str
+    rows: pd.DataFrame, target: FieldSpec, spec: Any, ex: _Export, where: str
 ) -> tuple[pd.Series, str]:
     """Values of one data-model field from the export rows, and the source column's name."""
     if isinstance(spec, str):
         spec = {"field": spec}
-    if not isinstance(spec, dict):
-        raise InputError(f"mapping of '{target}' must be a field name or a table", column=where)
+        if spec["field"] not in ex.columns and any(
+            c.startswith(spec["field"] + "___") for c in ex.columns
+        ):
+            spec = {"checkbox": spec["field"]}
     if "template" in spec:
         tpl = str(spec["template"])
-        try:
-            values = [
-                tpl.format(**{k: ("" if v is None else v) for k, v in rec.items()})
-                for rec in rows.to_dict("records")
-            ]
-        except (KeyError, IndexError, ValueError) as exc:
-            raise InputError(
-                f"template '{tpl}' names an unknown field: {exc}", column=where
-            ) from exc
+        for name in re.findall(r"{([^{}:!]*)", tpl):
+            ex.require(name, where)
+        values = [
+            tpl.format(**{k: ("" if v is None else v) for k, v in rec.items()})
+            for rec in rows.to_dict("records")
+        ]
         return pd.Series(values, index=rows.index, dtype=object), tpl
     if "checkbox" in spec:
         base = str(spec["checkbox"])
+        found = sorted(
+            (c.split("___", 1)[1] for c in ex.columns if c.startswith(base + "___")), key=str
+        )
+        if not found:
+            raise InputError(
+                f"checkbox '{base}' has no '{base}___<code>' columns in the export"
+                + did_you_mean(base, {c.split("___")[0] for c in ex.columns if "___" in c}),
+                column=where,
+            )
         if "code" in spec:
             col = f"{base}___{spec['code']}"
-            if col not in rows.columns:
-                raise InputError(f"checkbox column '{col}' is not in the export", column=where)
+            if col not in ex.columns:
+                raise InputError(
+                    f"checkbox column '{col}' is not in the export (codes: {', '.join(found)})",
+                    column=where,
+                )
             s = rows[col].map(lambda v: None if v is None else ("true" if v == "1" else "false"))
             return s, col
-        values = spec.get("values") or choices.get(base, {})
+        values = {
+            str(k): str(v) for k, v in (spec.get("values") or ex.choices.get(base) or {}).items()
+        }
         join = str(spec.get("join", "+"))
-        cols = [(code, f"{base}___{code}") for code in values]
-        missing = [c for _, c in cols if c not in rows.columns]
-        if not cols or missing:
-            raise InputError(
-                f"checkbox '{base}' has no columns {missing or ''} in the export", column=where
-            )
+        codes = [c for c in found if c in values] + [c for c in found if c not in values]
+        for c in found:
+            if c not in values and values:
+                ex.findings.append(
+                    reader_finding(
+                        ex.label,
+                        f"checkbox column '{base}___{c}' has no choice label; its code is used",
+                        rule="R003",
+                        severity="warning",
+                        column=f"{base}___{c}",
+                    )
+                )
+        sub = rows[[f"{base}___{c}" for c in codes]].to_numpy()
+        labels = [values.get(c, c) for c in codes]
 
-        def pick(rec: dict) -> str | None:
-            chosen = [str(values[code]) for code, c in cols if rec.get(c) == "1"]
+        def pick(flags) -> str | None:
+            chosen = [lab for lab, v in zip(labels, flags) if v == "1"]
             return join.join(chosen) if chosen else None
 
-        return pd.Series([pick(r) for r in rows.to_dict("records")], index=rows.index), base
+        s = pd.Series([pick(r) for r in sub], index=rows.index, dtype=object)
+        return _to_vocab(s, target.allowed), base
     field = spec.get("field")
     if not field:
         raise InputError(
-            f"mapping of '{target}' needs 'field', 'checkbox' or 'template'", column=where
+            f"mapping of '{target.name}' needs 'field', 'checkbox' or 'template'", column=where
         )
-    if field not in rows.columns:
-        raise InputError(f"REDCap field '{field}' is not in the export", column=where)
+    ex.require(field, where)
     s = rows[field]
     values = spec.get("values")
-    if values is None and spec.get("use_dictionary", True) and field in choices:
-        values = choices[field]
+    if values is None and spec.get("use_dictionary", True) and field in ex.choices:
+        values = ex.choices[field]
     if values:
-        vmap = {str(k): str(v) for k, v in values.items()}
-        s = s.map(lambda v: None if v is None else vmap.get(v, v))
-    return s, field
+        s = _recode(s, field, values, ex, target)
+    if target.kind == "date":
+        s = s.map(lambda v: _iso_date(v, ex.date_format))
+    return _to_vocab(s, target.allowed), field
+
+
+def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """Choice lists per field and the form (instrument) names of a data dictionary."""
+    dd = _read_text_csv(path, "REDCap data dictionary")
+    name_col = next((c for c in dd.columns if c.lower().startswith("variable / field")), None)
+    choice_col = next((c for c in dd.columns if c.lower().startswith("choices")), None)
+    form_col = next((c for c in dd.columns if c.lower().startswith("form name")), None)
+    if name_col is None or choice_col is None:
+        raise InputError(
+            "the data dictionary lacks 'Variable / Field Name' or 'Choices...' columns",
+            column="dictionary",
+        )
+    choices: dict[str, dict[str, str]] = {}
+    for name, text in zip(dd[name_col], dd[choice_col]):
+        parsed = parse_choices(text)
+        if name and parsed:
+            choices[str(name)] = parsed
+    forms = set(dd[form_col].dropna()) if form_col else set()
+    return choices, forms
+
+
+def _as_list(v) -> list[str]:
+    return [str(x) for x in (v if isinstance(v, list) else [v])]
 
 
 def read_redcap(
@@ -357,71 +527,119 @@ def read_redcap(
     Parameters
     ----------
     export : path
-        The "CSV / Microsoft Excel (raw data)" export: one row per record for non-repeating
-        instruments (``redcap_repeat_instrument`` empty) and one row per instance of a
-        repeating instrument (``redcap_repeat_instrument``, ``redcap_repeat_instance``);
-        checkbox fields appear as ``<field>___<code>`` columns holding 0/1.
+        The "CSV / Microsoft Excel (raw data)" export: one row per record (and per event in a
+        longitudinal project, column ``redcap_event_name``) for non-repeating instruments
+        (``redcap_repeat_instrument`` empty) and one row per instance of a repeating
+        instrument (``redcap_repeat_instrument``, ``redcap_repeat_instance``); checkbox
+        fields appear as ``<field>___<code>`` columns holding 0/1.
     mapping : path
-        TOML file: ``[entities.<entity>]`` with ``instrument`` (the repeating instrument's name,
-        or ``""`` for the record's non-repeating row), optional ``require`` (keep only rows
-        where this REDCap field is filled) and ``[entities.<entity>.fields]`` mapping each
-        data-model field to a REDCap field name, or to a table ``{field = ..., values =
-        {code = value}}``, ``{checkbox = ..., code = ...}`` (boolean), ``{checkbox = ...,
-        values = {...}, join = "+"}`` (checked labels joined) or ``{template =
-        "{record_id}-I{redcap_repeat_instance}"}``.
+        TOML file (template: ``docs/redcap/mapping.toml``): optional ``date_format`` (``YMD``,
+        ``DMY`` or ``MDY``: the order of the export's dates) and ``record_id`` (the record
+        field, default: the first column); ``[entities.<entity>]`` with ``instrument`` (the
+        repeating instrument's name, or ``""`` for the record's non-repeating row), optional
+        ``event`` (a longitudinal project's unique event name or a list of them), optional
+        ``require`` (keep only rows where this REDCap field is filled) and
+        ``[entities.<entity>.fields]`` mapping each data-model field to a REDCap field name,
+        or to a table ``{field = ..., values = {code = value}}``, ``{checkbox = ..., code =
+        ...}`` (boolean), ``{checkbox = ..., values = {...}, join = "+"}`` (checked labels
+        joined) or ``{template = "{record_id}-I{redcap_repeat_instance}"}``. Unknown keys,
+        instruments, events and fields are errors with the closest known name.
     dictionary : path, optional
         The project's data dictionary CSV; coded radio/dropdown/checkbox fields without
-        explicit ``values`` are translated with its choice lists.
+        explicit ``values`` are translated with its choice lists, and its form names are the
+        instruments a mapping may name. Labels are matched to the data model's values ignoring
+        case (and blanks versus ``_``).
+
+    Each row keeps the source's own key (record, event, instrument, repeat instance), so a
+    re-import updates it in place even when a natural-key field (a date) was corrected.
     """
     export = Path(export)
     m = load_mapping(mapping)
     data = _read_text_csv(export, "REDCap export")
     files = {export.name: file_sha256(export), Path(mapping).name: file_sha256(Path(mapping))}
     choices: dict[str, dict[str, str]] = {}
+    forms: set[str] = set()
     if dictionary is not None:
-        dd = _read_text_csv(Path(dictionary), "REDCap data dictionary")
+        choices, forms = _read_dictionary(Path(dictionary))
         files[Path(dictionary).name] = file_sha256(Path(dictionary))
-        name_col = next((c for c in dd.columns if c.lower().startswith("variable / field")), None)
-        choice_col = next((c for c in dd.columns if c.lower().startswith("choices")), None)
-        if name_col is None or choice_col is None:
-            raise InputError(
-                "the data dictionary lacks 'Variable / Field Name' or 'Choices...' columns",
-                column="dictionary",
-            )
-        for name, text in zip(dd[name_col], dd[choice_col]):
-            parsed = parse_choices(text)
-            if name and parsed:
-                choices[str(name)] = parsed
+    if len(data.columns) == 0:
+        raise InputError(f"REDCap export '{export.name}' has no columns")
+    record = str(m.get("record_id") or data.columns[0])
+    if record not in data.columns:
+        raise InputError(
+            f"record field '{record}' is not in the export{did_you_mean(record, data.columns)}",
+            column="record_id",
+        )
     data["_row"] = range(1, len(data) + 1)
-    if "redcap_repeat_instrument" not in data.columns:
-        data["redcap_repeat_instrument"] = None
-    if "redcap_repeat_instance" not in data.columns:
-        data["redcap_repeat_instance"] = None
+    for c in ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_event_name"):
+        if c not in data.columns:
+            data[c] = None
+    longitudinal = bool(data["redcap_event_name"].notna().any())
+    events = sorted(set(data["redcap_event_name"].dropna()))
+    instruments = set(data["redcap_repeat_instrument"].dropna()) | forms
+    columns = set(data.columns) - {"_row"}
+    findings: list[dict] = []
     tables: dict[str, SourceTable] = {}
     for name, spec in m["entities"].items():
+        where = f"entities.{name}"
         instrument = spec.get("instrument", "") or None
+        if instrument is not None and instrument not in instruments:
+            raise InputError(
+                f"instrument '{instrument}' is neither a repeating instrument of the export nor "
+                f"a form of the data dictionary{did_you_mean(instrument, instruments)}",
+                column=f"{where}.instrument",
+            )
         rri = data["redcap_repeat_instrument"]
         rows = data[rri.isna()] if instrument is None else data[rri == instrument]
+        if "event" in spec:
+            if not longitudinal:
+                raise InputError(
+                    "the export is not longitudinal (no redcap_event_name values)",
+                    column=f"{where}.event",
+                )
+            wanted = _as_list(spec["event"])
+            for ev in wanted:
+                if ev not in events:
+                    raise InputError(
+                        f"event '{ev}' is not in the export{did_you_mean(ev, events)} (events: "
+                        f"{', '.join(events)})",
+                        column=f"{where}.event",
+                    )
+            rows = rows[rows["redcap_event_name"].isin(wanted)]
+        label = f"{export.name}[{instrument or 'record'}]"
+        ex = _Export(columns, choices, m.get("date_format", "YMD"), label, findings)
         req = spec.get("require")
         if req:
-            if req not in data.columns:
-                raise InputError(
-                    f"REDCap field '{req}' is not in the export", column=f"entities.{name}.require"
-                )
+            ex.require(req, f"{where}.require")
             rows = rows[rows[req].notna()]
         out = {}
         labels = {}
         for target, fspec in spec["fields"].items():
             out[target], labels[target] = _map_field(
-                rows, target, fspec, choices, f"entities.{name}.fields.{target}"
+                rows, ENTITY_BY_NAME[name].field(target), fspec, ex, f"{where}.fields.{target}"
             )
         frame = pd.DataFrame(out, index=rows.index, dtype=object)
-        frame["_row"] = rows["_row"].to_numpy()
-        label = f"{export.name}[{instrument or 'record'}]"
+        if instrument is None and longitudinal and "event" not in spec:
+            # a non-repeating row of an event where none of the entity's fields is filled
+            # belongs to other instruments
+            own = [t for t, lab in labels.items() if lab not in (record,) and "{" not in lab]
+            if own:
+                frame = frame[frame[own].notna().any(axis=1)]
+        kept = rows.loc[frame.index]
+        frame["_row"] = kept["_row"].to_numpy()
+        frame["_source_key"] = [
+            f"{r}|{'' if e is None else e}|{instrument or ''}|{'' if i is None else i}"
+            for r, e, i in zip(
+                kept[record], kept["redcap_event_name"], kept["redcap_repeat_instance"]
+            )
+        ]
         tables[name] = SourceTable(
             name, label, frame=frame.reset_index(drop=True), header=tuple(out), column_labels=labels
         )
-    return RegistrySource("redcap", export, tables, files, [])
+    settings = {
+        export.name: {"date_format": m.get("date_format", "YMD"), "longitudinal": longitudinal}
+    }
+    return RegistrySource("redcap", export, tables, files, findings, settings)
 
 
 def read_source(

@@ -22,6 +22,12 @@ from cartlens.model.vocab import FALSE_TOKENS, TRUE_TOKENS
 
 FINDING_COLUMNS = ["file", "row", "column", "value", "rule", "severity", "message"]
 REQUIRED_ENTITIES = ("patients", "infusions")
+#: Dates written day/month/year or month/day/year, and the hint their R012 finding carries.
+DMY_PATTERN = r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}"
+DMY_HINT = (
+    " (it looks like D/M/Y or M/D/Y: write dates as YYYY-MM-DD, or declare date_format = "
+    '"DMY" or "MDY" in a REDCap mapping)'
+)
 NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 
 #: Event dates per entity (entity, date column) used by the date-order rules.
@@ -336,6 +342,12 @@ def field_rule_queries(
         }
         if f.kind in rule_by_kind:
             rid, text = rule_by_kind[f.kind]
+            message = f"'''' || {c} || ''' ' || {lit(text)}"
+            if f.kind == "date":
+                message += (
+                    f" || CASE WHEN regexp_full_match({c}, {lit(DMY_PATTERN)}) THEN "
+                    f"{lit(DMY_HINT)} ELSE '' END"
+                )
             out.append(
                 _finding_sql(
                     e.name,
@@ -343,7 +355,7 @@ def field_rule_queries(
                     rid,
                     shown,
                     c,
-                    f"'''' || {c} || ''' ' || {lit(text)}",
+                    message,
                     raw,
                     f"{c} IS NOT NULL AND {typed} IS NULL",
                 )
