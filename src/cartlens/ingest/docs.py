@@ -5,8 +5,24 @@ from __future__ import annotations
 SOURCES = """## Sources, import and store
 
 ### Reading
-- **CSV folder**: one `<entity>.csv` per entity (UTF-8, optional BOM, comma-separated, `"`
-  quotes, header row). Other `.csv` files are reported (R003) and ignored.
+- **CSV folder**: one `<entity>.csv` per entity (header row, `"` quotes). Other `.csv`
+  files are reported (R003) and ignored. The dialect of each file is stated in the import
+  report (`settings.read.<file>`: `delimiter`, `decimal`, `encoding`, and which of them were
+  declared):
+  - the field separator is detected from the header (`,` `;` tab `|`: the one that gives the
+    most columns) or declared with `--delimiter` (`;`, `tab`, ...); a declared separator that
+    leaves the header as one column while another splits it is an R000 error, so a file is
+    never read as a single column;
+  - the decimal mark is `,` when the separator is not a comma and a number field of the first
+    1000 rows is written with a decimal comma (European Excel: `;` and `34,4`), otherwise
+    `.`; `--decimal ,` or `--decimal .` declares it;
+  - the text is UTF-8 (optional BOM) unless `--encoding` declares another (`latin-1`,
+    `cp1252`, ...); bytes that do not decode are an R000 error naming the data row and the
+    column, and saying to declare the encoding;
+  - structural errors are R000 findings naming the data row (1-based, header excluded) and,
+    where known, the column: a row with too many fields, a row with too few (the first missing
+    column), an unbalanced quote (the column it opens in). A file that cannot be read is not
+    also reported as missing.
 - **Excel workbook** (`.xlsx`): one sheet per entity, named like the entity; the first row is
   the header. Date cells and numbers typed by the spreadsheet are accepted as such.
 - **REDCap**: the flat "raw data" export, optionally the data dictionary, and a TOML

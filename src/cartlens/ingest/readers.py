@@ -8,11 +8,14 @@ that does not exist, a file that is not a workbook) raises :class:`cartlens.erro
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import difflib
 import hashlib
 import re
+import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,12 @@ class SourceTable:
     header: tuple[str, ...] = ()
     frame: pd.DataFrame | None = None
     column_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: CSV dialect of ``csv_path`` (always UTF-8 text there; ``original`` is the file as given,
+    #: in ``encoding``) and the decimal mark of its numbers.
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    original: Path | None = None
 
 
 @dataclasses.dataclass
@@ -54,6 +63,8 @@ class RegistrySource:
     findings: list[dict]
     #: How the source was read (per file: CSV dialect, encoding; REDCap: date format...).
     settings: dict = dataclasses.field(default_factory=dict)
+    #: Keeps transcoded copies alive while the source is in use.
+    scratch: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def source_settings(source: RegistrySource) -> dict:
@@ -95,20 +106,215 @@ def _check_header(header: list[str], label: str) -> str | None:
     return None
 
 
-def read_csv_header(path: Path) -> list[str]:
-    """First record of a CSV file (UTF-8, optional BOM)."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        return next(csv.reader(f), [])
+#: Field separators tried when a CSV file's is not declared (the header decides).
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 
-def read_csv_folder(path: str | Path) -> RegistrySource:
-    """Read ``<entity>.csv`` files from a folder (other ``.csv`` files are reported, R003)."""
+def _split_outside_quotes(line: str, delimiter: str) -> list[tuple[int, bool]]:
+    """(field index, inside quotes) at each character of one physical line."""
+    out, field, quoted = [], 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            field += 1
+        out.append((field, quoted))
+    return out
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The separator that splits the header line into the most fields (``,`` on a tie)."""
+    best, n_best = ",", 1
+    for d in DELIMITERS:
+        n = len(next(csv.reader([header_line], delimiter=d), []))
+        if n > n_best:
+            best, n_best = d, n
+    return best
+
+
+def _number_columns(entity: str) -> set[str]:
+    return {f.name for f in ENTITY_BY_NAME[entity].fields if f.kind in ("number", "integer")}
+
+
+def detect_decimal(
+    path: Path, encoding: str, delimiter: str, header: list[str], entity: str
+) -> str:
+    """``,`` when the first 1000 data rows write a number field with a decimal comma (and the
+    separator is not a comma), else ``.``."""
+    if delimiter == ",":
+        return "."
+    cols = [i for i, h in enumerate(header) if h.strip() in _number_columns(entity)]
+    if not cols:
+        return "."
+    comma = re.compile(r"[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?")
+    try:
+        with open(path, encoding=encoding, errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            next(reader, None)
+            for i, rec in enumerate(reader):
+                if i >= 1000:
+                    break
+                if any(c < len(rec) and comma.fullmatch(rec[c].strip()) for c in cols):
+                    return ","
+    except csv.Error:
+        pass
+    return "."
+
+
+def locate_csv_problem(path: Path, encoding: str, delimiter: str) -> dict:
+    """Find the first structural problem of a CSV file: a finding naming the data row (1-based,
+    header excluded) and, where known, the column.
+
+    Undecodable bytes, an unbalanced quote, or a row with too many or too few fields.
+    """
+    header: list[str] = []
+    # 1. text encoding, line by line (physical lines)
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                prefix = raw[: exc.start].decode(encoding, errors="replace")
+                row = _data_row_at_line(path, encoding, delimiter, lineno)
+                names = _header(path, encoding, delimiter)
+                states = _split_outside_quotes(prefix, delimiter)
+                field = states[-1][0] if states else 0
+                column = names[field] if row and field < len(names) else None
+                return {
+                    "row": row,
+                    "column": column,
+                    "value": repr(raw[exc.start : exc.start + 4])[2:-1],
+                    "message": f"byte {raw[exc.start]:#04x} at data row {row} cannot be decoded "
+                    f"as {encoding}"
+                    + (f" (column '{column}')" if column else "")
+                    + "; declare the file's encoding (--encoding latin-1, cp1252, ...)",
+                }
+    # 2. records
+    with open(path, encoding=encoding, newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        n = 0
+        start = 1  # the physical line where the record being read starts
+        try:
+            header = next(reader, [])
+            start = reader.line_num + 1
+            for rec in reader:
+                n += 1
+                start_next = reader.line_num + 1
+                if len(rec) != len(header) and rec:
+                    many = len(rec) > len(header)
+                    col = header[len(header) - 1] if many else header[len(rec)]
+                    return {
+                        "row": n,
+                        "column": None if many else col,
+                        "value": None,
+                        "message": f"data row {n} has {len(rec)} fields, the header has "
+                        f"{len(header)}"
+                        + (f" (after '{col}')" if many else f" (the first missing one is '{col}')"),
+                    }
+                start = start_next
+        except csv.Error as exc:
+            row = n + 1
+            line = _physical_line(path, encoding, start)
+            states = _split_outside_quotes(line, delimiter) if line else []
+            column = None
+            if states and states[-1][1]:  # a quote left open on the line the record starts
+                opened = next(i for i, (fld, q) in enumerate(states) if q and fld == states[-1][0])
+                column = header[states[opened][0]] if states[opened][0] < len(header) else None
+            return {
+                "row": row,
+                "column": column,
+                "value": None,
+                "message": f"data row {row} cannot be parsed ({exc})"
+                + (f"; an unbalanced quote in column '{column}'" if column else ""),
+            }
+    return {"row": None, "column": None, "value": None, "message": "the file cannot be parsed"}
+
+
+def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        return [h.strip() for h in next(csv.reader(f, delimiter=delimiter), [])]
+
+
+def _physical_line(path: Path, encoding: str, lineno: int) -> str | None:
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        for i, line in enumerate(f, start=1):
+            if i == lineno:
+                return line
+    return None
+
+
+def _data_row_at_line(path: Path, encoding: str, delimiter: str, lineno: int) -> int | None:
+    """The data row whose record holds physical line ``lineno`` (None for the header)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        row = -1  # the header is record 0
+        try:
+            for _ in reader:
+                row += 1
+                if reader.line_num >= lineno:
+                    break
+        except csv.Error:
+            row += 1
+    return row if row >= 1 else None
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    """The first physical line, decoded (only that line: bytes further on do not matter)."""
+    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    with open(path, "rb") as f:
+        return f.readline().decode(enc)
+
+
+def read_csv_header(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> list[str]:
+    """First record of a CSV file (optional BOM)."""
+    return next(csv.reader([_first_line(path, encoding)], delimiter=delimiter), [])
+
+
+def _check_dialect(delimiter, decimal, encoding) -> tuple[str | None, str | None, str | None]:
+    if delimiter is not None:
+        delimiter = DELIMITER_NAMES.get(str(delimiter).lower(), delimiter)
+        if len(delimiter) != 1 or delimiter in ('"', "\n", "\r"):
+            raise InputError(
+                f"'{delimiter}' is not a field separator (one character, e.g. ',' ';' tab)",
+                column="--delimiter",
+            )
+    if decimal is not None and decimal not in (".", ","):
+        raise InputError(f"decimal mark '{decimal}' is not '.' or ','", column="--decimal")
+    if decimal == "," and delimiter == ",":
+        raise InputError("a decimal comma needs another field separator", column="--decimal")
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise InputError(f"unknown text encoding '{encoding}'", column="--encoding") from None
+    return delimiter, decimal, encoding
+
+
+def read_csv_folder(
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> RegistrySource:
+    """Read ``<entity>.csv`` files from a folder (other ``.csv`` files are reported, R003).
+
+    The field separator (``,`` ``;`` tab ``|``) is detected from each header unless declared;
+    the decimal mark is ``,`` when the separator is not a comma and number fields are written
+    with a comma, unless declared; the encoding is UTF-8 unless declared. What was used is
+    recorded per file in ``settings``.
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise InputError(f"'{folder}' is not a folder of CSV files")
+    delimiter, decimal, encoding = _check_dialect(delimiter, decimal, encoding)
+    enc = encoding or "utf-8"
     tables: dict[str, SourceTable] = {}
     files: dict[str, str] = {}
     findings: list[dict] = []
+    settings: dict[str, dict] = {}
+    scratch = None
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() != ".csv" or not p.is_file():
             continue
@@ -125,18 +331,66 @@ def read_csv_folder(path: str | Path) -> RegistrySource:
             continue
         files[p.name] = file_sha256(p)
         try:
-            header = read_csv_header(p)
-        except (UnicodeDecodeError, csv.Error, OSError) as exc:
+            d = delimiter or detect_delimiter(_first_line(p, enc))
+            header = read_csv_header(p, enc, d)
+        except UnicodeDecodeError:
+            problem = locate_csv_problem(p, enc, delimiter or ",")
+            problem["message"] = "the header: " + problem["message"]
+            findings.append({**reader_finding(p.name, problem["message"]), **problem})
+            continue
+        except (csv.Error, OSError) as exc:
             findings.append(reader_finding(p.name, f"cannot read the header: {exc}"))
             continue
         problem = _check_header(header, p.name)
+        if not problem and len(header) == 1 and delimiter is not None:
+            other = detect_delimiter(_first_line(p, enc))
+            if other != d:
+                problem = (
+                    f"the header is one column with the declared separator {d!r} but "
+                    f"{len(read_csv_header(p, enc, other))} columns with {other!r}"
+                )
         if problem:
             findings.append(reader_finding(p.name, problem))
             continue
+        dec = decimal or detect_decimal(p, enc, d, header, name)
+        settings[p.name] = {
+            "delimiter": d,
+            "decimal": dec,
+            "encoding": enc,
+            "declared": sorted(
+                k
+                for k, v in (("delimiter", delimiter), ("decimal", decimal), ("encoding", encoding))
+                if v is not None
+            ),
+        }
+        csv_path = p
+        if codecs.lookup(enc).name != "utf-8":
+            if scratch is None:
+                scratch = tempfile.TemporaryDirectory(prefix="cartlens-")
+            csv_path = Path(scratch.name) / p.name
+            try:
+                with (
+                    open(p, encoding=enc, newline="") as fi,
+                    open(csv_path, "w", encoding="utf-8", newline="") as fo,
+                ):
+                    shutil.copyfileobj(fi, fo, 1 << 20)
+            except UnicodeDecodeError:
+                problem = locate_csv_problem(p, enc, d)
+                findings.append({**reader_finding(p.name, problem["message"]), **problem})
+                continue
         tables[name] = SourceTable(
-            name, p.name, csv_path=p, header=tuple(h.strip() for h in header)
+            name,
+            p.name,
+            csv_path=csv_path,
+            header=tuple(h.strip() for h in header),
+            delimiter=d,
+            decimal=dec,
+            encoding=enc,
+            original=p,
         )
-    return RegistrySource("csv", folder, tables, files, findings)
+    src = RegistrySource("csv", folder, tables, files, findings, settings)
+    src.scratch = scratch
+    return src
 
 
 def _cell_text(v: Any) -> str | None:
@@ -651,10 +905,16 @@ def read_source(
 ) -> RegistrySource:
     """Read a registry: a folder (CSV), ``.xlsx`` workbook, or a REDCap export with a mapping."""
     p = Path(path)
+    options = {k: v for k, v in options.items() if v is not None}
+    if p.is_dir():
+        return read_csv_folder(p, **options)
+    if options:
+        raise InputError(
+            f"{', '.join('--' + k for k in options)} apply to a folder of CSV files only",
+            column="--" + next(iter(options)),
+        )
     if mapping is not None:
         return read_redcap(p, mapping, dictionary)
-    if p.is_dir():
-        return read_csv_folder(p)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         return read_excel(p)
     if not p.exists():

@@ -15,7 +15,12 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from cartlens.ingest.readers import MISSING_TOKENS, RegistrySource, reader_finding
+from cartlens.ingest.readers import (
+    MISSING_TOKENS,
+    RegistrySource,
+    locate_csv_problem,
+    reader_finding,
+)
 from cartlens.ingest.rules import RULES
 from cartlens.model.schema import ENTITIES, ID_PATTERN, EntitySpec, FieldSpec
 from cartlens.model.vocab import FALSE_TOKENS, TRUE_TOKENS
@@ -115,7 +120,10 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
         table = source.tables.get(e.name)
         if table is None:
             labels[e.name] = e.file_name
-            if e.name in REQUIRED_ENTITIES:
+            unreadable = any(
+                f["rule"] == "R000" and f["file"] == e.file_name for f in source.findings
+            )
+            if e.name in REQUIRED_ENTITIES and not unreadable:
                 findings.append(
                     reader_finding(
                         e.file_name,
@@ -157,8 +165,10 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                         e,
                         header,
                         f"SELECT * FROM read_csv({lit(str(table.csv_path))}, columns={colspec}, "
-                        "header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
-                        "strict_mode=true, null_padding=false, encoding='utf-8')",
+                        f"header=true, auto_detect=false, delim={lit(table.delimiter)}, "
+                        "quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+                        "encoding='utf-8')",
+                        decimal=table.decimal,
                     )
                 else:
                     frame = table.frame
@@ -175,8 +185,7 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
                     con.unregister("_frame")
                 present.append(e.name)
             except duckdb.Error as exc:
-                msg = str(exc).split("\n")[0]
-                findings.append(reader_finding(table.label, f"cannot read the file: {msg}"))
+                findings.append(_structural_finding(table, exc))
                 _create_stage(con, e, [], None)
                 columns[e.name] = ()
         if table is None:
@@ -187,6 +196,19 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
         for e in ENTITIES
     }
     return Staged(tuple(present), labels, col_labels, findings, counts, columns)
+
+
+def _structural_finding(table, exc: Exception) -> dict:
+    """R000 for a CSV that DuckDB cannot read, naming the data row and column where the
+    Python CSV parser finds the problem (DuckDB only names a file line)."""
+    msg = str(exc).split("\n")[0]
+    if table.csv_path is not None:
+        where = locate_csv_problem(
+            table.original or table.csv_path, table.encoding, table.delimiter
+        )
+        if where["row"] is not None:
+            return {**reader_finding(table.label, where["message"]), **where}
+    return reader_finding(table.label, f"cannot read the file: {msg}")
 
 
 def _number_episodes(con: duckdb.DuckDBPyConnection) -> None:
@@ -217,6 +239,7 @@ def _create_stage(
     *,
     cast: bool = False,
     source_key: bool = False,
+    decimal: str = ".",
 ) -> None:
     """``stg_<entity>`` in one pass over the source: every field converted, and, as
     ``<field>__raw``, the cleaned text of a non-string field where its conversion failed (NULL
@@ -237,8 +260,11 @@ def _create_stage(
     outer = []
     for f in e.fields:
         if needs_raw(f):
+            text = q(f.name)
+            if decimal == "," and f.kind in ("number", "integer"):
+                text = f"replace({text}, ',', '.')"
             middle.append(f"{q(f.name)} AS {q(f.name + '__text')}")
-            middle.append(f"{typed_expr(f, q(f.name))} AS {q(f.name)}")
+            middle.append(f"{typed_expr(f, text)} AS {q(f.name)}")
             outer.append(q(f.name))
             # the text is kept only where conversion failed (mostly NULL: cheap to store)
             outer.append(
