@@ -129,11 +129,15 @@ def test_excel_findings_name_sheet_and_row(tmp_path):
     assert list(hit["file"]) == ["reg.xlsx:patients"] and list(hit["row"]) == [2]
 
 
-def test_corrupt_workbook_raises_input_error(tmp_path):
+def test_corrupt_workbook_is_an_r000_finding(tmp_path):
     p = tmp_path / "bad.xlsx"
     p.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="workbook"):
-        read_source(p)
+    rep = validate_registry(p, today=TODAY)
+    assert not rep.ok
+    assert list(rep.errors[["file", "rule"]].itertuples(index=False, name=None)) == [
+        ("bad.xlsx", "R000")
+    ]
+    assert "not a readable Excel workbook" in rep.errors["message"].iloc[0]
 
 
 # ---- REDCap ----------------------------------------------------------------------------------

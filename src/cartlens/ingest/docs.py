@@ -24,7 +24,13 @@ SOURCES = """## Sources, import and store
     column), an unbalanced quote (the column it opens in). A file that cannot be read is not
     also reported as missing.
 - **Excel workbook** (`.xlsx`): one sheet per entity, named like the entity; the first row is
-  the header. Date cells and numbers typed by the spreadsheet are accepted as such.
+  the header. Date cells and numbers typed by the spreadsheet are accepted as such; cells are
+  read as the workbook shows them: a percent-formatted number as the percentage shown
+  (`34.4%`, stored as 0.344, is 34.4) and a number in a date field as the Excel date serial it
+  stands for, each reported once per column as an R004 warning (count, first data row). A
+  formula cell whose workbook holds no saved value (files written by programs that do not
+  calculate) is an R005 error, never an empty cell; a workbook that cannot be opened is an
+  R000 finding (exit status 1).
 - **REDCap**: the flat "raw data" export, optionally the data dictionary, and a TOML
   mapping file that says which instrument (and, in a longitudinal project, which event)
   feeds which entity and which REDCap field feeds which cartlens field. A template for a

@@ -414,8 +414,83 @@ def _cell_text(v: Any) -> str | None:
     return None if s in MISSING_TOKENS else s
 
 
+#: Largest Excel date serial (9999-12-31).
+EXCEL_MAX_SERIAL = 2958465
+
+
+def _workbook_has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the (zip) workbook holds a formula element."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with z.open(name) as f:
+                    tail = b""
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                            return True
+                        tail = chunk[-3:]
+    return False
+
+
+class _Conversions:
+    """Spreadsheet values read other than as stored, summarised per sheet, column and kind
+    (one R004 warning each: count and first data row)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str, str], list[int]] = {}
+
+    def add(self, label: str, column: str, kind: str, row: int) -> None:
+        hit = self.seen.setdefault((label, column, kind), [0, row])
+        hit[0] += 1
+
+    def findings(self) -> list[dict]:
+        text = {
+            "percent": "percent-formatted cells read as the percentage shown (0.344 shown as "
+            "34.4% is 34.4)",
+            "serial": "date serial numbers read as the dates they stand for",
+        }
+        return [
+            {
+                **reader_finding(
+                    label,
+                    f"{text[kind]}: {n} cell(s), the first in data row {first}",
+                    rule="R004",
+                    severity="warning",
+                    column=column,
+                ),
+                "row": first,
+            }
+            for (label, column, kind), (n, first) in self.seen.items()
+        ]
+
+
+def _excel_cell(cell, kind: str | None, epoch, conv: _Conversions, label, column, row):
+    """Text of one cell: percent cells as shown, date serials in date fields as dates."""
+    from openpyxl.utils.datetime import from_excel
+
+    v = cell.value
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        fmt = str(getattr(cell, "number_format", "") or "")
+        if "%" in fmt:
+            conv.add(label, column, "percent", row)
+            return _cell_text(float(f"{v * 100:.12g}"))
+        if kind == "date" and 1 <= v <= EXCEL_MAX_SERIAL:
+            conv.add(label, column, "serial", row)
+            return _cell_text(from_excel(v, epoch))
+    return _cell_text(v)
+
+
 def read_excel(path: str | Path) -> RegistrySource:
-    """Read a workbook with one sheet per entity (sheet name = entity name)."""
+    """Read a workbook with one sheet per entity (sheet name = entity name).
+
+    A workbook that cannot be opened is an R000 finding. Cells are read as the workbook shows
+    them where the stored value differs: a percent-formatted number as the percentage (R004
+    warning), a number in a date field as the date serial it is (R004). A formula cell whose
+    workbook has no saved value (written by a program that does not calculate) is an R005
+    error, never an empty cell.
+    """
     import zipfile
 
     from openpyxl import load_workbook
@@ -423,14 +498,16 @@ def read_excel(path: str | Path) -> RegistrySource:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"workbook '{p}' does not exist")
+    files = {p.name: file_sha256(p)}
     try:
         wb = load_workbook(p, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"'{p.name}' is not a readable Excel workbook (.xlsx): {exc}") from exc
     except Exception as exc:  # openpyxl raises a variety of errors on corrupt files
-        raise InputError(f"'{p.name}' is not a readable Excel workbook (.xlsx): {exc}") from exc
+        msg = f"'{p.name}' is not a readable Excel workbook (.xlsx): {exc}"
+        return RegistrySource("excel", p, {}, files, [reader_finding(p.name, msg)])
     tables: dict[str, SourceTable] = {}
     findings: list[dict] = []
+    conv = _Conversions()
+    cells_by_sheet: dict[str, tuple[list[str], dict[int, list]]] = {}
     try:
         for ws in wb.worksheets:
             label = f"{p.name}:{ws.title}"
@@ -445,20 +522,36 @@ def read_excel(path: str | Path) -> RegistrySource:
                     )
                 )
                 continue
-            rows = ws.iter_rows(values_only=True)
+            rows = ws.iter_rows()
             header_row = next(rows, None)
-            header = [("" if h is None else str(h)) for h in (header_row or ())]
+            header = [("" if c.value is None else str(c.value)) for c in (header_row or ())]
             while header and header[-1] == "":
                 header.pop()
             problem = _check_header(header, label)
             if problem:
                 findings.append(reader_finding(label, problem))
                 continue
+            names = [h.strip() for h in header]
+            e = ENTITY_BY_NAME[name]
+            kinds = [e.field(h).kind if h in e.columns else None for h in names]
             ncol = len(header)
             records = []
             numbers = []
+            by_row: dict[int, list] = {}
             for i, r in enumerate(rows, start=1):
-                cells = [_cell_text(c) for c in (r or ())]
+                r = r or ()
+                cells = [
+                    _excel_cell(
+                        c,
+                        kinds[j] if j < ncol else None,
+                        wb.epoch,
+                        conv,
+                        label,
+                        names[j] if j < ncol else "",
+                        i,
+                    )
+                    for j, c in enumerate(r)
+                ]
                 extra = [c for c in cells[ncol:] if c is not None]
                 if extra:
                     findings.append(
@@ -468,20 +561,68 @@ def read_excel(path: str | Path) -> RegistrySource:
                         }
                     )
                 cells = (cells + [None] * ncol)[:ncol]
+                by_row[i] = cells
                 if all(c is None for c in cells):
                     continue
                 records.append(cells)
                 numbers.append(i)
-            frame = pd.DataFrame(records, columns=[h.strip() for h in header], dtype=object)
+            cells_by_sheet[ws.title] = (names, by_row)
+            frame = pd.DataFrame(records, columns=names, dtype=object)
             frame["_row"] = numbers
             tables[name] = SourceTable(name, label, frame=frame, header=tuple(frame.columns[:-1]))
-    except InputError:
-        raise
     except Exception as exc:
-        raise InputError(f"'{p.name}' could not be read as a workbook: {exc}") from exc
+        wb.close()
+        msg = f"'{p.name}' could not be read as a workbook: {exc}"
+        return RegistrySource("excel", p, {}, files, [*findings, reader_finding(p.name, msg)])
+    wb.close()
+    try:
+        has_formulas = _workbook_has_formulas(p)
+    except (zipfile.BadZipFile, OSError):
+        has_formulas = False
+    if has_formulas:
+        findings += _formulas_without_values(p, cells_by_sheet)
+    findings += conv.findings()
+    return RegistrySource("excel", p, tables, files, findings)
+
+
+def _formulas_without_values(p: Path, cells_by_sheet) -> list[dict]:
+    """R005 for every formula cell of an entity sheet whose saved value is empty."""
+    from openpyxl import load_workbook
+
+    out = []
+    wb = load_workbook(p, read_only=True, data_only=False)
+    try:
+        for ws in wb.worksheets:
+            if ws.title not in cells_by_sheet:
+                continue
+            names, by_row = cells_by_sheet[ws.title]
+            rows = ws.iter_rows(values_only=True)
+            next(rows, None)
+            for i, r in enumerate(rows, start=1):
+                for j, v in enumerate((r or ())[: len(names)]):
+                    if (
+                        isinstance(v, str)
+                        and v.startswith("=")
+                        and by_row.get(i, [None] * (j + 1))[j] is None
+                    ):
+                        out.append(
+                            {
+                                **reader_finding(
+                                    f"{p.name}:{ws.title}",
+                                    f"the cell holds the formula {v} but the workbook has no "
+                                    "saved value for it (saved by a program that does not "
+                                    "calculate): open and save it in a spreadsheet program, "
+                                    "or type the value",
+                                    rule="R005",
+                                    column=names[j],
+                                ),
+                                "row": i,
+                                "value": v,
+                            }
+                        )
     finally:
         wb.close()
-    return RegistrySource("excel", p, tables, {p.name: file_sha256(p)}, findings)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,22 @@ _RULES = (
         "unknown column or file",
         "A column (or file/sheet) that the data model does not define; it is ignored.",
     ),
+    Rule(
+        "R004",
+        "warning",
+        "spreadsheet value converted",
+        "A workbook cell read as the workbook shows it rather than as stored: a "
+        "percent-formatted number as the percentage (0.344 shown as 34.4 % is 34.4), a number "
+        "in a date field as the date serial it stands for. One finding per sheet, column and "
+        "kind, with the count and the first data row.",
+    ),
+    Rule(
+        "R005",
+        "error",
+        "formula without a saved value",
+        "A workbook cell holds a formula but no saved result (the file was written by a "
+        "program that does not calculate); it is never read as empty.",
+    ),
     Rule("R010", "error", "not an integer", "An integer field holds something else."),
     Rule(
         "R011",

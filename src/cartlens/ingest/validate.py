@@ -121,7 +121,8 @@ def stage(con: duckdb.DuckDBPyConnection, source: RegistrySource) -> Staged:
         if table is None:
             labels[e.name] = e.file_name
             unreadable = any(
-                f["rule"] == "R000" and f["file"] == e.file_name for f in source.findings
+                f["rule"] == "R000" and f["file"] in (e.file_name, source.path.name)
+                for f in source.findings
             )
             if e.name in REQUIRED_ENTITIES and not unreadable:
                 findings.append(
