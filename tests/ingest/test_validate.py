@@ -168,6 +168,13 @@ CASES = [
         "birth_year",
     ),
     ("R062", _set("patients", 1, birth_year="1950"), "patients.csv", 2, "birth_year"),
+    (
+        "R063",
+        _set("patients", 1, disease_subtype="=1+1"),
+        "patients.csv",
+        2,
+        "disease_subtype",
+    ),
 ]
 
 

@@ -194,6 +194,14 @@ _RULES = (
         "year, or the age derived from birth_year is outside 0-100.",
     ),
     Rule(
+        "R063",
+        "warning",
+        "text that a spreadsheet would run as a formula",
+        "A free-text cell begins with '=', '+', '-' or '@' (e.g. =HYPERLINK(...)). It is "
+        "stored as written; every export writes it escaped (CSV: a leading apostrophe, which "
+        "an import removes again; XLSX: a text cell), never as a live formula.",
+    ),
+    Rule(
         "R070",
         "warning",
         "stored row not in the import",

@@ -969,8 +969,53 @@ def validate_registry(source, **kwargs) -> ImportReport:
     return import_registry(source, None, **kwargs)
 
 
+#: First characters that make a spreadsheet run a text cell as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def formula_like(value: Any) -> bool:
+    """Whether a value is text that a spreadsheet would run as a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for CSV: text beginning with ``= + - @`` gets a leading apostrophe
+    (shown as text by spreadsheets; a cartlens import removes it again)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: "'" + v if formula_like(v) else v)
+    return out
+
+
+def write_xlsx(frames: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Write one sheet per frame; text cells are always text cells (a value beginning with
+    ``=`` is not written as a live formula)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, df in frames.items():
+        ws = wb.create_sheet(name)
+        ws.append([str(c) for c in df.columns])
+        for rec in df.itertuples(index=False, name=None):
+            ws.append([None if (v is None or v is pd.NA or v != v) else v for v in rec])
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if formula_like(cell.value) or cell.data_type == "f":
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
 def export_registry(store_path: str | Path, out: str | Path) -> Path:
-    """Export every entity of a store to a CSV folder or an ``.xlsx`` workbook (import format)."""
+    """Export every entity of a store to a CSV folder or an ``.xlsx`` workbook (import format).
+
+    Text that a spreadsheet would run as a formula (rule R063) is written escaped: in CSV with
+    a leading apostrophe (which an import removes), in XLSX as a text cell.
+    """
     con = open_store(store_path)
     out = Path(out)
     try:
@@ -989,15 +1034,15 @@ def export_registry(store_path: str | Path, out: str | Path) -> Path:
             frames[e.name] = df
     finally:
         con.close()
-    if out.suffix.lower() == ".xlsx":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with pd.ExcelWriter(out, engine="openpyxl") as xw:
+    try:
+        if out.suffix.lower() == ".xlsx":
+            write_xlsx(frames, out)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
             for name, df in frames.items():
-                df.to_excel(xw, sheet_name=name, index=False)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, df in frames.items():
-            df.to_csv(out / f"{name}.csv", index=False)
+                escape_formulas(df).to_csv(out / f"{name}.csv", index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write '{exc.filename or out}': {exc.strerror}") from exc
     return out
 
 

@@ -254,6 +254,11 @@ def _create_stage(
     for f in e.fields:
         if f.name in header:
             col = f"CAST({q(f.name)} AS VARCHAR)" if cast else q(f.name)
+            if f.kind == "string":  # an export's escape of formula-like text is undone
+                col = (
+                    f"CASE WHEN regexp_matches({col}, '^''[=+@-]') THEN substr({col}, 2) "
+                    f"ELSE {col} END"
+                )
             inner.append(f"{_clean(col)} AS {q(f.name)}")
         else:
             inner.append(f"CAST(NULL AS VARCHAR) AS {q(f.name)}")
@@ -385,6 +390,20 @@ def field_rule_queries(
                     message,
                     raw,
                     f"{c} IS NOT NULL AND {typed} IS NULL",
+                )
+            )
+        if f.kind == "string":
+            out.append(
+                _finding_sql(
+                    e.name,
+                    label,
+                    "R063",
+                    shown,
+                    c,
+                    f"'''' || {c} || ''' begins with ' || left({c}, 1) || ': a spreadsheet "
+                    "would run it as a formula; exports write it escaped'",
+                    raw,
+                    f"left({c}, 1) IN ('=', '+', '-', '@')",
                 )
             )
         if f.kind in ("integer", "number"):

@@ -250,6 +250,7 @@ def derive(
 
     from cartlens.derive import DeriveSettings, exposure_intervals, infusion_table
     from cartlens.errors import InputError
+    from cartlens.ingest.store import escape_formulas
 
     def compute() -> dict:
         s = DeriveSettings()
@@ -262,11 +263,11 @@ def derive(
                 raise InputError(f"cannot use settings file: {exc}", column="--settings") from exc
         df = infusion_table(store, s)
         out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        escape_formulas(df).to_csv(out, index=False)
         res = {"out": str(out), "rows": len(df), "settings": s.model_dump()}
         if intervals is not None:
             iv = exposure_intervals(store, s)
-            iv.to_csv(intervals, index=False)
+            escape_formulas(iv).to_csv(intervals, index=False)
             res["intervals"] = str(intervals)
             res["interval_rows"] = len(iv)
         return res
