@@ -250,4 +250,6 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         table.add_column(str(c))
     for r in rows:
         table.add_row(*[fmt(v) for v in r])
-    Console().print(table)
+    # on a terminal, its width; written to a file or a pipe, never cut (rich would use 80)
+    width = None if sys.stdout.isatty() else 100_000
+    Console(width=width).print(table)

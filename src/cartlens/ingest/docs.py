@@ -64,8 +64,19 @@ SOURCES = """## Sources, import and store
 
 ### Import (`cartlens registry import SOURCE [--store cartlens.duckdb]`)
 1. Everything is read and validated in memory (DuckDB SQL over the staged text; no per-row
-   Python). The findings go to the report file (`--report`, default `<store>.findings.csv`;
-   `.json` for JSON), to the screen as a table, or to stdout with `--json`.
+   Python; DuckDB may use 512 MB and spills to a temporary folder beyond, so a file of a
+   million rows is checked in well under 1 GB). The report begins with a summary: the
+   findings by rule and column with their count and the first three examples (file, row,
+   value), errors first and most frequent first; then the details (the first 50 on the
+   screen), the rows read/inserted/updated/unchanged/missing/deleted per entity, how each
+   file was read (separator, decimal mark, encoding) and the outcome. `--json` prints all of
+   it as one JSON object (`summary`, `findings`, `counts`, `settings`, `n_errors`,
+   `n_warnings`, `n_not_listed`, `stopped_early`). The complete list of findings is written
+   as CSV beside the store (`<store>.findings.csv`; `--report FILE` for another path, `.json`
+   for JSON). Tables written to a file or a pipe are never cut to a terminal's width.
+   `--max-errors N` (default 1000) lists at most N errors (and N warnings); when the files
+   hold more errors than that, the rules between rows and entities are not run (stopped
+   early) and the report says how many findings were counted but not listed.
 2. Any error: nothing is written, the store file is byte-for-byte unchanged, exit status 1.
 3. Otherwise the import is written into a copy of the store in one transaction, which then
    atomically replaces the store (a failure at any point leaves the store as it was). Only one

@@ -45,7 +45,14 @@ import pandas as pd
 from cartlens import __version__
 from cartlens.errors import InputError
 from cartlens.ingest.readers import RegistrySource, read_source, reader_finding, source_settings
-from cartlens.ingest.validate import FINDING_COLUMNS, lit, q, validate_source
+from cartlens.ingest.validate import (
+    FINDING_COLUMNS,
+    lit,
+    merge_summaries,
+    q,
+    summarise,
+    validate_source,
+)
 from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME, EntitySpec
 from cartlens.results import Result, json_safe
 
@@ -272,6 +279,14 @@ class ImportReport(Result):
     n_warnings: int
     findings: pd.DataFrame
     settings: dict
+    #: Findings by rule, column and severity: ``count`` and the first ``examples`` (file, row,
+    #: value, message), errors first, most frequent first; counts every finding, listed or not.
+    summary: list = dataclasses.field(default_factory=list)
+    #: Findings counted but not listed (more than ``max_errors`` of a severity).
+    n_not_listed: int = 0
+    #: More errors than ``max_errors`` in the files: the rules between rows and entities
+    #: were not run.
+    stopped_early: bool = False
 
     def to_dict(self) -> dict:
         d = {
@@ -901,9 +916,12 @@ def import_registry(
         findings, staged, con = validate_source(src, today=today, max_errors=max_errors)
         settings = {"mode": mode, "today": today.isoformat(), **source_settings(src)}
 
-        def report(ok, outcome, import_id, counts, findings) -> ImportReport:
+        def report(ok, outcome, import_id, counts, findings, extra=None) -> ImportReport:
             if report_path is not None:
                 write_findings(findings, report_path)
+            summary = merge_summaries(staged.summary, extra)
+            totals = summary.groupby("severity")["count"].sum() if len(summary) else {}
+            n_total = int(sum(int(v) for v in dict(totals).values()))
             return ImportReport(
                 ok=ok,
                 outcome=outcome,
@@ -913,10 +931,13 @@ def import_registry(
                 source_kind=src.kind,
                 files=dict(src.files),
                 counts=counts,
-                n_errors=int((findings["severity"] == "error").sum()),
-                n_warnings=int((findings["severity"] == "warning").sum()),
+                n_errors=int(dict(totals).get("error", 0)),
+                n_warnings=int(dict(totals).get("warning", 0)),
                 findings=findings,
                 settings=settings,
+                summary=summary.to_dict("records"),
+                n_not_listed=n_total - len(findings),
+                stopped_early=staged.stopped_early,
             )
 
         read_counts = {name: {"read": staged.counts[name]} for name in staged.entities}
@@ -932,6 +953,7 @@ def import_registry(
         except OSError as exc:
             raise InputError(f"cannot create the folder '{store.parent}': {exc.strerror}") from exc
         unchanged = _last_files(store) == {"files": src.files, "mode": mode}
+        n_listed = len(findings)
         bar.step("preparing")
         _finalise_staging(con, staged.entities)
         try:
@@ -951,14 +973,14 @@ def import_registry(
             )
         except _MergeRejected as exc:
             con.close()
-            merged = pd.concat(
-                [findings, pd.DataFrame(exc.findings, columns=FINDING_COLUMNS)],
-                ignore_index=True,
-            )
+            conflicts = pd.DataFrame(exc.findings, columns=FINDING_COLUMNS)
+            merged = pd.concat([findings, conflicts], ignore_index=True)
             merged["row"] = pd.array(merged["row"], dtype="Int64")
-            return report(False, "rejected", None, read_counts, merged)
+            return report(False, "rejected", None, read_counts, merged, summarise(conflicts))
         con.close()
-        return report(True, "unchanged" if unchanged else "imported", import_id, counts, findings)
+        added = findings.iloc[n_listed:]
+        outcome = "unchanged" if unchanged else "imported"
+        return report(True, outcome, import_id, counts, findings, summarise(added))
     finally:
         bar.close()
 

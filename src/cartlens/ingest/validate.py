@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
+import tempfile
+import weakref
 
 import duckdb
 import pandas as pd
@@ -99,6 +102,10 @@ class Staged:
     findings: list[dict]
     counts: dict[str, int]
     columns: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: Findings by rule, column and severity (count, first examples), listed or not.
+    summary: pd.DataFrame | None = None
+    #: More errors than ``max_errors``: the rules between rows and entities were not run.
+    stopped_early: bool = False
 
 
 def _clean(col: str) -> str:
@@ -802,34 +809,132 @@ def computed_astct(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame({"_row": df["_row"].astype("int64"), "astct_grade": astct_grades(df)})
 
 
+#: Examples kept per rule and column in the summary of findings.
+N_EXAMPLES = 3
+#: Memory DuckDB may use while validating (it spills to a temporary folder beyond).
+VALIDATION_MEMORY = "512MB"
+_ORDER = 'file, coalesce("row", -1), rule, "column"'
+
+
+def _summary_sql(view: str) -> str:
+    return (
+        f"SELECT rule, \"column\", severity, count(*) AS count, arg_min({{'file': file, "
+        f"'row': \"row\", 'value': value, 'message': message}}, {{'f': file, 'r': "
+        f'coalesce("row", -1)}}, {N_EXAMPLES}) AS examples FROM {view} GROUP BY ALL'
+    )
+
+
+def _run_union(
+    con: duckdb.DuckDBPyConnection, queries: list[str], limit: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(listed findings, summary) of the union of ``queries``: at most ``limit`` errors and
+    ``limit`` warnings listed (the first in file and row order), every finding counted."""
+    if not queries:
+        return pd.DataFrame(columns=FINDING_COLUMNS), empty_summary()
+    sql = " UNION ALL ".join(f"({s})" for s in queries)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _found AS {sql}")
+    summary = con.execute(_summary_sql("_found")).df()
+    listed = con.execute(
+        " UNION ALL ".join(
+            f"(SELECT * FROM _found WHERE severity = {lit(sev)} ORDER BY {_ORDER} LIMIT {limit})"
+            for sev in ("error", "warning")
+        )
+    ).df()
+    return listed, summary
+
+
+def empty_summary() -> pd.DataFrame:
+    return pd.DataFrame(columns=["rule", "column", "severity", "count", "examples"])
+
+
+def summarise(findings: pd.DataFrame) -> pd.DataFrame:
+    """The summary of a findings frame (as :func:`run_rules` makes it from SQL)."""
+    if findings.empty:
+        return empty_summary()
+    con = duckdb.connect()
+    try:
+        frame = findings[FINDING_COLUMNS].copy()
+        frame["row"] = pd.array(frame["row"], dtype="Int64")
+        con.register("_f", frame)
+        return con.execute(_summary_sql("_f")).df()
+    finally:
+        con.close()
+
+
+def merge_summaries(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Sum the counts of the same rule, column and severity; keep the first examples."""
+    parts = tuple(p for p in parts if p is not None and not p.empty)
+    if not parts:
+        return empty_summary()
+    rows: dict[tuple, dict] = {}
+    for p in parts:
+        for rec in p.to_dict("records"):
+            key = (rec["rule"], rec["column"], rec["severity"])
+            ex = [dict(x) for x in (rec["examples"] if rec["examples"] is not None else [])]
+            if key in rows:
+                rows[key]["count"] += int(rec["count"])
+                rows[key]["examples"] = (rows[key]["examples"] + ex)[:N_EXAMPLES]
+            else:
+                rows[key] = {**rec, "count": int(rec["count"]), "examples": ex[:N_EXAMPLES]}
+    out = pd.DataFrame(list(rows.values()))
+    out["_sev"] = out["severity"].map({"error": 0, "warning": 1})
+    out = out.sort_values(["_sev", "count", "rule"], ascending=[True, False, True])
+    return out.drop(columns="_sev").reset_index(drop=True)
+
+
 def run_rules(
-    con: duckdb.DuckDBPyConnection, staged: Staged, *, today: dt.date | None = None
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    *,
+    today: dt.date | None = None,
+    max_errors: int | None = None,
 ) -> pd.DataFrame:
-    """Every rule over the staged tables: one findings frame (sorted by file, row, rule)."""
+    """Every rule over the staged tables: one findings frame (sorted by file, row, rule).
+
+    With ``max_errors``, at most that many errors (and warnings) are listed and, when the
+    reader and field rules already find more errors, the rules between rows and entities are
+    not run (``staged.stopped_early``). ``staged.summary`` counts every finding by rule,
+    column and severity with the first examples, listed or not.
+    """
     today = today or dt.date.today()
-    queries = []
+    limit = int(max_errors) if max_errors is not None else 2**62
+    field_queries = []
     for e in ENTITIES:
         if staged.counts.get(e.name, 0) == 0:
             continue
-        queries += field_rule_queries(
+        field_queries += field_rule_queries(
             e,
             staged.labels[e.name],
             staged.column_labels.get(e.name, {}),
             staged.columns.get(e.name, ()),
         )
-    queries += cross_rule_queries(staged.labels, today)
-    stage_astct(con)
-    queries.append(astct_findings(con, staged.labels["toxicities"]))
-    frames = [pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)]
-    sql = " UNION ALL ".join(f"({s})" for s in queries)
-    frames.append(con.execute(sql).df())
-    frames = [f for f in frames if not f.empty]
-    if not frames:
+    reader = pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)
+    reader["row"] = pd.array(reader["row"], dtype="Int64")
+    con.register("_reader", reader)
+    field_queries.append(
+        'SELECT file, CAST("row" AS BIGINT) AS "row", "column", CAST(value AS VARCHAR) AS value, '
+        "rule, severity, message FROM _reader"
+    )
+    listed, summary = _run_union(con, field_queries, limit)
+    n_errors = int(summary.loc[summary["severity"] == "error", "count"].sum())
+    staged.stopped_early = n_errors > limit
+    if not staged.stopped_early:
+        stage_astct(con)
+        cross = cross_rule_queries(staged.labels, today)
+        cross.append(astct_findings(con, staged.labels["toxicities"]))
+        more, more_summary = _run_union(con, cross, limit)
+        listed = pd.concat([f for f in (listed, more) if not f.empty] or [listed])
+        summary = merge_summaries(summary, more_summary)
+    else:
+        summary = merge_summaries(summary)
+    staged.summary = summary
+    if listed.empty:
         return pd.DataFrame(columns=FINDING_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)[FINDING_COLUMNS]
+    out = listed[FINDING_COLUMNS].copy()
     out["row"] = pd.array(out["row"], dtype="Int64")
     out = out.sort_values(["file", "row", "rule", "column"], na_position="first", kind="stable")
-    return out.reset_index(drop=True)
+    keep = out.groupby("severity", sort=False).cumcount() < limit
+    return out[keep].reset_index(drop=True)
 
 
 def validate_source(
@@ -839,9 +944,18 @@ def validate_source(
     today: dt.date | None = None,
     max_errors: int | None = None,
 ) -> tuple[pd.DataFrame, Staged, duckdb.DuckDBPyConnection]:
-    """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule."""
-    con = con or duckdb.connect()
+    """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule.
+
+    A new connection may use :data:`VALIDATION_MEMORY` and spills to a temporary folder
+    beyond it, so a million-row file is validated in bounded memory.
+    """
+    if con is None:
+        con = duckdb.connect()
+        scratch = tempfile.mkdtemp(prefix="cartlens-duckdb-")
+        con.execute(f"SET memory_limit = {lit(VALIDATION_MEMORY)}")
+        con.execute(f"SET temp_directory = {lit(scratch)}")
+        weakref.finalize(con, shutil.rmtree, scratch, True)
     con.execute("SET enable_progress_bar = false")
     staged = stage(con, source)
-    findings = run_rules(con, staged, today=today)
+    findings = run_rules(con, staged, today=today, max_errors=max_errors)
     return findings, staged, con

@@ -42,33 +42,78 @@ def _read_options(delimiter, decimal, encoding) -> dict:
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def _example(x: dict) -> str:
+    where = x["file"] + ("" if x.get("row") is None else f" row {x['row']}")
+    value = "" if x.get("value") is None else f" '{x['value']}'"
+    return f"{where}{value}"
+
+
 def _render_report(payload: dict) -> None:
+    """Summary first (findings by rule and column: count, first examples), then the details
+    (the first :data:`MAX_ROWS`), the row counts and the outcome."""
+    summary = payload.get("summary") or []
     findings = payload["findings"]
+    if summary:
+        print_table(
+            "findings by rule and column",
+            ["rule", "severity", "column", "count", "first examples", "message (first)"],
+            [
+                (
+                    g["rule"],
+                    g["severity"],
+                    g["column"],
+                    g["count"],
+                    "; ".join(_example(x) for x in g["examples"]),
+                    g["examples"][0]["message"] if g["examples"] else None,
+                )
+                for g in summary
+            ],
+        )
     if findings:
         rows = [
             (f["file"], f["row"], f["column"], f["value"], f["rule"], f["severity"], f["message"])
             for f in findings[:MAX_ROWS]
         ]
         print_table(
-            f"{len(findings)} finding(s)",
+            f"details: {len(findings)} finding(s) listed"
+            + (f", the first {MAX_ROWS} here" if len(findings) > MAX_ROWS else ""),
             ["file", "row", "column", "value", "rule", "severity", "message"],
             rows,
         )
         if len(findings) > MAX_ROWS:
-            print(f"... {len(findings) - MAX_ROWS} more in the report file")
+            where = payload.get("report") or "the report file (--report)"
+            print(f"... {len(findings) - MAX_ROWS} more listed in {where}")
     counts = payload.get("counts") or {}
     if counts:
-        keys = ["read", "inserted", "updated", "unchanged", "deleted"]
+        keys = ["read", "inserted", "updated", "unchanged", "missing", "deleted"]
         print_table(
             "rows",
             ["entity", *keys],
             [(e, *[c.get(k) for k in keys]) for e, c in counts.items()],
         )
+    read = (payload.get("settings") or {}).get("read") or {}
+    ways: dict[str, list[str]] = {}
+    for name, how in read.items():
+        text = ", ".join(
+            f"{k} {v!r}" + (" (declared)" if k in how.get("declared", ()) else "")
+            for k, v in how.items()
+            if k != "declared"
+        )
+        ways.setdefault(text, []).append(name)
+    for text, names in ways.items():
+        print(f"read {', '.join(names)}: {text}")
     status = payload["outcome"]
     print(
         f"{status}: {payload['n_errors']} error(s), {payload['n_warnings']} warning(s)"
         + (f"; report: {payload['report']}" if payload.get("report") else "")
     )
+    if payload.get("n_not_listed"):
+        print(f"{payload['n_not_listed']} finding(s) counted but not listed (--max-errors)")
+    if payload.get("stopped_early"):
+        print(
+            "stopped early: more errors than --max-errors; the rules between rows and "
+            "entities were not run"
+        )
 
 
 def _run_import(
