@@ -397,9 +397,9 @@ MATRIX = [
     case("bootstrap-cox", "all_censored", ErrOrWarn(("no events",), NO_EVENTS)),
     case("permutation-logrank", "all_censored", ErrOrWarn(("no events",), NO_EVENTS)),
     case("landmark", "all_censored", Ok()),
-    # a --event-code that never occurs: zero events
-    case("km", "ok", warn("NoEventsWarning"), extra=["--event-code", "9"]),
-    case("cox", "ok", ErrOrWarn(("no events",), NO_EVENTS), extra=["--event-code", "9"]),
+    # a --event-code that never occurs: the 1s are neither the code nor 0 (issue 10, point 9)
+    case("km", "ok", err("'died'", "'1'", "'9'"), extra=["--event-code", "9"]),
+    case("cox", "ok", err("'died'", "'1'", "'9'"), extra=["--event-code", "9"]),
     # one group / an empty group (all its rows dropped for a missing time)
     case("logrank", "one_group", err("'arm'")),
     case("logrank", "empty_group", err("'arm'")),
@@ -693,17 +693,13 @@ def test_column_that_does_not_exist(tmp_path, variant, option):
 # ---- documented contracts for "unknown" event values -------------------------------------
 
 
-def test_km_other_event_values_are_censorings(tmp_path):
-    """Issue 2: every non-missing value other than --event-code is a censoring, so a text
-    value 'dead' does not count as an event (and is not an error)."""
+def test_km_other_event_values_are_refused(tmp_path):
+    """Issue 10 (replacing issue 2's "any other value is a censoring"): a value that is
+    neither --event-code nor 0 is an error naming it, never a silent censoring."""
     rows = base_rows()
-    base = sum(r["died"] for r in rows)
     rows[4]["died"] = "dead"  # row 4 was an event
     path = write_csv(tmp_path / "d.csv", rows)
-    res = invoke(["km", "--data", path, *SURV, "--json"])
-    payload = check_result(res, (), ["km", "--data", path, *SURV])
-    assert payload["groups"][0]["events"] == base - 1
-    assert payload["groups"][0]["n"] == len(rows)
+    check(err("'died'", "'dead'"), ["km", "--data", path, *SURV])
 
 
 def test_cif_cause_codes_are_taken_as_given(tmp_path):

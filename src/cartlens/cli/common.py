@@ -4,8 +4,10 @@
   reported exactly as written; numeric columns are converted with :func:`numeric_column`.
 * Missing values: empty fields and ``NA`` (R's ``write.csv`` writes NA as an empty field).
   Rows with a missing value in a used column are dropped and counted (``n_dropped_missing``).
-* ``--event COL [--event-code VALUE]``: the value meaning "event" (default ``1``); every other
-  non-missing value is a censoring.
+* ``--event COL [--event-code VALUE]``: the value meaning "event" (default ``1``) and ``0``
+  meaning censored. A column coded 1/2 is read as R's ``Surv`` reads it (1 censored, 2
+  event), with a note (:class:`EventCodingNote`) in the output; any other value is an
+  :class:`InputError` naming the values found (:func:`survival_event`).
 * Errors: :class:`cartlens.errors.InputError` and other :class:`CartlensError` print
   ``error: ...`` on stderr and exit with status 2 - never a traceback.
 * Output: a rich table by default; ``--json`` prints one JSON object (NaN -> null), to which
@@ -113,7 +115,7 @@ def load_survival_frame(
     df, n_dropped = load_complete_rows(
         data, [time, event, *others], empty_column=time, also_required=also_required
     )
-    return df, numeric_column(df, time), event_indicator(df, event, event_code), n_dropped
+    return df, numeric_column(df, time), survival_event(df, event, event_code), n_dropped
 
 
 def label_key(label: str):
@@ -180,6 +182,63 @@ def event_indicator(df, column: str, code: str = "1"):
     except ValueError:
         pass
     return hit.to_numpy().astype(np.int64)
+
+
+class EventCodingNote(UserWarning):
+    """The event column was coded 1/2 and read as R's ``Surv`` reads it (2 = event)."""
+
+
+def survival_event(df, column: str, code: str = "1"):
+    """0/1 event indicator of a survival event column, as R's ``Surv(time, event)``.
+
+    ``code`` (default ``1``) is the event and ``0`` a censoring (``FALSE`` too when the code
+    is ``TRUE``). A column holding only 1 and 2 follows R's convention instead (1 censored,
+    2 event); with the default code it says so with an :class:`EventCodingNote` warning
+    (``--event-code 2`` asks for exactly that and gets no note). Any other value is an
+    :class:`InputError` naming the values found: silently counting them as censorings
+    (or events) would change every estimate.
+    """
+    import warnings as _warnings
+
+    import numpy as np
+    import pandas as pd
+
+    raw = df[column].astype(str).str.strip()
+    values = sorted(raw.unique(), key=label_key)
+    num = pd.to_numeric(pd.Series(values), errors="coerce")
+    code = str(code).strip()
+    try:
+        code_num: float | None = float(code)
+    except ValueError:
+        code_num = None
+    censor = {"0"} | ({"false"} if code.lower() == "true" else set())
+
+    def is_code(v: str, x: float) -> bool:
+        return v == code or (code_num is not None and x == code_num)
+
+    def is_censor(v: str, x: float) -> bool:
+        return v.lower() in censor or x == 0
+
+    other = [v for v, x in zip(values, num) if not is_code(v, x) and not is_censor(v, x)]
+    if not other:
+        return event_indicator(df, column, code)
+    if num.notna().all() and set(num) <= {1.0, 2.0} and code_num in (1.0, 2.0):
+        if code_num == 2.0:  # --event-code 2 on a 1/2 column: R's convention, as asked
+            return (pd.to_numeric(raw) == 2).to_numpy().astype(np.int64)
+        _warnings.warn(
+            EventCodingNote(
+                f"event column '{column}' is coded 1/2: read as R's Surv does (1 = censored, "
+                "2 = event)"
+            ),
+            stacklevel=2,
+        )
+        return (pd.to_numeric(raw) == 2).to_numpy().astype(np.int64)
+    shown = ", ".join(f"'{v}'" for v in other[:10]) + (" ..." if len(other) > 10 else "")
+    raise InputError(
+        f"holds {shown} besides the event code '{code}' and 0 (censored); a 1/2 coding is read "
+        "as R's Surv (1 censored, 2 event): recode the column or give --event-code",
+        column=column,
+    )
 
 
 def parse_floats(text: str | None, option: str) -> list[float] | None:

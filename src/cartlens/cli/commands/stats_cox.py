@@ -26,13 +26,13 @@ from cartlens.cli.common import (
     DataOpt,
     JsonOpt,
     drop_missing,
-    event_indicator,
     numbers_if_numeric,
     numeric_column,
     print_table,
     read_csv,
     require_columns,
     run_command,
+    survival_event,
 )
 from cartlens.errors import InputError
 
@@ -75,7 +75,7 @@ def _load(data, time, event, code, formula, others):
         raise InputError(NO_ROWS_LEFT, column=time)
     out = pd.DataFrame(index=df.index)
     out["__time"] = numeric_column(df, time)
-    out["__event"] = event_indicator(df, event, code)
+    out["__event"] = survival_event(df, event, code)
     for c in used:  # no missing values left: a column of numbers becomes float
         num = numbers_if_numeric(df[c])
         out[c] = df[c] if num is None else num

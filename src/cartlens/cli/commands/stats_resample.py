@@ -26,13 +26,13 @@ import typer
 from cartlens.cli.apps import stats_app
 from cartlens.cli.common import (
     drop_missing,
-    event_indicator,
     numeric_column,
     parse_floats,
     print_table,
     read_csv,
     require_columns,
     run_command,
+    survival_event,
 )
 from cartlens.errors import InputError
 
@@ -75,7 +75,7 @@ def _load(data: str, time: str, event: str, code: str, others: list[str | None],
     df, n_dropped = drop_missing(df, cols)
     if len(df) == 0:
         raise InputError("no rows left after dropping rows with missing values", column=time)
-    return df, numeric_column(df, time), event_indicator(df, event, code), n_dropped, used
+    return df, numeric_column(df, time), survival_event(df, event, code), n_dropped, used
 
 
 @contextlib.contextmanager
