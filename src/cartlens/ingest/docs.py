@@ -64,7 +64,7 @@ SOURCES = """## Sources, import and store
 
 ### Import (`cartlens registry import SOURCE [--store cartlens.duckdb]`)
 1. Everything is read and validated in memory (DuckDB SQL over the staged text; no per-row
-   Python; DuckDB may use 512 MB and spills to a temporary folder beyond, so a file of a
+   Python; DuckDB may use 256 MB and spills to a temporary folder beyond, so a file of a
    million rows is checked in well under 1 GB). The report begins with a summary: the
    findings by rule and column with their count and the first three examples (file, row,
    value), errors first and most frequent first; then the details (the first 50 on the

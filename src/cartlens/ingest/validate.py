@@ -812,7 +812,7 @@ def computed_astct(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 #: Examples kept per rule and column in the summary of findings.
 N_EXAMPLES = 3
 #: Memory DuckDB may use while validating (it spills to a temporary folder beyond).
-VALIDATION_MEMORY = "512MB"
+VALIDATION_MEMORY = "256MB"
 _ORDER = 'file, coalesce("row", -1), rule, "column"'
 
 
@@ -832,7 +832,8 @@ def _run_union(
     if not queries:
         return pd.DataFrame(columns=FINDING_COLUMNS), empty_summary()
     sql = " UNION ALL ".join(f"({s})" for s in queries)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _found AS {sql}")
+    # run the rules once; the table spills to disk beyond the memory limit
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _found AS {sql}")
     summary = con.execute(_summary_sql("_found")).df()
     listed = con.execute(
         " UNION ALL ".join(
