@@ -78,10 +78,8 @@ def canonical_order(*columns) -> np.ndarray:
     """
     cols = [np.asarray(c, dtype=float).reshape(len(c), -1) for c in columns]
     M = np.column_stack(cols) if len(cols) > 1 else cols[0]
-    n, k = M.shape
-    direction = np.random.default_rng(0x5EED).uniform(0.5, 1.5, k) * np.sqrt(
-        np.arange(2, k + 2)
-    )
+    k = M.shape[1]
+    direction = np.random.default_rng(0x5EED).uniform(0.5, 1.5, k) * np.sqrt(np.arange(2, k + 2))
     key = linear_predictor(M, direction)
     order = np.argsort(key, kind="stable")
     ks = key[order]
