@@ -10,11 +10,23 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-_CI = {
-    "clopper-pearson": "exact Clopper-Pearson",
-    "wilson": "Wilson score",
-    "wilson-cc": "Wilson score with continuity correction",
-}
+def analysis_methods(study: dict, analyses: list) -> str:
+    """One sentence per analysis type the run used (in order of first use), from its renderer."""
+    from cartlens.report.analyses import RENDERERS, RenderContext
+    from cartlens.report.format import Formatter
+
+    ok = [a for a in analyses if a.status == "ok"]
+    r = RenderContext(fmt=Formatter(study["presentation"]), figs=None, study=study, cohorts={})
+    by_type: dict[str, list] = {}
+    for a in ok:
+        by_type.setdefault(a.type, []).append(a)
+    out = []
+    for typ, group in by_type.items():
+        rend = RENDERERS[typ]
+        s = rend.methods(group, r) if rend.methods is not None else ""
+        if s:
+            out.append(s)
+    return " ".join(out)
 
 
 def methods_text(study: dict, analyses: list, software: str) -> list[str]:
@@ -27,7 +39,6 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
     relapse_types = ["morphologic", "extramedullary"] + (
         ["MRD"] if ep["mrd_relapse_is_event"] else []
     )
-    types = {a.type for a in analyses if a.status == "ok"}
     paras = []
     paras.append(
         f"Response was the best disease status assessed between day {lo} and day {hi} after "
@@ -65,61 +76,7 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
         + (f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else "")
         + "."
     )
-    tests = []
-    for a in analyses:
-        if a.type == "compare_proportions" and a.status == "ok":
-            tests.append(a.details.get("method", ""))
-    tests = list(dict.fromkeys(t for t in tests if t))
-    s = (
-        f"Proportions are given with {_CI.get(pres['ci_method'], pres['ci_method'])} "
-        f"{100 * pres['conf_level']:.0f}% confidence intervals. "
-    )
-    if tests:
-        s += (
-            f"Proportions were compared between infusions with {_join(tests)}, as in the "
-            "published study, which treats CART1 and CART2 as independent groups; because every "
-            "CART2 patient also had CART1, the paired comparison (McNemar's test on the "
-            "patients with both) is reported as well, with Fisher's exact test for reference. "
-        )
-    if "descriptive" in types:
-        s += (
-            "Baseline characteristics are medians (interquartile range) compared with the "
-            "Wilcoxon rank-sum test, and counts (%) compared with Pearson's chi-square test "
-            "(Fisher's exact test for 2x2 tables with an expected count below 5). "
-        )
-    paras.append(s)
-    s = ""
-    if "km" in types:
-        s += (
-            f"Survival was estimated by the Kaplan-Meier method with {pres['km_conf_type']}-"
-            "transformed pointwise confidence intervals (Greenwood variance); medians follow R's "
-            "survfit rule and 'NR' means not reached. Groups were compared with the log-rank "
-            "test. "
-        )
-    if "cox" in types:
-        s += "Hazard ratios come from Cox proportional-hazards models (Efron ties). "
-    if "logistic" in types:
-        firth = any(
-            getattr(a, "details", {}).get("firth") for a in analyses if a.type == "logistic"
-        )
-        s += (
-            "Odds ratios for response come from "
-            + ("Firth's penalised-likelihood " if firth else "")
-            + "logistic regression, univariable and multivariable. "
-        )
-    if "time_dependent" in types:
-        s += (
-            "Because allo-HSCT happens after the time origin, its association with survival was "
-            "also estimated without immortal-time bias: with HSCT as a time-dependent covariate "
-            "in a Cox model, and by a landmark analysis. "
-        )
-    if "adjusted" in types:
-        s += (
-            "Adjusted comparisons used stabilised inverse-probability-of-treatment weights from "
-            "a Firth logistic propensity model with a weighted Cox model (robust variance). "
-        )
-    if s:
-        paras.append(s.strip())
+    paras.append(analysis_methods(study, analyses))
     thr = int(pres.get("small_cell_threshold", 0))
     paras.append(
         f"All statistics were computed with {software} (Python), whose estimators are tested "
