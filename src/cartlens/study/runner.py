@@ -226,6 +226,10 @@ def run_study(
         store = _ensure_store(registry, Path(tmp), say)
         say("deriving the analysis frames")
         tables, frames = frames_from_store(store, study.endpoints, study.presentation.month_days)
+    if study.variables:
+        from cartlens.study.variables import apply_variables
+
+        frames = apply_variables(study.variables, frames, lines)
     cohorts = build_cohorts(study, frames, lines)
     cohort_info = {
         name: {

@@ -32,6 +32,7 @@ from cartlens.study.analyses.paired_proportions import PairedProportions
 from cartlens.study.analyses.proportion import ProportionAnalysis
 from cartlens.study.analyses.swimmer import SwimmerAnalysis
 from cartlens.study.analyses.time_dependent import TimeDependentAnalysis
+from cartlens.study.variables import Variable
 
 #: The bundled reference study (Xu et al. 2023, run on the demo registry).
 REFERENCE_STUDY = Path(__file__).parent / "reference_study.toml"
@@ -115,17 +116,30 @@ class Study(_Model):
     study: StudyInfo
     presentation: Presentation = Presentation()
     endpoints: Endpoints = Endpoints()
+    variables: dict[str, Variable] = Field(default_factory=dict)
     cohorts: dict[str, Cohort] = Field(min_length=1)
     analyses: list[Analysis] = Field(min_length=1)
     replication: dict[str, ReplicationTarget] = Field(default_factory=dict)
 
-    @field_validator("cohorts")
+    @field_validator("cohorts", "variables")
     @classmethod
-    def _names(cls, v: dict[str, Cohort]) -> dict[str, Cohort]:
+    def _names(cls, v: dict, info) -> dict:
         for name in v:
             if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", name):
-                raise ValueError(f"cohort name '{name}' must be letters, digits and _")
+                what = info.field_name[:-1]
+                raise ValueError(f"{what} name '{name}' must be letters, digits and _")
         return v
+
+    def variable(self, name: str) -> Variable:
+        """The declared variable, else an empty description (type inferred from the data)."""
+        return self.variables.get(name) or Variable()
+
+    def variable_label(self, name: str) -> str:
+        """The variable's label with its unit (``Age, years``), else the column name."""
+        v = self.variables.get(name)
+        if v is None or not v.label:
+            return name
+        return f"{v.label}, {v.unit}" if v.unit else v.label
 
     @model_validator(mode="after")
     def _references(self) -> Study:

@@ -26,8 +26,8 @@ def render(a, rc: RenderContext) -> None:
                 [
                     d["method"] + (f" on {', '.join(d['covariates'])}" if d["covariates"] else ""),
                     f"{s.get('n')} ({s.get('n_treated')} / {s.get('n_control')})",
-                    fmt.num(s.get("hr"), 2),
-                    f"{fmt.num(s.get('lower'), 2)}-{fmt.num(s.get('upper'), 2)}",
+                    fmt.estimate(s.get("hr"), 2),
+                    fmt.interval(s.get("lower"), s.get("upper"), 2),
                     fmt.pvalue(s.get("p")),
                 ]
             ],

@@ -65,6 +65,8 @@ class Renderer:
     methods: Methods | None = None
 
 
+ENDPOINT_NAMES = {"os": "OS", "pfs": "PFS", "efs": "EFS", "rfs": "RFS", "dor": "DOR"}
+
 #: analysis type -> :class:`Renderer`
 RENDERERS: dict[str, Renderer] = {}
 

@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
-from cartlens.report.analyses.base import RenderContext, register
+from cartlens.report.analyses.base import ENDPOINT_NAMES, RenderContext, register
 
 
 def render(a, rc: RenderContext) -> None:
     fmt = rc.fmt
     s, d = a.summary, a.details
     unit = d["time_unit"]
+    ep = ENDPOINT_NAMES.get(d.get("endpoint", "os"), "OS")
     rows = [
         [
             "Naive: exposed ever vs never, from time zero (immortal-time biased)",
-            fmt.num(s.get("naive.hr"), 2),
-            f"{fmt.num(s.get('naive.lower'), 2)}-{fmt.num(s.get('naive.upper'), 2)}",
+            fmt.estimate(s.get("naive.hr"), 2),
+            fmt.interval(s.get("naive.lower"), s.get("naive.upper"), 2),
             fmt.pvalue(s.get("naive.p")),
         ],
         [
             "Time-dependent Cox (exposure from its date)",
-            fmt.num(s.get("td.hr"), 2),
-            f"{fmt.num(s.get('td.lower'), 2)}-{fmt.num(s.get('td.upper'), 2)}",
+            fmt.estimate(s.get("td.hr"), 2),
+            fmt.interval(s.get("td.lower"), s.get("td.upper"), 2),
             fmt.pvalue(s.get("td.p")),
         ],
         [
-            f"Landmark at day {fmt.num(s.get('landmark.days'), 0)} "
-            f"(n = {s.get('landmark.n')}, exposed {s.get('landmark.exposed')}, "
-            f"{s.get('landmark.excluded')} excluded)",
-            fmt.num(s.get("landmark.hr"), 2),
-            f"{fmt.num(s.get('landmark.lower'), 2)}-{fmt.num(s.get('landmark.upper'), 2)}",
+            f"Landmark at day {fmt.num(s.get('landmark.days'), 0)} ("
+            + ", ".join(
+                f"{k} {fmt.count(s[key])}"
+                for k, key in (
+                    ("n =", "landmark.n"),
+                    ("exposed", "landmark.exposed"),
+                    ("excluded", "landmark.excluded"),
+                )
+                if s.get(key) is not None
+            )
+            + ")",
+            fmt.estimate(s.get("landmark.hr"), 2),
+            fmt.interval(s.get("landmark.lower"), s.get("landmark.upper"), 2),
             fmt.pvalue(s.get("landmark.p")),
         ],
     ]
@@ -49,8 +58,8 @@ def render(a, rc: RenderContext) -> None:
                 lambda lm=lm, d=d, s=s: km_figure(
                     lm.km,
                     d["landmark_curves"],
-                    title="Landmark analysis: OS from day " + fmt.num(s.get("landmark.days"), 0),
-                    endpoint="OS",
+                    title=f"Landmark analysis: {ep} from day " + fmt.num(s.get("landmark.days"), 0),
+                    endpoint=ep,
                     time_unit=d["time_unit"],
                     risk_times=d["risk_times"],
                     pvalues=[f"log-rank P = {fmt.pvalue(s.get('landmark.p'))}"],
@@ -68,8 +77,9 @@ def render(a, rc: RenderContext) -> None:
                 lambda sm=sm, d=d, s=s: km_figure(
                     sm,
                     d["simon_makuch_curves"],
-                    title="Simon-Makuch curves: patients switch group at allo-HSCT",
-                    endpoint="OS",
+                    title="Simon-Makuch curves: patients switch group at "
+                    + d.get("exposure_label", "the exposure"),
+                    endpoint=ep,
                     time_unit=d["time_unit"],
                     risk_times=d["risk_times"],
                     pvalues=[f"Mantel-Byar P = {fmt.pvalue(s.get('mantel_byar.p'))}"],

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from cartlens.results import Result
-from cartlens.study.analyses.base import AnalysisSpec, Context, Scalar, register
+from cartlens.study.analyses.base import AnalysisSpec, Context, Endpoint, Scalar, register
 from cartlens.study.analyses.design import numeric_design
 
 
@@ -18,7 +18,7 @@ class AdjustedComparison(AnalysisSpec):
     treatment: str
     treated: Scalar
     control: Scalar
-    endpoint: Literal["pfs", "os"] = "os"
+    endpoint: Endpoint = "os"
     method: Literal["restriction", "multivariable", "iptw", "matching"] = "iptw"
     covariates: list[str] = Field(default_factory=list)
 

@@ -146,3 +146,56 @@ def finite(v: Any) -> float | None:
     import math
 
     return None if v is None or not math.isfinite(float(v)) else float(v)
+
+
+#: time-to-event endpoints of the derive layer (``<endpoint>_days``, ``<endpoint>_event``);
+#: the salvage frame has ``os`` and ``pfs``
+Endpoint = Literal["os", "pfs", "efs", "rfs", "dor"]
+
+ENDPOINT_NAMES = {
+    "os": "OS",
+    "pfs": "PFS",
+    "efs": "EFS",
+    "rfs": "RFS",
+    "dor": "duration of remission",
+}
+
+
+def endpoint_arrays(ctx: Context, df: pd.DataFrame, endpoint: str, key: str):
+    """``(time in the presentation unit, event 0/1)`` of ``endpoint``; rows with a missing
+    time (e.g. RFS of a non-responder) are dropped. Returns ``(t, e, kept_mask)``."""
+    cols = [f"{endpoint}_days", f"{endpoint}_event"]
+    ctx.require(df, cols, key)
+    t = pd.to_numeric(df[cols[0]], errors="coerce").to_numpy(dtype=float)
+    e = pd.to_numeric(df[cols[1]], errors="coerce").to_numpy(dtype=float)
+    keep = ~(np.isnan(t) | np.isnan(e))
+    return t[keep] / ctx.time_scale, e[keep].astype(int), keep
+
+
+def risk_times_for(times: list[float], tmax: float) -> list[float]:
+    """The presentation's risk-table times, extended by their last step to cover ``tmax``."""
+    out = [float(x) for x in times]
+    if len(out) < 2 or not np.isfinite(tmax):
+        return out
+    step = out[-1] - out[-2]
+    if step <= 0:
+        return out
+    while out[-1] < tmax:
+        out.append(out[-1] + step)
+    return out
+
+
+def group_levels(ctx: Context, name: str, values: pd.Series) -> list[str]:
+    """The groups of ``name`` as text, in the declared level order (else sorted)."""
+    present = {label(v) for v in values.dropna().unique()}
+    order = ctx.study.variable(name).level_order()
+    if order is not None:
+        return [lv for lv in order if lv in present]
+    return sorted(present)
+
+
+def group_label(ctx: Context, name: str, level: str, labels: dict | None = None) -> str:
+    """An analysis's own ``labels`` for a group, else the variable's level label."""
+    if labels and level in labels:
+        return labels[level]
+    return ctx.study.variable(name).level_label(level)

@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import Field
 
 from cartlens.errors import CartlensError
-from cartlens.study.analyses.base import AnalysisSpec, Context, register
+from cartlens.study.analyses.base import AnalysisSpec, Context, Endpoint, register
 from cartlens.study.analyses.design import numeric_design
 
 
 class CoxAnalysis(AnalysisSpec):
     type: Literal["cox"]
     cohort: str
-    endpoint: Literal["pfs", "os"]
+    endpoint: Endpoint
     covariates: list[str] = Field(min_length=1)
     univariable: bool = True
     multivariable: bool = True

@@ -8,7 +8,14 @@ import numpy as np
 from pydantic import Field
 
 from cartlens.results import Result
-from cartlens.study.analyses.base import AnalysisSpec, Context, finite, register
+from cartlens.study.analyses.base import (
+    AnalysisSpec,
+    Context,
+    Endpoint,
+    finite,
+    register,
+    risk_times_for,
+)
 
 
 class TimeDependentAnalysis(AnalysisSpec):
@@ -16,9 +23,12 @@ class TimeDependentAnalysis(AnalysisSpec):
 
     type: Literal["time_dependent"]
     cohort: str
-    endpoint: Literal["pfs", "os"] = "os"
+    endpoint: Endpoint = "os"
     exposure_day: str
     landmark_days: float = Field(180, gt=0)
+    #: the exposure's name in labels ("HSCT" gives "HSCT by landmark"); default: the label
+    #: of the ``exposure_day`` variable, else "exposure"
+    exposure_label: str = ""
 
 
 def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
@@ -36,6 +46,11 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
 
     df = cohorts[a.cohort]
     ctx.require(df, [a.exposure_day], f"analyses.{a.id}.exposure_day")
+    ctx.require(df, [f"{a.endpoint}_days"], f"analyses.{a.id}.endpoint")
+    name = a.exposure_label or (
+        ctx.variable_label(a.exposure_day) if a.exposure_day in ctx.study.variables else "exposure"
+    )
+    by_lm, not_by_lm = f"{name} by landmark", f"no {name} by landmark"
     scale = ctx.time_scale
     p = study.presentation
     td = df[f"{a.endpoint}_days"].to_numpy(dtype=float)
@@ -75,9 +90,7 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     results["simon_makuch"] = sm
     # landmark
     L = a.landmark_days
-    lm = landmark_analysis(
-        td / scale, ev, xd / scale, L / scale, labels=("no HSCT by landmark", "HSCT by landmark")
-    )
+    lm = landmark_analysis(td / scale, ev, xd / scale, L / scale, labels=(not_by_lm, by_lm))
     results["landmark"] = lm
     summary["landmark.days"] = L
     summary["landmark.n"] = int(lm.n_at_landmark)
@@ -95,7 +108,8 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         summary["landmark.hr"] = float(lcox.hr[0])
         summary["landmark.lower"] = float(lcox.hr_lower[0])
         summary["landmark.upper"] = float(lcox.hr_upper[0])
-        lg = np.where(lexp == 1, "HSCT by landmark", "no HSCT by landmark")
+        lg = np.where(lexp == 1, by_lm, not_by_lm)
+    times = risk_times_for(p.risk_table_times, float(np.nanmax(td)) / scale if len(td) else 0.0)
     curves = []
     if lm.km is not None:
         for cv in lm.km.curves:
@@ -110,7 +124,7 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
                     "median": finite(cv.median),
                     "median_lower": finite(cv.median_lower),
                     "median_upper": finite(cv.median_upper),
-                    "at_risk": [int(np.sum(tt >= x)) for x in p.risk_table_times],
+                    "at_risk": [int(np.sum(tt >= x)) for x in times],
                 }
             )
     sm_curves = []
@@ -119,7 +133,7 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         sm_curves.append(
             {
                 "group": str(g),
-                "label": "after allo-HSCT" if g == 1 else "before / without allo-HSCT",
+                "label": f"after {name}" if g == 1 else f"before / without {name}",
                 "n": int(cv.n),
                 "events": int(cv.events),
                 "median": finite(cv.median),
@@ -132,14 +146,16 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
                             & (sp["exposure"] == g)
                         )
                     )
-                    for x in p.risk_table_times
+                    for x in times
                 ],
             }
         )
     details = {
         "landmark_curves": curves,
         "simon_makuch_curves": sm_curves,
-        "risk_times": p.risk_table_times,
+        "risk_times": times,
+        "exposure_label": name,
+        "endpoint": a.endpoint,
         "time_unit": p.time_unit,
         "exposure": a.exposure_day,
     }
