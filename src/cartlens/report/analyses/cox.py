@@ -7,11 +7,18 @@ from cartlens.report.analyses.model_table import render_model
 
 
 def render(a, rc: RenderContext) -> None:
-    render_model(a, rc, "hr")
+    render_model(a, rc, "hr", ph=True)
 
 
 def methods(analyses: list, rc: RenderContext) -> str:
-    return "Hazard ratios come from Cox proportional-hazards models (Efron ties)."
+    ties = {a.details.get("ties", "efron") for a in analyses}
+    s = (
+        "Hazard ratios come from Cox proportional-hazards models "
+        f"({' and '.join(sorted(ties)).capitalize()} ties), univariable and multivariable, "
+        "with treatment contrasts for categorical covariates (the first level is the "
+        "reference); proportional hazards were checked with the Grambsch-Therneau test."
+    )
+    return s
 
 
 register("cox", methods=methods, section="risk", render=render)
