@@ -8,25 +8,30 @@ from cartlens.report.analyses.base import RenderContext, register
 def render(a, rc: RenderContext) -> None:
     fmt = rc.fmt
     d = a.details
-    rc.block["tables"].append(
-        {
-            "head": [
-                "Cohort",
-                "CR / n",
-                "%",
-                f"{100 * d['conf_level']:.0f}% CI ({d['method']})",
-            ],
-            "rows": [
-                [
-                    r["label"],
-                    f"{fmt.count(r['x'])}/{fmt.count(r['n'])}",
-                    fmt.pct(r["x"], r["n"]),
-                    fmt.ci(r["lower"], r["upper"]),
-                ]
-                for r in d["rows"]
-            ],
-        }
-    )
+    by = d.get("by")
+    head = ["Cohort"] + ([d.get("by_label") or by] if by else [])
+    head += [
+        f"{d.get('outcome_label') or d.get('outcome', 'outcome')}: x / n",
+        "%",
+        f"{100 * d['conf_level']:.0f}% CI ({d['method']})",
+    ]
+    rows = []
+    for r in d["rows"]:
+        first = [r.get("cohort_label", r["label"])] + ([r["label"]] if by else [])
+        rows.append(
+            first
+            + [
+                f"{fmt.count(r['x'])}/{fmt.count(r['n'])}",
+                fmt.pct(r["x"], r["n"]),
+                fmt.ci(r["lower"], r["upper"]),
+            ]
+        )
+    rc.table(head, rows, name=a.id)
+    for t in d.get("tests", []):
+        if t["p"] is not None:
+            rc.text(f"{t['label']}: {t['test']}, P = {fmt.pvalue(t['p'])}.")
+        if t.get("note"):
+            rc.text(f"{t['label']}: {t['note']}.")
 
 
 def methods(analyses: list, rc: RenderContext) -> str:
