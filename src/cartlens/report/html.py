@@ -21,17 +21,16 @@ from cartlens.report.methods import methods_text
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
-SECTIONS = (
-    ("flow", "Study cohort"),
-    ("baseline", "Baseline characteristics"),
-    ("efficacy", "Response"),
-    ("safety", "Toxicity"),
-    ("survival", "Survival after CART2"),
-    ("risk", "Risk factors"),
-    ("replication", "Replication of the published figures"),
-    ("not_done", "What the study did not do"),
-    ("methods", "Methods"),
-)
+#: headings of the default sections an analysis type goes to (a study may declare its own)
+DEFAULT_SECTIONS = {
+    "baseline": "Patient characteristics",
+    "efficacy": "Response",
+    "safety": "Toxicity",
+    "survival": "Survival",
+    "risk": "Risk factors",
+    "not_done": "Additional analyses",
+    "other": "Other analyses",
+}
 
 
 def _svg_text(fig) -> str:
@@ -158,7 +157,7 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
     ]
     flow = figs.add("flow", "Cohort flow", lambda: flow_figure(nodes, count_format=fmt.count))
 
-    blocks: dict[str, list[dict]] = {k: [] for k, _ in SECTIONS}
+    blocks: dict[str, list[dict]] = {}
     for a in run.analyses:
         sec = _section_of(a)
         block: dict[str, Any] = {
@@ -213,11 +212,22 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
 
     figs.render()
     analyses_list = list(run.analyses)
-    sections = [
-        {"key": k, "title": t, "blocks": blocks.get(k, [])}
-        for k, t in SECTIONS
-        if k not in ("flow", "replication", "methods")
-    ]
+    declared = study.get("sections") or {}
+    order = list(declared) + [k for k in DEFAULT_SECTIONS if k not in declared]
+    order += [k for k in blocks if k not in order]
+    sections = []
+    for k in order:
+        spec = declared.get(k) or {}
+        if not blocks.get(k) and not spec.get("text"):
+            continue  # no heading without content
+        sections.append(
+            {
+                "key": k,
+                "title": spec.get("title") or DEFAULT_SECTIONS.get(k, k.replace("_", " ")),
+                "text": spec.get("text", ""),
+                "blocks": blocks.get(k, []),
+            }
+        )
     return {
         "study": study["study"],
         "title": study["study"]["title"],

@@ -29,26 +29,68 @@ def analysis_methods(study: dict, analyses: list) -> str:
     return " ".join(out)
 
 
+RESPONSE_COLUMNS = {"cr", "best_response", "response_evaluable", "nonresponse", "mrd_negative_cr"}
+
+
+def _used(study: dict, analyses: list) -> set[str]:
+    """Columns the study's analyses and cohort filters read."""
+    cols = {c for a in analyses for c in getattr(a, "columns", ())}
+    for c in (study.get("cohorts") or {}).values():
+        cols |= set((c.get("where") or {}).keys())
+    # a derived variable reads its sources
+    for name, v in (study.get("variables") or {}).items():
+        if name in cols:
+            if v.get("cut"):
+                cols.add(v["cut"]["column"])
+    return cols
+
+
 def methods_text(study: dict, analyses: list, software: str) -> list[str]:
-    """Paragraphs of the methods section (plain text) for the study dict and its analyses."""
+    """Paragraphs of the methods section (plain text): only what the study's analyses used."""
     pres = study["presentation"]
     ep = study["endpoints"]
-    lo = max(0, ep["response_day"] - ep["response_tolerance"])
-    hi = ep["response_day"] + ep["response_tolerance"]
-    responders = ["CR", "CRi"] if ep["cri_counts_as_cr"] else ["CR"]
+    used = _used(study, analyses)
+    paras = []
+    first = ""
+    if used & RESPONSE_COLUMNS:
+        lo = max(0, ep["response_day"] - ep["response_tolerance"])
+        hi = ep["response_day"] + ep["response_tolerance"]
+        responders = ["CR", "CRi"] if ep["cri_counts_as_cr"] else ["CR"]
+        first += (
+            f"Response was the best disease status assessed between day {lo} and day {hi} after "
+            f"each infusion (day {ep['response_day']} +/- {ep['response_tolerance']}); "
+            f"{_join(responders)} counted as complete remission (CR)"
+            + (" only when MRD-negative" if ep.get("require_mrd_negative") else "")
+            + ". Infusions without an assessment in that window were not evaluable. "
+        )
+    if any(c.startswith(("crs_", "icans_")) for c in used):
+        first += (
+            f"Cytokine release syndrome (CRS) and neurotoxicity (ICANS) were graded by the "
+            f"{ep['grading']} consensus criteria (grade source: "
+            f"{ep['grade_source'].replace('_', ' ')}); severe means grade >= "
+            f"{ep['severe_grade']}; the worst grade per infusion was analysed."
+        )
+    if first:
+        paras.append(first.strip())
+    endpoints = [e for e in ("os", "pfs", "efs", "rfs", "dor", "crisk") if f"{e}_days" in used]
+    if endpoints:
+        paras.append(_time_to_event(ep, pres, endpoints))
+    s = analysis_methods(study, analyses)
+    if s:
+        paras.append(s)
+    thr = int(pres.get("small_cell_threshold", 0))
+    paras.append(
+        f"All statistics were computed with {software} (Python), whose estimators are tested "
+        "against R's survival and stats packages. P values are two-sided"
+        + (f"; counts below {thr} are suppressed in tables" if thr else "")
+        + "."
+    )
+    return paras
+
+
+def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
     relapse_types = ["morphologic", "extramedullary"] + (
         ["MRD"] if ep["mrd_relapse_is_event"] else []
-    )
-    paras = []
-    paras.append(
-        f"Response was the best disease status assessed between day {lo} and day {hi} after "
-        f"each infusion (day {ep['response_day']} +/- {ep['response_tolerance']}); "
-        f"{_join(responders)} counted as complete remission (CR)"
-        + (" only when MRD-negative" if ep.get("require_mrd_negative") else "")
-        + ". Infusions without an assessment in that window were not evaluable. Cytokine "
-        f"release syndrome (CRS) and neurotoxicity (ICANS) were graded by the {ep['grading']} "
-        f"consensus criteria (grade source: {ep['grade_source'].replace('_', ' ')}); severe "
-        f"means grade >= {ep['severe_grade']}; the worst grade per infusion was analysed."
     )
     nonresp = {
         "not_event": "a non-responder's event is the documented progression",
@@ -64,24 +106,43 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
         )
         if ep.get(flag)
     ]
-    paras.append(
+    cens = f", censored at {_join(censor)}" if censor else ""
+    s = (
         "Time origin was the infusion analysed (for salvage comparisons, the start of the "
-        "salvage treatment). Overall survival (OS) counted deaths from any cause and was censored "
-        "at the last contact"
-        + ("" if ep.get("censor_os") else ", never at transplant")
-        + ". Progression-free survival (PFS) counted "
-        f"{_join(relapse_types)} relapse, progression or death, whichever came first ({nonresp})"
-        + (f", censored at {_join(censor)}" if censor else "")
-        + f". Times are reported in {pres['time_unit']}"
-        + (f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else "")
-        + "."
+        "salvage treatment)."
     )
-    paras.append(analysis_methods(study, analyses))
-    thr = int(pres.get("small_cell_threshold", 0))
-    paras.append(
-        f"All statistics were computed with {software} (Python), whose estimators are tested "
-        "against R's survival and stats packages. P values are two-sided"
-        + (f"; counts below {thr} are suppressed in tables" if thr else "")
-        + "."
+    if "os" in endpoints:
+        s += (
+            " Overall survival (OS) counted deaths from any cause and was censored at the last "
+            "contact" + ("" if ep.get("censor_os") else ", never at transplant") + "."
+        )
+    if "pfs" in endpoints:
+        s += (
+            f" Progression-free survival (PFS) counted {_join(relapse_types)} relapse, "
+            f"progression or death, whichever came first ({nonresp}){cens}."
+        )
+    if "efs" in endpoints:
+        efs = "day 0" if ep.get("efs_nonresponse", "time_zero") == "time_zero" else "the assessment"
+        s += (
+            " Event-free survival (EFS) counted relapse, progression or death, with "
+            f"non-response as an event at {efs}{cens}."
+        )
+    if "rfs" in endpoints:
+        s += (
+            " Relapse-free survival (RFS) started at the infusion of responders (CR) and "
+            f"counted relapse or death{cens}."
+        )
+    if "dor" in endpoints:
+        s += (
+            " Duration of remission (DOR) ran from the first qualifying remission to relapse "
+            f"or death{cens}."
+        )
+    if "crisk" in endpoints:
+        s += (
+            " For competing risks, relapse or progression and death without prior relapse "
+            "(non-relapse mortality) were competing events."
+        )
+    s += f" Times are reported in {pres['time_unit']}" + (
+        f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else ""
     )
-    return paras
+    return s + "."

@@ -53,6 +53,8 @@ class AnalysisResult(Result):
     results: dict
     warnings: tuple[str, ...]
     note: str = ""
+    #: study columns the analysis read (the report's methods mention only what was used)
+    columns: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -286,6 +288,7 @@ def run_study(
                 results=results,
                 warnings=tuple(texts),
                 note=note,
+                columns=tuple(a.columns_used()),
             )
         )
     by_id = {a.id: a for a in out}

@@ -84,6 +84,13 @@ class Endpoints(EndpointRules):
         return DeriveSettings(**fields, month_days=month_days)
 
 
+class Section(_Model):
+    """A report section: its heading and an optional introductory paragraph."""
+
+    title: str
+    text: str = ""
+
+
 class Cohort(_Model):
     """Rows of a derived frame that meet every condition (and those of ``parent``)."""
 
@@ -120,8 +127,10 @@ class Study(_Model):
     cohorts: dict[str, Cohort] = Field(min_length=1)
     analyses: list[Analysis] = Field(min_length=1)
     replication: dict[str, ReplicationTarget] = Field(default_factory=dict)
+    #: report sections in the order given; an analysis names one with ``section``
+    sections: dict[str, Section] = Field(default_factory=dict)
 
-    @field_validator("cohorts", "variables")
+    @field_validator("cohorts", "variables", "sections")
     @classmethod
     def _names(cls, v: dict, info) -> dict:
         for name in v:
@@ -163,6 +172,13 @@ class Study(_Model):
             for n in a.cohort_names():
                 if n not in self.cohorts:
                     raise _RefError(f"analyses[{i}].{a.cohort_field}", f"unknown cohort '{n}'")
+        if self.sections:
+            for i, a in enumerate(self.analyses):
+                if a.section and a.section not in self.sections:
+                    raise _RefError(
+                        f"analyses[{i}].section",
+                        f"unknown section '{a.section}' (sections: {', '.join(self.sections)})",
+                    )
         for key, t in self.replication.items():
             if t.analysis not in seen:
                 raise _RefError(

@@ -22,6 +22,9 @@ class AdjustedComparison(AnalysisSpec):
     method: Literal["restriction", "multivariable", "iptw", "matching"] = "iptw"
     covariates: list[str] = Field(default_factory=list)
 
+    def columns_used(self) -> tuple[str, ...]:
+        return (self.treatment, *self.covariates, f"{self.endpoint}_days", f"{self.endpoint}_event")
+
 
 def run(a: AdjustedComparison, ctx: Context) -> tuple[dict, dict, dict]:
     cohorts = ctx.cohorts

@@ -19,6 +19,9 @@ class CompareProportions(AnalysisSpec):
     test: Literal["chisq", "fisher", "auto"] = "chisq"
     correct: bool = False
 
+    def columns_used(self) -> tuple[str, ...]:
+        return (self.outcome,)
+
 
 def run(a: CompareProportions, ctx: Context) -> tuple[dict, dict, dict]:
     cohorts = ctx.cohorts

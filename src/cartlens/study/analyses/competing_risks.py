@@ -18,6 +18,9 @@ class CompetingRisksAnalysis(AnalysisSpec):
     labels: dict[str, str] = Field(default_factory=dict)
     times: list[float] = Field(default_factory=lambda: [6.0, 12.0])
 
+    def columns_used(self) -> tuple[str, ...]:
+        return ("crisk_days", "crisk_event", *([self.by] if self.by else []))
+
 
 def run(a: CompetingRisksAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     """Relapse vs non-relapse mortality (derive layer's ``crisk_*``): cuminc and Gray's test."""

@@ -16,6 +16,9 @@ class CoxAnalysis(ModelSpec):
     firth: bool = False
     ties: Literal["efron", "breslow"] = "efron"
 
+    def columns_used(self) -> tuple[str, ...]:
+        return (f"{self.endpoint}_days", f"{self.endpoint}_event", *super().columns_used())
+
 
 def run(a: CoxAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     from cartlens.stats.cox import coxph

@@ -18,6 +18,9 @@ class FineGrayAnalysis(ModelSpec):
     #: the event of interest; the other one competes
     cause: Literal["relapse", "nrm"] = "relapse"
 
+    def columns_used(self) -> tuple[str, ...]:
+        return ("crisk_days", "crisk_event", *super().columns_used())
+
 
 def run(a: FineGrayAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     from cartlens.stats.finegray import finegray

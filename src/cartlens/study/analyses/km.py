@@ -36,7 +36,8 @@ class KMAnalysis(AnalysisSpec):
     cumulative_events: bool = False
 
     def columns_used(self) -> tuple[str, ...]:
-        return (self.by,) if self.by else ()
+        ep = (f"{self.endpoint}_days", f"{self.endpoint}_event")
+        return (*ep, *([self.by] if self.by else []))
 
 
 def run(a: KMAnalysis, ctx: Context) -> tuple[dict, dict, dict]:

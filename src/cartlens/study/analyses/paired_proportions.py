@@ -17,6 +17,9 @@ class PairedProportions(AnalysisSpec):
     pair_by: str = "patient_id"
     exact: bool = True
 
+    def columns_used(self) -> tuple[str, ...]:
+        return (self.outcome,)
+
 
 def run(a: PairedProportions, ctx: Context) -> tuple[dict, dict, dict]:
     cohorts = ctx.cohorts

@@ -13,6 +13,9 @@ class SwimmerAnalysis(AnalysisSpec):
     type: Literal["swimmer"]
     cohort: str
 
+    def columns_used(self) -> tuple[str, ...]:
+        return ("os_days", "cr", "hsct_before")
+
 
 def run(a: SwimmerAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     study, cohorts = ctx.study, ctx.cohorts

@@ -30,6 +30,9 @@ class TimeDependentAnalysis(AnalysisSpec):
     #: of the ``exposure_day`` variable, else "exposure"
     exposure_label: str = ""
 
+    def columns_used(self) -> tuple[str, ...]:
+        return (self.exposure_day, f"{self.endpoint}_days", f"{self.endpoint}_event")
+
 
 def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     """Naive ever/never comparison beside immortal-time-safe analyses of a dated exposure.
