@@ -261,10 +261,16 @@ def render_html(context: dict) -> str:
 
 
 def write_report(run, out_dir: str | Path, *, png: bool = True) -> Path:
-    """Write ``report.html`` and ``figures/*.svg|png`` into ``out_dir``; return the HTML path."""
+    """Write ``report.html``, ``report.docx``, ``tables/*.csv`` and ``figures/*.svg|png``
+    into ``out_dir``; return the HTML path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from cartlens.report.exports import table_files, write_docx, write_tables
+
     ctx = build_context(run, out, png=png)
+    table_files(ctx)
     path = out / "report.html"
     path.write_text(render_html(ctx), encoding="utf-8")
+    write_tables(ctx, out)
+    write_docx(ctx, out)
     return path

@@ -101,7 +101,7 @@ class Variable(_Model):
 
     def level_label(self, level: Any) -> str:
         k = label(level)
-        return self.level_labels.get(k, k)
+        return self.level_labels.get(k, {"true": "Yes", "false": "No"}.get(k, k))
 
 
 def infer_kind(series: pd.Series) -> str:
