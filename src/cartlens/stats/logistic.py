@@ -807,6 +807,7 @@ def firth_fit(X: Any, y: Any) -> dict:
 # Formula interface
 # --------------------------------------------------------------------------------------------
 
+
 def _term_name(name: str) -> str:
     """formulaic's column name -> ``(Intercept)`` or the ``var[level]`` of every command."""
     return "(Intercept)" if name == "Intercept" else r_style_name(name)
