@@ -69,4 +69,39 @@ write_json_file(list(
   tables = fisher_rxc
 ), "fisher_rxc.json")
 
+# ------------------------------------------------------------------------------------------
+# Hodges-Lehmann estimate and interval of wilcox.test(x, y, conf.int = TRUE)
+# ------------------------------------------------------------------------------------------
+
+set.seed(12)
+hl_samples <- list(
+  small_exact = list(x = "c(1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30)",
+                     y = "c(0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.07, 3.14, 1.31)"),
+  tiny_unachievable = list(x = "c(1.1, 2.3, 3.9)", y = "c(0.4, 1.7)"),
+  ties = list(x = "c(3, 5, 5, 6, 7, 7, 7, 9, 10, 12)", y = "c(1, 2, 2, 3, 5, 5, 6, 8)"),
+  large_normal = list(x = sprintf("c(%s)", paste(signif(rexp(60, 1 / 30), 4), collapse = ", ")),
+                      y = sprintf("c(%s)", paste(signif(rexp(55, 1 / 20), 4), collapse = ", ")))
+)
+hl_cases <- list()
+for (k in names(hl_samples)) {
+  for (alt in c("two.sided", "less", "greater")) {
+    for (corr in c(TRUE, FALSE)) {
+      if (!corr && k %in% c("small_exact", "tiny_unachievable")) next
+      call <- sprintf("wilcox.test(%s, %s, alternative = \"%s\", correct = %s, conf.int = TRUE)",
+                      hl_samples[[k]]$x, hl_samples[[k]]$y, alt, corr)
+      w <- suppressWarnings(ev(call))
+      hl_cases[[sprintf("%s_%s_%s", k, alt, if (corr) "correct" else "nocorrect")]] <- list(
+        x = arr(ev(hl_samples[[k]]$x)), y = arr(ev(hl_samples[[k]]$y)), alternative = alt,
+        correct = corr, r_call = call, statistic = unname(w$statistic), p = w$p.value,
+        estimate = unname(w$estimate), conf_int = arr(w$conf.int),
+        conf_level = attr(w$conf.int, "conf.level"), method = w$method)
+    }
+  }
+}
+write_json_file(list(
+  r_versions = r_versions(c("stats", "jsonlite")),
+  note = "null in conf_int = -Inf / Inf (one-sided intervals)",
+  cases = hl_cases
+), "wilcox_hl.json")
+
 cat("reference files written to", normalizePath(outdir), "\n")
