@@ -104,4 +104,48 @@ write_json_file(list(
   cases = hl_cases
 ), "wilcox_hl.json")
 
+# ------------------------------------------------------------------------------------------
+# RMST of two groups (survRM2's unadjusted rmst2; survRM2 itself is not installed here, so
+# its published formulas are written out below; each group's RMST and SE come from
+# survival's print(fit, rmean = tau), i.e. summary(fit, rmean = tau)$table)
+# ------------------------------------------------------------------------------------------
+
+suppressPackageStartupMessages(library(survival))
+lung_df <- read.csv(file.path("data", "lung.csv"))
+veteran_df <- read.csv(file.path("data", "veteran.csv"))
+rmst_block <- function(data_txt, time, status, arm, tau) {
+  d <- ev(data_txt)
+  tt <- d[[time]]; ss <- as.integer(d[[status]] == max(d[[status]])); aa <- d[[arm]]
+  levs <- sort(unique(aa))
+  if (is.null(tau)) tau <- min(sapply(levs, function(a) max(tt[aa == a])))
+  call <- sprintf(
+    "summary(survfit(Surv(%s, %s == max(%s)) ~ %s, data = %s), rmean = %.15g)$table",
+    time, status, status, arm, data_txt, tau)
+  tab <- ev(call)
+  rm <- unname(tab[, "rmean"]); se <- unname(tab[, "se(rmean)"])
+  z <- qnorm(0.975)
+  rmtl <- tau - rm
+  diff <- rm[2] - rm[1]; dse <- sqrt(se[1]^2 + se[2]^2)
+  lr <- log(rm[2] / rm[1]); lse <- sqrt(se[2]^2 / rm[2]^2 + se[1]^2 / rm[1]^2)
+  lt <- log(rmtl[2] / rmtl[1]); tse <- sqrt(se[2]^2 / rmtl[2]^2 + se[1]^2 / rmtl[1]^2)
+  list(r_call = call, groups = arr(levs), tau = tau,
+       rmst = arr(rm), rmst_se = arr(se), rmtl = arr(rmtl),
+       difference = list(estimate = diff, se = dse, lower = diff - z * dse,
+                         upper = diff + z * dse, p = 2 * pnorm(-abs(diff) / dse)),
+       ratio = list(estimate = exp(lr), lower = exp(lr - z * lse), upper = exp(lr + z * lse),
+                    p = 2 * pnorm(-abs(lr) / lse)),
+       rmtl_ratio = list(estimate = exp(lt), lower = exp(lt - z * tse),
+                         upper = exp(lt + z * tse), p = 2 * pnorm(-abs(lt) / tse)),
+       formulas = paste("survRM2 rmst2 (Uno et al. 2014): difference rm2 - rm1, SE",
+                        "sqrt(se1^2 + se2^2); ratios on the log scale with delta-method SE",
+                        "sqrt(se2^2/rm2^2 + se1^2/rm1^2); normal CIs and two-sided P"))
+}
+write_json_file(list(
+  r_versions = r_versions(c("survival", "jsonlite")),
+  lung_sex_default_tau = rmst_block("lung_df", "time", "status", "sex", NULL),
+  lung_sex_tau_365 = rmst_block("lung_df", "time", "status", "sex", 365),
+  veteran_trt_default_tau = rmst_block("veteran_df", "time", "status", "trt", NULL),
+  veteran_trt_tau_200 = rmst_block("veteran_df", "time", "status", "trt", 200)
+), "rmst.json")
+
 cat("reference files written to", normalizePath(outdir), "\n")
