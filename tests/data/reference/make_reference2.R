@@ -148,4 +148,39 @@ write_json_file(list(
   veteran_trt_tau_200 = rmst_block("veteran_df", "time", "status", "trt", 200)
 ), "rmst.json")
 
+# ------------------------------------------------------------------------------------------
+# Landmark analyses: S(t) since the landmark per exposure group, and the Cox HR on the
+# landmark data (Stanford heart transplant, exposure = transplant)
+# ------------------------------------------------------------------------------------------
+
+jasa1_df <- read.csv(file.path("data", "jasa1.csv"))
+heart_p <- read.csv(file.path("derived", "jasa1_per_patient.csv"))
+tx_start <- tapply(jasa1_df$start[jasa1_df$transplant == 1], jasa1_df$id[jasa1_df$transplant == 1], min)
+heart_p$txtime <- unname(tx_start[as.character(heart_p$id)])
+lm_times <- c(30, 180, 365)
+landmark_blocks <- lapply(c(30, 90, 180), function(L) {
+  d <- subset(heart_p, futime > L)
+  d$tx <- factor(ifelse(!is.na(d$txtime) & d$txtime <= L, "exposed", "unexposed"),
+                 levels = c("unexposed", "exposed"))
+  d$tl <- d$futime - L
+  assign("lm_d", d, envir = globalenv())
+  s_call <- sprintf("summary(survfit(Surv(tl, dead) ~ tx, data = lm_d), times = c(%s), extend = TRUE)",
+                    paste(lm_times, collapse = ", "))
+  s <- ev(s_call)
+  c_call <- "coxph(Surv(tl, dead) ~ tx, data = lm_d)"
+  f <- ev(c_call)
+  sm <- summary(f)
+  list(landmark = L, n = nrow(d), subset = "d <- subset(p, futime > L); tx <- txtime <= L (NA = never); tl <- futime - L",
+       survival = list(r_call = s_call, strata = arr(as.character(s$strata)), time = arr(s$time),
+                       n_risk = arr(s$n.risk), surv = arr(s$surv), std_err = arr(s$std.err),
+                       lower = arr(s$lower), upper = arr(s$upper)),
+       cox = list(r_call = c_call, coef = unname(coef(f)), se = unname(sqrt(diag(vcov(f)))),
+                  hr = unname(sm$conf.int[1, 1]), lower = unname(sm$conf.int[1, 3]),
+                  upper = unname(sm$conf.int[1, 4]), p = unname(sm$coefficients[1, 5]),
+                  lr_p = unname(sm$logtest["pvalue"]), n = f$n, events = f$nevent))
+})
+write_json_file(list(r_versions = r_versions(c("survival", "jsonlite")),
+                     times_since_landmark = arr(lm_times), landmarks = landmark_blocks),
+                "landmark.json")
+
 cat("reference files written to", normalizePath(outdir), "\n")
