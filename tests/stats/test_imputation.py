@@ -117,11 +117,13 @@ def _mar_frame(n=400, seed=1):
     x1 = rng.normal(0, 1, n)
     x2 = x1 + rng.normal(0, 0.5, n)
     grp = np.where(x1 + rng.normal(0, 0.5, n) > 0, "hi", "lo").astype(object)
-    df = pd.DataFrame({"x1": x1, "x2": x2, "grp": grp})
+    stage = np.select([x1 < -0.5, x1 < 0.5], ["I", "II"], "III").astype(object)
+    df = pd.DataFrame({"x1": x1, "x2": x2, "grp": grp, "stage": stage})
     truth = df.copy()
     miss = x1 > 0.3  # missing at random given x1
     df.loc[miss & (rng.random(n) < 0.7), "x2"] = np.nan
     df.loc[rng.random(n) < 0.15, "grp"] = None
+    df.loc[rng.random(n) < 0.15, "stage"] = None
     return df, truth
 
 
@@ -130,7 +132,7 @@ def test_mice_is_seeded_keeps_observed_values_and_imputes_plausible_ones():
     a = mice(df, m=3, maxit=5, seed=11)
     b = mice(df, m=3, maxit=5, seed=11)
     c = mice(df, m=3, maxit=5, seed=12)
-    assert a.methods == {"x2": "pmm", "grp": "logreg"}
+    assert a.methods == {"x2": "pmm", "grp": "logreg", "stage": "polyreg"}
     assert all(np.array_equal(u, v) for u, v in zip(a.imputed["x2"], b.imputed["x2"], strict=True))
     assert not np.array_equal(a.imputed["x2"][0], c.imputed["x2"][0])
     for i in range(3):
@@ -140,6 +142,11 @@ def test_mice_is_seeded_keeps_observed_values_and_imputes_plausible_ones():
         assert np.array_equal(d.loc[obs, "x2"], df.loc[obs, "x2"])
         assert set(d.loc[~obs, "x2"]) <= set(df.loc[obs, "x2"])  # pmm donates observed values
         assert set(d["grp"]) == {"hi", "lo"}
+        assert set(d["stage"]) == {"I", "II", "III"}
+        # stage follows x1: the imputed stages agree with x1 far more often than by chance
+        fill = df["stage"].isna()
+        truth_stage = np.select([d.x1 < -0.5, d.x1 < 0.5], ["I", "II"], "III")
+        assert (d.loc[fill, "stage"] == truth_stage[fill]).mean() > 0.6
     assert a.n_missing["x2"] == int(df["x2"].isna().sum())
     assert "seed 11" in a.method and a.to_dict()["seed"] == 11 and "data" not in a.to_dict()
 
@@ -168,4 +175,4 @@ def test_mice_bad_input():
     with pytest.raises(InputError, match="'x2'.*not imputed"):
         mice(df, columns=["grp"])
     with pytest.raises(InputError, match="fewer than 2"):
-        mice(df.assign(x3=np.nan), columns=["x2", "grp", "x3"])
+        mice(df.assign(x3=np.nan), columns=["x2", "grp", "stage", "x3"])

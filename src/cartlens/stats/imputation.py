@@ -362,26 +362,31 @@ def _pmm(X, y, obs, mis, rng) -> np.ndarray:
 def _multinomial(X, codes, k, rng, mis, obs) -> np.ndarray:
     """Multinomial (binary: logistic) regression on a bootstrap sample of the observed rows;
     categories drawn from the predicted probabilities of the missing rows."""
-    from scipy import optimize
-
     idx = np.flatnonzero(obs)
     boot = rng.choice(idx, size=idx.size, replace=True)
     Xb, yb = X[boot], codes[boot]
     p = X.shape[1]
+    q = k - 1
     Y = np.eye(k)[yb][:, 1:]
-
-    def nll(theta):
-        B = theta.reshape(p, k - 1)
+    theta = np.zeros(q * p)  # class-major: theta[a p:(a + 1) p] = coefficients of class a
+    ridge = 1e-4  # keeps the fit finite under separation
+    for _ in range(30):  # Newton-Raphson on the penalised multinomial log-likelihood
+        B = theta.reshape(q, p).T
         eta = np.column_stack([np.zeros(len(Xb)), Xb @ B])
-        mx = eta.max(axis=1, keepdims=True)
-        lse = mx[:, 0] + np.log(np.exp(eta - mx).sum(axis=1))
-        P = np.exp(eta - (mx[:, 0] + np.log(np.exp(eta - mx).sum(axis=1)))[:, None])
-        val = -(np.sum(Y * eta[:, 1:]) - lse.sum()) + 0.5e-4 * float(theta @ theta)
-        grad = -(Xb.T @ (Y - P[:, 1:])).ravel() + 1e-4 * theta
-        return val, grad
-
-    res = optimize.minimize(nll, np.zeros(p * (k - 1)), jac=True, method="L-BFGS-B")
-    B = res.x.reshape(p, k - 1)
+        P = np.exp(eta - eta.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        Pk = P[:, 1:]
+        grad = (Xb.T @ (Y - Pk)).T.ravel() - ridge * theta
+        H = np.empty((q * p, q * p))
+        for a_ in range(q):
+            for b_ in range(q):
+                w = Pk[:, a_] * ((a_ == b_) - Pk[:, b_])
+                H[a_ * p : (a_ + 1) * p, b_ * p : (b_ + 1) * p] = (Xb * w[:, None]).T @ Xb
+        step = np.linalg.solve(H + ridge * np.eye(q * p), grad)
+        theta = theta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    B = theta.reshape(q, p).T
     eta = np.column_stack([np.zeros(int(mis.sum())), X[mis] @ B])
     P = np.exp(eta - eta.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
