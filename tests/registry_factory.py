@@ -179,3 +179,36 @@ def build_store(tmp: Path, registry: dict[str, list[dict]], name: str = "store.d
     rep = import_registry(folder, store, today=TODAY)
     assert rep.ok, rep.errors.to_string()
     return store
+
+
+def sha(path: Path) -> str:
+    """SHA-256 of a file (a store compared byte for byte)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def store_tables(store: Path) -> dict:
+    """Every entity's stored rows (without the hidden columns), sorted: two stores compared."""
+    from cartlens.ingest import open_store
+
+    con = open_store(store)
+    try:
+        return {
+            e.name: con.execute(
+                f"SELECT * EXCLUDE (_import_id, _import_row, _source_key) FROM {e.name} "
+                "ORDER BY ALL"
+            ).fetchall()
+            for e in ENTITIES
+        }
+    finally:
+        con.close()
+
+
+def demo_store_at(path: Path, today: dt.date) -> Path:
+    """The bundled demo registry imported into a new store at ``path``."""
+    from cartlens.ingest import import_registry
+    from cartlens.study.demo_data import DEMO_REGISTRY_DIR
+
+    assert import_registry(DEMO_REGISTRY_DIR, path, today=today).ok
+    return path

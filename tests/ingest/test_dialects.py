@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,36 +13,17 @@ import pytest
 from cartlens.cli.apps import app
 from cartlens.errors import InputError
 from cartlens.ingest import import_registry, open_store, validate_registry
-from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME
+from cartlens.model.schema import ENTITY_BY_NAME
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
 from cli_runner import RUNNER
+from registry_factory import demo_store_at, store_tables
 
 TODAY = dt.date(2026, 1, 1)
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def tables(store: Path) -> dict:
-    con = open_store(store)
-    try:
-        return {
-            e.name: con.execute(
-                f"SELECT * EXCLUDE (_import_id, _import_row, _source_key) FROM {e.name} "
-                "ORDER BY ALL"
-            ).fetchall()
-            for e in ENTITIES
-        }
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    assert import_registry(DEMO_REGISTRY_DIR, store, today=TODAY).ok
-    return store
+    return demo_store_at(tmp_path_factory.mktemp("demo") / "demo.duckdb", TODAY)
 
 
 def rewrite(dst: Path, *, delimiter=",", decimal=".", encoding="utf-8", edit=None) -> Path:
@@ -76,7 +56,7 @@ def test_european_excel_export_is_detected(tmp_path, demo_store):
     assert rep.ok, rep.findings.head().to_string()
     read = rep.settings["read"]["infusions.csv"]
     assert read == {"delimiter": ";", "decimal": ",", "encoding": "utf-8", "declared": []}
-    assert tables(store) == tables(demo_store)
+    assert store_tables(store) == store_tables(demo_store)
 
 
 @pytest.mark.parametrize("delimiter", ["\t", "|"])
@@ -85,7 +65,7 @@ def test_other_separators_are_detected(tmp_path, demo_store, delimiter):
     store = tmp_path / "s.duckdb"
     rep = import_registry(src, store, today=TODAY)
     assert rep.ok and rep.settings["read"]["patients.csv"]["delimiter"] == delimiter
-    assert tables(store) == tables(demo_store)
+    assert store_tables(store) == store_tables(demo_store)
 
 
 def test_declared_dialect_and_encoding_on_the_command_line(tmp_path, demo_store):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -13,37 +12,17 @@ from openpyxl import Workbook
 from openpyxl.utils.datetime import to_excel
 
 from cartlens.cli.apps import app
-from cartlens.ingest import import_registry, open_store, validate_registry
-from cartlens.model.schema import ENTITIES
+from cartlens.ingest import import_registry, validate_registry
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
 from cli_runner import RUNNER
+from registry_factory import demo_store_at, sha, store_tables
 
 TODAY = dt.date(2026, 1, 1)
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def tables(store: Path) -> dict:
-    con = open_store(store)
-    try:
-        return {
-            e.name: con.execute(
-                f"SELECT * EXCLUDE (_import_id, _import_row, _source_key) FROM {e.name} "
-                "ORDER BY ALL"
-            ).fetchall()
-            for e in ENTITIES
-        }
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    assert import_registry(DEMO_REGISTRY_DIR, store, today=TODAY).ok
-    return store
+    return demo_store_at(tmp_path_factory.mktemp("demo") / "demo.duckdb", TODAY)
 
 
 def workbook(path: Path, cell=None) -> Path:
@@ -82,7 +61,7 @@ def test_percent_cells_are_read_as_shown(tmp_path, demo_store):
         ("p.xlsx:infusions", "marrow_blasts_pct", 1)
     ]
     assert "percentage shown" in r004["message"].iloc[0]
-    assert tables(store) == tables(demo_store)
+    assert store_tables(store) == store_tables(demo_store)
 
 
 def test_date_serials_in_date_fields_are_dates(tmp_path, demo_store):
@@ -95,7 +74,7 @@ def test_date_serials_in_date_fields_are_dates(tmp_path, demo_store):
     assert rep.ok, rep.errors.head().to_string()
     r004 = rep.warnings[rep.warnings["rule"] == "R004"]
     assert list(r004["column"]) == ["diagnosis_date"] and "84 cell(s)" in r004["message"].iloc[0]
-    assert tables(store) == tables(demo_store)
+    assert store_tables(store) == store_tables(demo_store)
 
 
 def test_formula_without_saved_value_is_an_error(tmp_path, demo_store):

@@ -12,10 +12,10 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from cartlens.cli.apps import app
-from cartlens.ingest import export_registry, import_registry, open_store
-from cartlens.model.schema import ENTITIES
+from cartlens.ingest import export_registry, import_registry
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
 from cli_runner import RUNNER
+from registry_factory import store_tables
 
 TODAY = dt.date(2026, 1, 1)
 PAYLOADS = {
@@ -25,20 +25,6 @@ PAYLOADS = {
     ("transplants", "conditioning_regimen"): "@SUM(A1:A9)",
     ("relapses", "site"): "-CNS",
 }
-
-
-def tables(store: Path) -> dict:
-    con = open_store(store)
-    try:
-        return {
-            e.name: con.execute(
-                f"SELECT * EXCLUDE (_import_id, _import_row, _source_key) FROM {e.name} "
-                "ORDER BY ALL"
-            ).fetchall()
-            for e in ENTITIES
-        }
-    finally:
-        con.close()
 
 
 def poisoned(folder: Path) -> Path:
@@ -75,7 +61,7 @@ def test_formula_like_text_is_warned_and_every_export_escapes_it(tmp_path):
     assert "'-CNS" in (out / "relapses.csv").read_text()
     back = tmp_path / "back.duckdb"
     assert import_registry(out, back, today=TODAY).ok
-    assert tables(back) == tables(store)
+    assert store_tables(back) == store_tables(store)
     # XLSX export: text cells, no formula element anywhere
     xlsx = export_registry(store, tmp_path / "out.xlsx")
     with zipfile.ZipFile(xlsx) as z:
@@ -91,7 +77,7 @@ def test_formula_like_text_is_warned_and_every_export_escapes_it(tmp_path):
     assert cell.data_type == "s"
     back2 = tmp_path / "back2.duckdb"
     assert import_registry(xlsx, back2, today=TODAY).ok
-    assert tables(back2) == tables(store)
+    assert store_tables(back2) == store_tables(store)
     # the derived per-infusion table (a CSV users open in a spreadsheet)
     derived = tmp_path / "derived.csv"
     res = RUNNER.invoke(app, ["registry", "derive", str(derived), "--store", str(store)])

@@ -3,14 +3,8 @@ with a per-field audit, rows absent from a full re-export are listed and removed
 
 from __future__ import annotations
 
-import hashlib
-
 from cartlens.ingest import import_registry, open_store
-from registry_factory import TODAY, base_registry, build_store, day, write_folder
-
-
-def sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from registry_factory import TODAY, base_registry, build_store, day, sha, write_folder
 
 
 def rows(store, sql):

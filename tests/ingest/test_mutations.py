@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,12 +13,9 @@ import pytest
 
 from cartlens.ingest import import_registry
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
+from registry_factory import demo_store_at, sha
 
 TODAY = dt.date(2026, 1, 1)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _rows(folder: Path, entity: str) -> list[dict]:
@@ -494,9 +490,7 @@ ACCEPTED = [
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    assert import_registry(DEMO_REGISTRY_DIR, store, today=TODAY).ok
-    return store
+    return demo_store_at(tmp_path_factory.mktemp("demo") / "demo.duckdb", TODAY)
 
 
 def _setup(tmp_path, demo_store, mutate):

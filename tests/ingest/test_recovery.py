@@ -3,7 +3,6 @@ permission and file-size ("disk full") errors."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import signal
@@ -17,13 +16,9 @@ import pytest
 from cartlens.errors import InputError
 from cartlens.ingest import import_registry, open_store
 from cartlens.ingest.synthetic import write_registry
-from registry_factory import TODAY, base_registry, build_store, write_folder
+from registry_factory import TODAY, base_registry, build_store, sha, write_folder
 
 SRC = Path(__file__).parents[2] / "src"
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def leftovers(folder: Path) -> list[str]:

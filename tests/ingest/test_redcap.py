@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import re
 from pathlib import Path
 
@@ -14,17 +13,14 @@ import pytest
 
 from cartlens.errors import InputError
 from cartlens.ingest import import_registry, open_store, validate_registry
-from cartlens.model.schema import ENTITIES
 from cartlens.study.demo_data import DEMO_REGISTRY_DIR
 from redcap_export import build_export
+from registry_factory import sha, store_tables
 
 DOCS = Path(__file__).parents[2] / "docs" / "redcap"
 MAPPING, DICTIONARY = DOCS / "mapping.toml", DOCS / "dictionary.csv"
+
 TODAY = dt.date(2026, 1, 1)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +34,6 @@ def csv_store(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("csv") / "demo.duckdb"
     assert import_registry(DEMO_REGISTRY_DIR, store, today=TODAY).ok
     return store
-
-
-def tables(store: Path) -> dict:
-    con = open_store(store)
-    try:
-        return {
-            e.name: con.execute(
-                f"SELECT * EXCLUDE (_import_id, _import_row, _source_key) FROM {e.name} "
-                "ORDER BY ALL"
-            ).fetchall()
-            for e in ENTITIES
-        }
-    finally:
-        con.close()
 
 
 def edit(src: Path, dst: Path, fn) -> Path:
@@ -83,7 +65,7 @@ def test_template_mapping_reads_the_template_export_like_the_csv_registry(
     rep = import_registry(export, store, mapping=MAPPING, dictionary=DICTIONARY, today=TODAY)
     assert rep.ok, rep.findings.head(10).to_string()
     assert rep.settings["read"]["export.csv"]["longitudinal"] is True
-    assert tables(store) == tables(csv_store)
+    assert store_tables(store) == store_tables(csv_store)
     con = open_store(store)
     keys = con.execute("SELECT _source_key FROM toxicities ORDER BY ALL LIMIT 1").fetchall()
     con.close()
@@ -96,7 +78,7 @@ def test_longitudinal_export_without_declared_events(export, csv_store, tmp_path
     store = tmp_path / "s.duckdb"
     rep = import_registry(export, store, mapping=m, dictionary=DICTIONARY, today=TODAY)
     assert rep.ok, rep.findings.head(10).to_string()
-    assert tables(store) == tables(csv_store)
+    assert store_tables(store) == store_tables(csv_store)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +134,7 @@ def test_checkbox_found_from_its_columns_and_labels_matched_ignoring_case(
     store = tmp_path / "s.duckdb"
     rep = import_registry(export, store, mapping=m, dictionary=dd, today=TODAY)
     assert rep.ok, rep.findings.head(10).to_string()
-    assert tables(store) == tables(csv_store)
+    assert store_tables(store) == store_tables(csv_store)
 
 
 def test_unmapped_codes_are_listed_per_field_with_counts(export, tmp_path):
@@ -189,7 +171,7 @@ def test_dmy_export_with_and_without_declared_date_format(export, csv_store, tmp
     rep = import_registry(ex, store, mapping=m, dictionary=DICTIONARY, today=TODAY)
     assert rep.ok, rep.findings.head().to_string()
     assert rep.settings["read"]["export.csv"]["date_format"] == "DMY"
-    assert tables(store) == tables(csv_store)
+    assert store_tables(store) == store_tables(csv_store)
 
 
 def test_reimport_after_corrections_updates_in_place(export, tmp_path):

@@ -51,6 +51,8 @@ SOURCES = """## Sources, import and store
     dictionary; a field mapped by its plain name that exists only as such columns is read as
     a checkbox): `{ checkbox = "f", code = "1" }` is a boolean, `{ checkbox = "f" }` the
     checked labels joined with `+`;
+  - the record from the field named by `record_id = "..."` (default: the export's first
+    column);
   - dates in the order declared once by `date_format = "YMD"` (default), `"DMY"` or `"MDY"`
     (`/`, `.` or `-` between the parts; a time part is dropped). An undeclared D/M/Y date is
     an R012 error whose message says to declare `date_format`;

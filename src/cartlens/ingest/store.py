@@ -551,14 +551,17 @@ def _merge_conflicts(
 ) -> list[dict]:
     """Errors of the cross-entity rules on the merged store, each naming the incoming row
     (file and data row) and the stored row it conflicts with."""
-    from cartlens.ingest.validate import cross_rule_queries
+    from cartlens.ingest.validate import collect_findings, cross_rule_queries
 
     _merged_views(con)
     names = {e.name: e.name for e in ENTITIES}
-    sql = " UNION ALL ".join(f"({s})" for s in cross_rule_queries(names, today, "merged_"))
+    errors = [
+        f"SELECT * FROM ({sql}) WHERE severity = 'error'"
+        for sql in cross_rule_queries(names, today, "merged_")
+    ]
+    collect_findings(con, "_conflicts", errors)
     found = con.execute(
-        f"SELECT * FROM ({sql}) WHERE severity = 'error' ORDER BY file, abs(row), rule "
-        f"LIMIT {int(limit)}"
+        f"SELECT * FROM _conflicts ORDER BY file, abs(row), rule LIMIT {int(limit)}"
     ).df()
     out = []
     entity_names = [e.name for e in ENTITIES]

@@ -813,6 +813,8 @@ def computed_astct(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 N_EXAMPLES = 3
 #: Memory DuckDB may use while validating (it spills to a temporary folder beyond).
 VALIDATION_MEMORY = "256MB"
+#: Rule queries run together in one statement (memory: their hash tables live at once).
+QUERIES_PER_STATEMENT = 8
 _ORDER = 'file, coalesce("row", -1), rule, "column"'
 
 
@@ -831,9 +833,7 @@ def _run_union(
     ``limit`` warnings listed (the first in file and row order), every finding counted."""
     if not queries:
         return pd.DataFrame(columns=FINDING_COLUMNS), empty_summary()
-    sql = " UNION ALL ".join(f"({s})" for s in queries)
-    # run the rules once; the table spills to disk beyond the memory limit
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _found AS {sql}")
+    collect_findings(con, "_found", queries)
     summary = con.execute(_summary_sql("_found")).df()
     listed = con.execute(
         " UNION ALL ".join(
@@ -842,6 +842,16 @@ def _run_union(
         )
     ).df()
     return listed, summary
+
+
+def collect_findings(con: duckdb.DuckDBPyConnection, table: str, queries: list[str]) -> None:
+    """Temp table ``table`` with the findings of every query, run a few at a time (a single
+    UNION ALL of them all would hold every join's hash table at once); the table spills to
+    disk beyond the memory limit."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM ({queries[0]}) LIMIT 0")
+    for i in range(0, len(queries), QUERIES_PER_STATEMENT):
+        part = queries[i : i + QUERIES_PER_STATEMENT]
+        con.execute(f"INSERT INTO {table} " + " UNION ALL ".join(f"({q_})" for q_ in part))
 
 
 def empty_summary() -> pd.DataFrame:
