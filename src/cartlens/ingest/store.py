@@ -330,6 +330,16 @@ def write_findings(findings: pd.DataFrame, path: str | Path) -> Path:
     return p
 
 
+def append_findings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Findings of ``a`` then ``b`` (text columns as objects, ``row`` as nullable integer)."""
+    parts = [f[FINDING_COLUMNS].astype(object) for f in (a, b) if not f.empty]
+    if not parts:
+        return a
+    out = pd.concat(parts, ignore_index=True)
+    out["row"] = pd.array(out["row"], dtype="Int64")
+    return out
+
+
 def _last_files(store: Path) -> dict | None:
     if not store.exists():
         return None
@@ -684,9 +694,7 @@ def _write_store_unlocked(
                     "deleted": 0,
                 }
         if listed:
-            findings = pd.concat(
-                [findings, pd.DataFrame(listed, columns=FINDING_COLUMNS)], ignore_index=True
-            )
+            findings = append_findings(findings, pd.DataFrame(listed, columns=FINDING_COLUMNS))
         warnings_ = findings[findings["severity"] == "warning"].copy()
         warnings_.insert(0, "import_id", import_id)
         if not warnings_.empty:
@@ -977,8 +985,7 @@ def import_registry(
         except _MergeRejected as exc:
             con.close()
             conflicts = pd.DataFrame(exc.findings, columns=FINDING_COLUMNS)
-            merged = pd.concat([findings, conflicts], ignore_index=True)
-            merged["row"] = pd.array(merged["row"], dtype="Int64")
+            merged = append_findings(findings, conflicts)
             return report(False, "rejected", None, read_counts, merged, summarise(conflicts))
         con.close()
         added = findings.iloc[n_listed:]
