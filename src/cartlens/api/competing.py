@@ -1,0 +1,257 @@
+"""``cuminc`` and ``crr`` on a DataFrame: ``Hist(time, cause) ~ group`` (prodlim's response).
+
+``cuminc(df, "Hist(time, cause) ~ group")`` (or ``cuminc(df, time=, cause=, group=)``) is
+:func:`cartlens.stats.competing.cuminc` (``cmprsk::cuminc``, Gray's test); ``crr(df,
+"Hist(time, cause) ~ age + sex", failcode=1)`` is :func:`cartlens.stats.finegray.
+finegray_formula` (``cmprsk::crr``). The cause column holds ``cencode`` (default 0) for
+censored rows and a cause code otherwise; ``strata()`` gives the strata of Gray's test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from cartlens.api.base import Fit, Printed
+from cartlens.api.cox import coef_rows
+from cartlens.api.formula import FormulaError
+from cartlens.api.frame import EVENT, TIME, Groups, ModelFrame, groups_of, level_text, model_frame
+from cartlens.api.survival import nice_breaks
+from cartlens.api.text import Table, format_pval, format_real
+
+
+def _formula(formula: str | None, time: str | None, cause: str | None, group: str | None) -> str:
+    if formula is not None:
+        return formula
+    if time is None or cause is None:
+        from cartlens.errors import InputError
+
+        raise InputError(
+            "give a formula 'Hist(time, cause) ~ group' or time= and cause=", column="formula"
+        )
+    return f"Hist(`{time}`, `{cause}`) ~ " + (f"`{group}`" if group else "1")
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Cuminc(Fit):
+    """Cumulative incidence (``cuminc``): ``result`` is a
+    :class:`~cartlens.stats.competing.CumincResult`; groups are the codes of ``groups``."""
+
+    groups: Groups = None
+    frame: ModelFrame = dataclasses.field(default=None, repr=False)
+
+    def group_label(self, g: Any) -> str:
+        return "all" if g is None else self.groups.labels[int(g)]
+
+    def to_frame(self):
+        """The tidy frame with the groups as ``var=level``."""
+        fr = self.result.to_frame()
+        fr["group"] = [self.group_label(g) if g is not None and g == g else g for g in fr["group"]]
+        return fr
+
+    def printed(self, times: Sequence[float] | None = None) -> Printed:
+        res = self.result
+        tables = []
+        if res.gray_test:
+            gt = res.gray_test
+            rows = list(
+                zip(
+                    format_real([t.stat for t in gt], 4),
+                    format_pval([t.p for t in gt], 4),
+                    [str(t.df) for t in gt],
+                )
+            )
+            tables.append(
+                Table(
+                    ["stat", "pv", "df"],
+                    rows,
+                    [level_text(t.cause) for t in gt],
+                    caption="Tests (Gray):",
+                )
+            )
+        tmax = max((c.max_time for c in res.curves), default=1.0)
+        tt = list(times) if times is not None else nice_breaks(tmax, 4)[1:]
+        summ = res.summary(tt)
+        names = [f"{self.group_label(s['group'])} {level_text(s['cause'])}" for s in summ]
+        for key, cap in (("estimate", "Estimates:"), ("variance", "Variances:")):
+            vals = [[a[key] for a in s["at"]] for s in summ]
+            flat = format_real([v for r in vals for v in r], 4)
+            k = len(tt)
+            rows = [flat[i * k : (i + 1) * k] for i in range(len(vals))]
+            tables.append(Table([format_real([t], 7)[0] for t in tt], rows, names, caption=cap))
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [
+                {"group": self.group_label(s["group"]), "cause": s["cause"], **a}
+                for s in summ
+                for a in s["at"]
+            ]
+        )
+        return Printed(self.call, tuple(tables), frame=frame)
+
+    def summary(self, times: Sequence[float] | None = None) -> Printed:
+        """Estimates and variances at ``times`` (as ``timepoints(fit, times)``)."""
+        return self.printed(times)
+
+    def plot(
+        self,
+        *,
+        risk_times: Sequence[float] | None = None,
+        cause_labels: dict | None = None,
+        time_unit: str = "time",
+        title: str = "",
+        stacked: bool = True,
+    ):
+        """The report's cumulative-incidence figure (:func:`cartlens.report.figures.competing.
+        cif_figure`): one panel per group, with the numbers at risk."""
+        from cartlens.report.figures.competing import cif_figure
+        from cartlens.stats.competing import numbers_at_risk
+
+        res = self.result
+        tmax = max((c.max_time for c in res.curves), default=1.0)
+        rt = list(risk_times) if risk_times is not None else nice_breaks(tmax)
+        grp = self.groups.codes if self.groups.variables else None
+        at = numbers_at_risk(self.frame.time, rt, group=grp)
+        glab = {
+            g: (", ".join(map(level_text, self.groups.levels[int(g)])) if g is not None else "All")
+            for g in res.groups
+        }
+        return cif_figure(
+            res,
+            at_risk=at,
+            risk_times=rt,
+            cause_labels=cause_labels,
+            group_labels=glab,
+            time_unit=time_unit,
+            title=title,
+            stacked=stacked,
+        )
+
+
+def cuminc(
+    data,
+    formula: str | None = None,
+    *,
+    time: str | None = None,
+    cause: str | None = None,
+    group: str | None = None,
+    cencode: Any = 0,
+    rho: float = 0.0,
+    conf_type: str = "log-log",
+) -> Cuminc:
+    """Cumulative incidence functions and Gray's test, as ``cmprsk::cuminc(ftime, fstatus,
+    group, strata, cencode = 0)``.
+
+    ``cuminc(df, "Hist(time, cause) ~ group + strata(s)")`` or ``cuminc(df, time="t",
+    cause="c", group="g")``; groups in factor-level order.
+
+    References
+    ----------
+    Gray RJ. Ann Stat 1988;16:1141-1154. R: ``cmprsk::cuminc``.
+    """
+    from cartlens.stats.competing import cuminc as _cuminc
+
+    f = _formula(formula, time, cause, group)
+    mf = model_frame(data, f, response=("Hist",), event="cause")
+    pf = mf.formula
+    for t in pf.terms:
+        if t.strip("`") not in pf.variables:
+            raise FormulaError(f, t, "is not a grouping column; cuminc() takes groups only")
+    g = groups_of(mf.data, list(pf.variables))
+    st = groups_of(mf.data, list(pf.strata)) if pf.strata else None
+    res = _cuminc(
+        mf.time,
+        mf.data[EVENT].to_numpy(),
+        group=g.codes if pf.variables else None,
+        strata=None if st is None else st.codes,
+        rho=rho,
+        cencode=cencode,
+        conf_type=conf_type,
+    )
+    return Cuminc(
+        result=res,
+        call=f"cuminc(formula = {f}, data = data, cencode = {cencode!r})",
+        groups=g,
+        frame=mf,
+    )
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Crr(Fit):
+    """A Fine-Gray model (``crr``): ``result`` is a
+    :class:`~cartlens.stats.finegray.FineGrayResult`."""
+
+    def printed(self) -> Printed:
+        r = self.result
+        rows = coef_rows(r.terms, r.coef, r.se, None, r.z, r.p)
+        t1 = Table(["coef", "exp(coef)", "se(coef)", "z", "p-value"], rows, list(r.terms))
+        lo = f"{100 * (1 - r.conf_level) / 2:g}%"
+        hi = f"{100 * (1 + r.conf_level) / 2:g}%"
+        vals = [r.shr, 1 / r.shr, r.shr_lower, r.shr_upper]
+        flat = format_real([v for c in vals for v in c], 4)
+        k = len(r.terms)
+        t2 = Table(
+            ["exp(coef)", "exp(-coef)", lo, hi],
+            [[flat[j * k + i] for j in range(4)] for i in range(k)],
+            list(r.terms),
+        )
+        lr = r.lr_test
+        lines = (
+            f"Num. cases = {r.n}"
+            + (f" ({r.n_dropped} cases omitted due to missing values)" if r.n_dropped else ""),
+            f"Pseudo Log-likelihood = {format_real([r.loglik], 4)[0]} ",
+            f"Pseudo likelihood ratio test = {format_real([lr['stat']], 4)[0]}  on {lr['df']} df,",
+            f"failcode = {level_text(r.failcode)}; events {r.events}, competing {r.competing}, "
+            f"censored {r.censored}",
+        )
+        import pandas as pd
+
+        return Printed(
+            self.call,
+            (t1, t2),
+            lines=lines,
+            head=("Competing Risks Regression", ""),
+            frame=pd.DataFrame(r.terms_table()),
+        )
+
+    def plot(self, *, title: str = ""):
+        """Forest plot of the subdistribution hazard ratios (the report's forest figure)."""
+        from cartlens.report.figures.forest import forest_figure
+
+        model = "multivariable" if len(self.result.terms) > 1 else "univariable"
+        return forest_figure(
+            [{"model": model, **row} for row in self.result.terms_table()],
+            measure="hr",
+            title=title,
+        )
+
+
+def crr(data, formula: str, *, failcode: Any = 1, cencode: Any = 0) -> Crr:
+    """Fine-Gray subdistribution hazards model, as ``cmprsk::crr(ftime, fstatus, cov1,
+    failcode, cencode)`` with the covariates from ``"Hist(time, cause) ~ age + sex"``.
+
+    References
+    ----------
+    Fine JP, Gray RJ. J Am Stat Assoc 1999;94:496-509. R: ``cmprsk::crr``.
+    """
+    from cartlens.stats.finegray import finegray_formula
+
+    mf = model_frame(data, formula, response=("Hist",), event="cause")
+    if not mf.formula.rhs.strip():
+        raise FormulaError(formula, "~", "has no covariates; crr() needs at least one")
+    if mf.formula.strata or mf.formula.cluster:
+        raise FormulaError(formula, "strata()/cluster()", "is not supported by crr()")
+    res = finegray_formula(
+        mf.formula.rhs, mf.data, time=TIME, status=EVENT, failcode=failcode, cencode=cencode
+    )
+    res = dataclasses.replace(res, n_dropped=res.n_dropped + mf.n_dropped)
+    return Crr(
+        result=res,
+        call=f"crr(formula = {formula}, data = data, failcode = {failcode!r},"
+        f" cencode = {cencode!r})",
+    )
+
+
+__all__ = ["Crr", "Cuminc", "crr", "cuminc"]
