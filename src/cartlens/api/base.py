@@ -27,9 +27,11 @@ class Printed:
     lines: tuple[str, ...] = ()
     frame: Any = None
     head: tuple[str, ...] = ()
+    inline_call: bool = False
 
     def text(self) -> str:
-        parts = [f"Call:\n{self.call}\n"] if self.call else []
+        sep = " " if self.inline_call else "\n"
+        parts = [f"Call:{sep}{self.call}\n"] if self.call else []
         parts += [*self.head]
         for t in self.tables:
             parts.append(t.text())

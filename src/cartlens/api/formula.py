@@ -133,14 +133,21 @@ def split_top(text: str, seps: str) -> list[str]:
 
 
 def _balanced(formula: str, text: str) -> None:
-    depth = 0
-    for ch in split_top(text, "")[0]:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            raise FormulaError(formula, text.strip(), "has a ')' without its '('")
-    if depth:
-        raise FormulaError(formula, text.strip(), "has an unclosed '('")
+    """Brackets must match; the error names the call whose bracket is left open."""
+    depth, opened = 0, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")":
+            if not opened:
+                raise FormulaError(formula, text[: i + 1].strip(), "has a ')' without its '('")
+            opened.pop()
+    del depth
+    if opened:
+        i = opened[0]
+        m = re.search(rf"({_IDENT})?\s*$", text[:i])
+        start = m.start() if m and m.group(1) else i
+        raise FormulaError(formula, text[start:].strip(), "has an unclosed '('")
 
 
 def _call(term: str) -> tuple[str, str] | None:
@@ -269,6 +276,7 @@ def parse(formula: str, columns) -> ParsedFormula:
     if not isinstance(formula, str) or not formula.strip():
         raise InputError("is empty; write e.g. 'Surv(time, status) ~ group'", column="formula")
     cols = {str(c) for c in columns}
+    _balanced(formula, formula)
     parts = split_top(formula, "~")
     if len(parts) != 2:
         raise FormulaError(formula, formula.strip(), "needs exactly one '~' (response ~ terms)")
@@ -377,14 +385,20 @@ def surv_event(values, name: str) -> np.ndarray:
         return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     x = pd.to_numeric(s, errors="raise").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     ok = ~np.isnan(x)
-    if ok.any() and np.nanmax(x) == 2:
-        x = x - 1.0
-    bad = ok & (x != 0) & (x != 1)
+    shifted = bool(ok.any() and np.nanmax(x) == 2)
+    y = x - 1.0 if shifted else x
+    bad = ok & (y != 0) & (y != 1)
     if bad.any():
-        orig = np.unique(pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan)[bad])
+        wrong = ", ".join(f"{v:g}" for v in np.unique(x[bad])[:5])
+        why = (
+            "the largest value is 2, so the coding is 1/2 (1 = censored, 2 = event) as in R, "
+            f"and {wrong} is not part of it"
+            if shifted
+            else f"{wrong} is not an event code"
+        )
         raise InputError(
-            "has value(s) " + ", ".join(f"{v:g}" for v in orig[:5]) + " outside R's event "
-            "codings 0/1 (0 = censored), 1/2 (1 = censored, 2 = event) and TRUE/FALSE",
+            f"has event value(s) {wrong}: {why}; R's codings are 0/1 (0 = censored), "
+            "1/2 (1 = censored, 2 = event) and TRUE/FALSE",
             column=name,
         )
-    return x
+    return y

@@ -89,7 +89,9 @@ class Survfit(Fit):
                 f"{'s' if self.frame.n_dropped > 1 else ''} deleted due to missingness",
             )
         frame = _frame(names, cols, vals)
-        return Printed(self.call, (Table(cols, rows, names),), head=head, frame=frame)
+        return Printed(
+            self.call, (Table(cols, rows, names),), head=head, frame=frame, inline_call=True
+        )
 
     def summary(self, times: Sequence[float] | None = None, *, extend: bool = False) -> Printed:
         """``summary(fit, times = times, extend = extend)``: the curve at each event time, or at
@@ -126,7 +128,7 @@ class Survfit(Fit):
             fmt = [format_real(list(d), 3) for d in data]
             rows = [[f[i] for f in fmt] for i in range(len(data[0]))]
             cap = "" if not self.groups.variables else f"                {lab} "
-            tables.append(Table(cols, rows, caption=cap))
+            tables.append(Table(cols, rows, [""] * len(rows), caption=cap))
             import pandas as pd
 
             fr = pd.DataFrame(dict(zip(cols, [np.asarray(d, float) for d in data])))
@@ -134,7 +136,9 @@ class Survfit(Fit):
             frames.append(fr)
         import pandas as pd
 
-        return Printed(self.call, tuple(tables), frame=pd.concat(frames, ignore_index=True))
+        return Printed(
+            self.call, tuple(tables), frame=pd.concat(frames, ignore_index=True), inline_call=True
+        )
 
     def plot(
         self,

@@ -67,7 +67,9 @@ def format_real(values: Sequence[Any], digits: int = 7) -> list[str]:
         out = iter(sci)
     else:
         out = iter(fixed)
-    return [_special(v) or next(out) for v in values]
+    cells = [_special(v) or next(out) for v in values]
+    width = max(map(len, cells))
+    return [c.rjust(width) for c in cells]  # R pads to a common width
 
 
 def format_pval(p: Sequence[Any], digits: int = 3) -> list[str]:
@@ -172,7 +174,8 @@ class Table:
         e = html.escape
         cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
         head = "".join(f"<th>{e(c)}</th>" for c in self.columns)
-        if self.rownames is not None:
+        names = self.rownames is not None and any(self.rownames)
+        if names:
             head = "<th></th>" + head
         body = []
         for i, r in enumerate(self.rows):
@@ -180,7 +183,7 @@ class Table:
                 f'<td class="{"l" if self.align[j] == "l" else "r"}">{e(c)}</td>'
                 for j, c in enumerate(r)
             )
-            if self.rownames is not None:
+            if names:
                 cls = ' class="lvl"' if self.indent[i] else ""
                 cells = f"<th{cls}>{e(self.rownames[i])}</th>" + cells
             body.append(f"<tr>{cells}</tr>")
