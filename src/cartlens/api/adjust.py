@@ -173,10 +173,13 @@ def match(
     id: str | None = None,
     seed: int | None = None,
     m_order: str = "largest",
+    scale: str = "ps",
 ) -> Matched:
     """Greedy nearest-neighbour propensity matching, as ``MatchIt::matchit(formula, data,
     method = "nearest", distance = "glm", caliper = 0.2, ratio = 1)`` (ATT) with balance as
-    ``summary(m)``.
+    ``summary(m)``. As MatchIt's ``distance = "glm"``, the caliper (in SDs) and the
+    distances are on the propensity-score scale by default; ``scale="logit"`` matches on the
+    logit of the score (Austin 2011).
 
     References
     ----------
@@ -199,6 +202,7 @@ def match(
         id_column=id,
         seed=seed,
         m_order=m_order,
+        scale=scale,
     )
     used = data.iloc[ps.rows]
     call = (
