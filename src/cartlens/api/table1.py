@@ -128,7 +128,7 @@ class TblSummary(Result):
             indent.append(r["level"] is not None)
         notes = [f"{_sup(i)} {_TESTS[t]}" for t, i in marks.items()]
         notes.append("Median (Q1, Q3); n (%)")
-        return Table(cols, body, names, notes=notes, indent=indent)
+        return Table(cols, body, names, notes=notes, indent=indent, corner="Characteristic")
 
     def text(self) -> str:
         t = self.table()

@@ -139,9 +139,22 @@ class Table:
         ``"r"`` (numbers, as R) or one letter per column.
     indent : sequence of bool
         Rows whose name is indented (factor levels under their variable).
+    corner : str
+        Header of the row-name column (HTML).
     """
 
-    def __init__(self, columns, rows, rownames=None, *, caption="", notes=(), align="r", indent=()):
+    def __init__(
+        self,
+        columns,
+        rows,
+        rownames=None,
+        *,
+        caption="",
+        notes=(),
+        align="r",
+        indent=(),
+        corner="",
+    ):
         self.columns = [str(c) for c in columns]
         self.rows = [[str(c) for c in r] for r in rows]
         self.rownames = None if rownames is None else [str(r) for r in rownames]
@@ -149,6 +162,7 @@ class Table:
         self.notes = list(notes)
         self.align = align if len(align) == len(self.columns) else "r" * len(self.columns)
         self.indent = list(indent) or [False] * len(self.rows)
+        self.corner = corner
 
     def text(self) -> str:
         names = self.rownames or [""] * len(self.rows)
@@ -176,7 +190,7 @@ class Table:
         head = "".join(f"<th>{e(c)}</th>" for c in self.columns)
         names = self.rownames is not None and any(self.rownames)
         if names:
-            head = "<th></th>" + head
+            head = f'<th class="corner">{e(self.corner)}</th>' + head
         body = []
         for i, r in enumerate(self.rows):
             cells = "".join(
@@ -202,6 +216,7 @@ CSS = (
     "table.cartlens caption{caption-side:top;text-align:left;font-weight:600;padding:0 0 4px 0}"
     "table.cartlens thead th{border-top:2px solid #333;border-bottom:1px solid #333;"
     "padding:3px 10px;text-align:right;font-weight:600}"
+    "table.cartlens thead th.corner{text-align:left}"
     "table.cartlens tbody th{text-align:left;font-weight:normal;padding:2px 10px}"
     "table.cartlens tbody th.lvl{padding-left:26px}"
     "table.cartlens td{padding:2px 10px;font-variant-numeric:tabular-nums}"
