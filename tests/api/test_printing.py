@@ -99,7 +99,7 @@ def test_format_pval_follows_r():
 def test_html_is_a_table_with_the_printed_numbers():
     fit = _coxph()
     html = fit._repr_html_()
-    assert html.count("<table") == 1 and "<th>exp(coef)</th>" in html
+    assert html.count("<table") == 1 and ">exp(coef)</th>" in html
     assert "-0.552612" in html and "ph.ecog" in html
     s = cl.survfit(lung(), "Surv(time, status) ~ sex")
     h = s._repr_html_()
@@ -124,3 +124,13 @@ def test_attributes_are_the_results():
     assert fit.coef is fit.result.coef and fit.terms == ("sex", "age", "ph.ecog")
     with pytest.raises(AttributeError):
         fit.no_such_field  # noqa: B018
+
+
+def test_warnings_point_at_the_callers_line():
+    from cartlens.errors import NoEventsWarning
+
+    d = lung()
+    d["none"] = 0
+    with pytest.warns(NoEventsWarning) as rec:
+        cl.survfit(d, "Surv(time, none) ~ 1")
+    assert rec[0].filename == __file__

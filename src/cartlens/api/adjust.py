@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from cartlens.api.base import Fit, Printed
+from cartlens.api.base import Fit, Printed, user_warnings
 from cartlens.api.formula import FormulaError, parse
 from cartlens.api.frame import require_frame
 from cartlens.api.glm import glm_table
@@ -104,6 +104,7 @@ class Propensity(Fit):
         return ps_overlap_plot(self.result, labels=labels, title=title)
 
 
+@user_warnings
 def propensity(data, formula: str, *, treated: Any = None, firth: bool = False) -> Propensity:
     """Propensity score by logistic regression, as ``glm(treat ~ x, family = binomial)``
     (``firth=True``: ``logistf``). ``treated`` names the treated value when the column is
@@ -160,6 +161,7 @@ class Matched(Fit):
         return love_plot(self.result.balance, title=title)
 
 
+@user_warnings
 def match(
     data,
     formula: str,
@@ -253,6 +255,7 @@ class Weighted(Fit):
         return love_plot(self.balance, title=title)
 
 
+@user_warnings
 def weight(
     data,
     formula: str,

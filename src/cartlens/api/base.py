@@ -10,6 +10,8 @@ that R's ``print`` method shows. Nothing is recomputed for display.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import warnings
 from typing import Any
 
 from cartlens.api.text import Table, html_block
@@ -108,3 +110,26 @@ def _r_value(v: Any) -> str:
     if isinstance(v, str):
         return f'"{v}"'
     return str(v)
+
+
+def user_warnings(fn):
+    """Re-issue the statistical warnings of a call from the caller's line (the notebook cell),
+    not from the cartlens module that first raised them; they are issued even when the call
+    then fails."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        error = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:  # re-raised below, after the warnings
+                error = exc
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+        if error is not None:
+            raise error
+        return result
+
+    return wrapper

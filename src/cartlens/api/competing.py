@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from cartlens.api.base import Fit, Printed
+from cartlens.api.base import Fit, Printed, user_warnings
 from cartlens.api.cox import coef_rows
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import EVENT, TIME, Groups, ModelFrame, groups_of, level_text, model_frame
@@ -100,6 +100,7 @@ class Cuminc(Fit):
         *,
         risk_times: Sequence[float] | None = None,
         cause_labels: dict | None = None,
+        group_labels: dict | None = None,
         time_unit: str = "time",
         title: str = "",
         stacked: bool = True,
@@ -114,10 +115,8 @@ class Cuminc(Fit):
         rt = list(risk_times) if risk_times is not None else nice_breaks(tmax)
         grp = self.groups.codes if self.groups.variables else None
         at = numbers_at_risk(self.frame.time, rt, group=grp)
-        glab = {
-            g: (", ".join(map(level_text, self.groups.levels[int(g)])) if g is not None else "All")
-            for g in res.groups
-        }
+        shown = {g: self.groups.display(g) for g in res.groups}
+        glab = {g: (group_labels or {}).get(t, t) for g, t in shown.items()}
         return cif_figure(
             res,
             at_risk=at,
@@ -130,6 +129,7 @@ class Cuminc(Fit):
         )
 
 
+@user_warnings
 def cuminc(
     data,
     formula: str | None = None,
@@ -228,6 +228,7 @@ class Crr(Fit):
         )
 
 
+@user_warnings
 def crr(data, formula: str, *, failcode: Any = 1, cencode: Any = 0) -> Crr:
     """Fine-Gray subdistribution hazards model, as ``cmprsk::crr(ftime, fstatus, cov1,
     failcode, cencode)`` with the covariates from ``"Hist(time, cause) ~ age + sex"``.

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cartlens.api.base import Fit, Printed, call_text
+from cartlens.api.base import Fit, Printed, call_text, user_warnings
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import EVENT, START, TIME, WEIGHTS, ModelFrame, groups_of, model_frame
 from cartlens.api.text import Table, format_pval, format_real, signif, stars
@@ -142,6 +142,7 @@ def _strata_cluster(mf: ModelFrame) -> tuple[str | None, str | None]:
     return strata, (pf.cluster[0] if pf.cluster else None)
 
 
+@user_warnings
 def coxph(
     data,
     formula: str,
@@ -235,6 +236,7 @@ class CoxZph(Fit):
         )
 
 
+@user_warnings
 def cox_zph(fit: Coxph, *, transform: str = "km") -> CoxZph:
     """Score tests of proportional hazards, as R's ``cox.zph(fit, transform = "km")``; a
     factor is one term (its dummies tested together), as R does.

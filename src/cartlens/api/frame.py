@@ -64,6 +64,16 @@ class Groups:
     def k(self) -> int:
         return len(self.labels)
 
+    def display(self, code) -> str:
+        """A figure's name for a group: its level(s) when they are text (``favourable``),
+        else R's stratum label (``prior_allo_hsct=TRUE``), ``All`` without groups."""
+        if code is None or not self.variables:
+            return "All"
+        lv = self.levels[int(code)]
+        if all(isinstance(x, str) for x in lv):
+            return ", ".join(lv)
+        return self.labels[int(code)]
+
 
 def groups_of(data, variables, *, names=None) -> Groups:
     """Cross-classify ``variables`` (first one varies slowest, as ``strata()``)."""

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from cartlens.api.base import Fit, Printed, call_text
+from cartlens.api.base import Fit, Printed, call_text, user_warnings
 from cartlens.api.formula import FormulaError, parse
 from cartlens.api.frame import require_frame
 from cartlens.api.text import Table, format_pval, format_real, stars
@@ -80,6 +80,7 @@ class GlmLogistic(Fit):
         return forest_figure([{"model": model, **r} for r in rows], measure="or", title=title)
 
 
+@user_warnings
 def glm_logistic(
     data, formula: str, *, firth: bool = False, ci: str | None = None, conf_level: float = 0.95
 ) -> GlmLogistic:

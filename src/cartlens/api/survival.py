@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cartlens.api.base import Fit, Printed, call_text
+from cartlens.api.base import Fit, Printed, call_text, user_warnings
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import Groups, ModelFrame, groups_of, model_frame
 from cartlens.api.text import Table, format_real, signif
@@ -162,8 +162,7 @@ class Survfit(Fit):
         names = self.labels()
         shown = []
         for c, lab in zip(res.curves, names):
-            lv = self.groups.levels[int(c.group)] if self.groups.variables else ()
-            text = ", ".join(map(str, lv)) if len(lv) else "All"
+            text = self.groups.display(c.group)
             shown.append((labels or {}).get(lab, (labels or {}).get(text, text)))
         curves = [
             {
@@ -206,6 +205,7 @@ def _frame(names, cols, vals):
     return fr
 
 
+@user_warnings
 def survfit(
     data,
     formula: str,
@@ -302,6 +302,7 @@ def _code(g: Any) -> int:
     return int(float(g))
 
 
+@user_warnings
 def survdiff(data, formula: str, *, rho: float = 0.0) -> Survdiff:
     """Log-rank (``rho = 0``) or Fleming-Harrington test, as R's ``survdiff(formula, data)``.
 

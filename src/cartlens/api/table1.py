@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from cartlens.api.base import user_warnings
 from cartlens.api.frame import level_text, levels_of, require_frame
 from cartlens.api.text import Table, html_block
 from cartlens.errors import InputError, SparseDataWarning
@@ -211,6 +212,7 @@ def _sup(i: int) -> str:
     return "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(d)] for d in str(i))
 
 
+@user_warnings
 def tbl_summary(
     data,
     by: str | None = None,

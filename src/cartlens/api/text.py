@@ -185,21 +185,29 @@ class Table:
         return "\n".join(out)
 
     def html(self) -> str:
+        """The table as HTML. Alignment and indentation are inline styles, so that a
+        notebook's own table CSS (JupyterLab right-aligns every cell) does not override them."""
         e = html.escape
+        left, right = "text-align:left", "text-align:right"
         cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
-        head = "".join(f"<th>{e(c)}</th>" for c in self.columns)
+        head = "".join(
+            f'<th style="{left if a == "l" else right}">{e(c)}</th>'
+            for c, a in zip(self.columns, self.align)
+        )
         names = self.rownames is not None and any(self.rownames)
         if names:
-            head = f'<th class="corner">{e(self.corner)}</th>' + head
+            head = f'<th style="{left}">{e(self.corner)}</th>' + head
         body = []
         for i, r in enumerate(self.rows):
             cells = "".join(
-                f'<td class="{"l" if self.align[j] == "l" else "r"}">{e(c)}</td>'
+                f'<td style="{left if self.align[j] == "l" else right}">{e(c)}</td>'
                 for j, c in enumerate(r)
             )
             if names:
-                cls = ' class="lvl"' if self.indent[i] else ""
-                cells = f"<th{cls}>{e(self.rownames[i])}</th>" + cells
+                pad = "padding-left:2em;" if self.indent[i] else ""
+                cells = (
+                    f'<th style="{left};{pad}font-weight:normal">{e(self.rownames[i])}</th>' + cells
+                )
             body.append(f"<tr>{cells}</tr>")
         notes = "".join(f"<p>{e(n)}</p>" for n in self.notes if n.strip())
         return (
