@@ -19,6 +19,10 @@ def lung() -> pd.DataFrame:
     return pd.read_csv(REF / "data" / "lung.csv")
 
 
+def jasa1() -> pd.DataFrame:
+    return pd.read_csv(REF / "data" / "jasa1.csv")
+
+
 def body(text: str) -> list[str]:
     """Lines after the call (up to the first blank line), right-stripped, trailing blanks
     and R's significance legend dropped."""
@@ -40,6 +44,7 @@ def _coxph():
 
 CASES = {
     "lung_survfit_sex": lambda: cl.survfit(lung(), "Surv(time, status) ~ sex"),
+    "lung_survfit_ecog": lambda: cl.survfit(lung(), "Surv(time, status) ~ ph.ecog"),
     "lung_survfit_overall": lambda: cl.survfit(lung(), "Surv(time, status) ~ 1"),
     "lung_survfit_sex_summary": lambda: cl.survfit(lung(), "Surv(time, status) ~ sex").summary(
         times=[180, 365, 540, 730]
@@ -50,6 +55,13 @@ CASES = {
         lung(), "Surv(time, status) ~ sex + age + ph.ecog", robust=True
     ),
     "lung_cox_zph": lambda: cl.cox_zph(_coxph()),
+    "lung_coxph_strata": lambda: cl.coxph(
+        lung(), "Surv(time, status) ~ age + ph.ecog + strata(sex)"
+    ),
+    "jasa1_survfit_counting": lambda: cl.survfit(jasa1(), "Surv(start, stop, event) ~ surgery"),
+    "jasa1_coxph_cluster": lambda: cl.coxph(
+        jasa1(), "Surv(start, stop, event) ~ age + surgery + transplant + cluster(id)"
+    ),
 }
 
 

@@ -70,15 +70,24 @@ class Survfit(Fit):
     def printed(self) -> Printed:
         res = self.result
         pct = f"{res.conf_level:g}"
-        cols = ["n", "events", "median", f"{pct}LCL", f"{pct}UCL"]
         curves = res.curves
+        # print.survfit: records, n.max, n.start; n.max and n.start become "n" when equal,
+        # and records is dropped when it equals that
+        cols = ["records", "n.max", "n.start", "events", "median", f"{pct}LCL", f"{pct}UCL"]
         vals = [
             [c.n for c in curves],
+            [c.n_max for c in curves],
+            [c.n_start for c in curves],
             [c.events for c in curves],
             [c.median for c in curves],
             [c.median_lower for c in curves],
             [c.median_upper for c in curves],
         ]
+        if vals[1] == vals[2]:
+            del cols[1], vals[1]
+            cols[1] = "n"
+        if vals[0] == vals[1]:
+            del cols[0], vals[0]
         fmt = [format_real(v, 3) for v in vals]
         rows = [[f[i] for f in fmt] for i in range(len(curves))]
         names = self.labels() if self.groups.variables else ["[1,]"]
