@@ -17,26 +17,14 @@ from typing import Any
 import numpy as np
 
 from cartlens.api.base import Fit, Printed, user_warnings
-from cartlens.api.formula import FormulaError, parse
-from cartlens.api.frame import require_frame
+from cartlens.api.frame import column_model
 from cartlens.api.glm import glm_table
 from cartlens.api.text import Table, format_real
 
 
 def _split(data, formula: str) -> tuple[str, str]:
-    require_frame(data)
-    pf = parse(formula, data.columns)
-    if pf.response is None or pf.response.kind != "column":
-        raise FormulaError(
-            formula,
-            pf.response.text if pf.response else "~",
-            "needs the treatment column on the left of '~'",
-        )
-    if pf.strata or pf.cluster:
-        raise FormulaError(formula, "strata()/cluster()", "is not allowed in a propensity model")
-    if not pf.rhs.strip():
-        raise FormulaError(formula, "~", "has no covariates")
-    return pf.response.args[0], pf.rhs
+    treatment, pf = column_model(data, formula, "the treatment", "propensity model")
+    return treatment, pf.rhs
 
 
 def _balance_table(bal, adjusted: bool) -> Table:

@@ -131,6 +131,16 @@ class Coxph(Fit):
         return forest_figure(rows, measure="hr", title=title)
 
 
+def _response_columns(mf: ModelFrame) -> dict:
+    """The model frame's time/event/start/weights columns as ``coxph_formula`` keywords."""
+    return {
+        "time": TIME,
+        "event": EVENT,
+        "start": START if START in mf.data else None,
+        "weights": WEIGHTS if WEIGHTS in mf.data else None,
+    }
+
+
 def _strata_cluster(mf: ModelFrame) -> tuple[str | None, str | None]:
     pf = mf.formula
     strata = None
@@ -188,11 +198,8 @@ def coxph(
     res = coxph_formula(
         mf.formula.rhs,
         mf.data,
-        time=TIME,
-        event=EVENT,
-        start=START if START in mf.data else None,
+        **_response_columns(mf),
         strata=strata,
-        weights=WEIGHTS if WEIGHTS in mf.data else None,
         cluster=cluster,
         robust=robust,
         ties=ties,
@@ -255,11 +262,8 @@ def cox_zph(fit: Coxph, *, transform: str = "km") -> CoxZph:
     res = cox_zph_formula(
         mf.formula.rhs,
         mf.data,
-        time=TIME,
-        event=EVENT,
-        start=START if START in mf.data else None,
+        **_response_columns(mf),
         strata=fit.settings.get("strata"),
-        weights=WEIGHTS if WEIGHTS in mf.data else None,
         ties=fit.settings.get("ties", "efron"),
         transform=transform,
     )

@@ -28,6 +28,24 @@ def require_frame(data: Any):
     return data
 
 
+def column_model(data, formula: str, what: str, model: str) -> tuple[str, ParsedFormula]:
+    """``y ~ x + ...`` for a model with a column response (logistic, propensity): the response
+    column and the parsed formula; ``strata()``/``cluster()`` and an empty right-hand side are
+    refused, naming the term."""
+    from cartlens.api.formula import FormulaError
+
+    require_frame(data)
+    pf = parse(formula, data.columns)
+    if pf.response is None or pf.response.kind != "column":
+        where = pf.response.text if pf.response else "~"
+        raise FormulaError(formula, where, f"needs {what} column on the left of '~'")
+    if pf.strata or pf.cluster:
+        raise FormulaError(formula, "strata()/cluster()", f"is not allowed in a {model}")
+    if not pf.rhs.strip():
+        raise FormulaError(formula, "~", "has no covariates")
+    return pf.response.args[0], pf
+
+
 def levels_of(s) -> list:
     """The levels of a column in R's order (see the module docstring)."""
     import pandas as pd

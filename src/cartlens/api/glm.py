@@ -9,8 +9,7 @@ import re
 import numpy as np
 
 from cartlens.api.base import Fit, Printed, call_text, user_warnings
-from cartlens.api.formula import FormulaError, parse
-from cartlens.api.frame import require_frame
+from cartlens.api.frame import column_model
 from cartlens.api.text import Table, format_pval, format_real, stars
 
 
@@ -95,21 +94,9 @@ def glm_logistic(
     """
     from cartlens.stats.logistic import logistic_regression
 
-    require_frame(data)
-    pf = parse(formula, data.columns)
-    if pf.response is None or pf.response.kind != "column":
-        raise FormulaError(
-            formula,
-            pf.response.text if pf.response else "~",
-            "needs an outcome column on the left of '~'",
-        )
-    if pf.strata or pf.cluster:
-        raise FormulaError(formula, "strata()/cluster()", "is not allowed in a logistic model")
-    outcome = pf.response.args[0]
+    outcome, pf = column_model(data, formula, "an outcome", "logistic model")
     lhs = outcome if re.fullmatch(r"[A-Za-z_][\w]*", outcome) else f"`{outcome}`"
-    res = logistic_regression(
-        f"{lhs} ~ {pf.rhs or '1'}", data, firth=firth, ci=ci, conf_level=conf_level
-    )
+    res = logistic_regression(f"{lhs} ~ {pf.rhs}", data, firth=firth, ci=ci, conf_level=conf_level)
     res = dataclasses.replace(res, formula=formula)
     fun = "logistf" if firth else "glm"
     call = call_text(fun, formula, family=None if firth else "binomial")

@@ -208,6 +208,18 @@ class TblSummary(Result):
         )
 
 
+def _label_row(variable: str, label: str, kind: str, cells: list, p, test) -> dict:
+    return {
+        "variable": variable,
+        "label": label,
+        "level": None,
+        "kind": kind,
+        "cells": cells,
+        "p": p,
+        "test": test,
+    }
+
+
 def _sup(i: int) -> str:
     return "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(d)] for d in str(i))
 
@@ -303,17 +315,7 @@ def tbl_summary(
                     vals = np.concatenate(samples)
                     gg = np.concatenate([[i] * s_.size for i, s_ in enumerate(samples)])
                     p, tname = kruskal_wallis(vals, gg).p_value, "kruskal"
-            rows.append(
-                {
-                    "variable": v,
-                    "label": lab,
-                    "level": None,
-                    "kind": kind,
-                    "cells": cells,
-                    "p": p,
-                    "test": tname,
-                }
-            )
+            rows.append(_label_row(v, lab, kind, cells, p, tname))
         else:
             if kind == "dichotomous":
                 lv_all = levels_of(s)
@@ -350,29 +352,9 @@ def tbl_summary(
                 ]
                 for c in cells:
                     c["pct"] = 100 * c["n"] / c["N"] if c["N"] else None
-                rows.append(
-                    {
-                        "variable": v,
-                        "label": lab,
-                        "level": None,
-                        "kind": kind,
-                        "cells": cells,
-                        "p": p,
-                        "test": tname,
-                    }
-                )
+                rows.append(_label_row(v, lab, kind, cells, p, tname))
             else:
-                rows.append(
-                    {
-                        "variable": v,
-                        "label": lab,
-                        "level": None,
-                        "kind": kind,
-                        "cells": [{} for _ in masks],
-                        "p": p,
-                        "test": tname,
-                    }
-                )
+                rows.append(_label_row(v, lab, kind, [{} for _ in masks], p, tname))
                 for lv in levels:
                     cells = []
                     for m, k in zip(masks, known):
