@@ -49,6 +49,9 @@ CASES = {
     "lung_survfit_sex_summary": lambda: cl.survfit(lung(), "Surv(time, status) ~ sex").summary(
         times=[180, 365, 540, 730]
     ),
+    "lung_survfit_sex_summary_all": lambda: cl.survfit(
+        lung(), "Surv(time, status) ~ sex"
+    ).summary(),
     "lung_survdiff_sex": lambda: cl.survdiff(lung(), "Surv(time, status) ~ sex"),
     "lung_coxph": _coxph,
     "lung_coxph_robust": lambda: cl.coxph(
@@ -77,6 +80,27 @@ def test_coxph_summary_matches_r():
     ours = body(str(_coxph().summary()))
     want = r_output("lung_coxph_summary")
     assert [x.rstrip() for x in ours] == [x.rstrip() for x in want]
+
+
+def _block(lines: list[str], start: str, stop) -> list[str]:
+    i = lines.index(start) + 1
+    out = []
+    for x in lines[i:]:
+        if stop(x):
+            break
+        out.append(x.rstrip())
+    return out
+
+
+def test_glm_coefficients_match_summary_glm():
+    """The coefficient table of ``summary(glm(female ~ age + ph.ecog, family = binomial))``."""
+    d = lung().dropna(subset=["ph.ecog"])
+    d["female"] = (d["sex"] == 2).astype(int)
+    ours = str(cl.glm_logistic(d, "female ~ age + ph.ecog")).splitlines()
+    want = (REF / "print" / "lung_glm.txt").read_text(encoding="utf-8").splitlines()
+    assert _block(ours, "Coefficients:", lambda x: not x.strip()) == _block(
+        want, "Coefficients:", lambda x: x.startswith("---")
+    )
 
 
 def test_format_real_follows_r():

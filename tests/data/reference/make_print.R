@@ -21,4 +21,8 @@ save("lung_coxph_strata", print(coxph(Surv(time, status) ~ age + ph.ecog + strat
 jasa1 <- read.csv("tests/data/reference/data/jasa1.csv")
 save("jasa1_survfit_counting", print(survfit(Surv(start, stop, event) ~ surgery, data = jasa1)))
 save("jasa1_coxph_cluster", print(coxph(Surv(start, stop, event) ~ age + surgery + transplant + cluster(id), data = jasa1)))
+save("lung_survfit_sex_summary_all", print(summary(km)))
+lung_ps <- lung[!is.na(lung$ph.ecog), ]
+lung_ps$female <- as.integer(lung_ps$sex == 2)
+save("lung_glm", print(summary(glm(female ~ age + ph.ecog, family = binomial, data = lung_ps))))
 save("R_version", cat(R.version.string, "survival", as.character(packageVersion("survival")), "\n"))
