@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,6 +22,13 @@ def lung() -> pd.DataFrame:
 
 def jasa1() -> pd.DataFrame:
     return pd.read_csv(REF / "data" / "jasa1.csv")
+
+
+def mgus2() -> pd.DataFrame:
+    d = pd.read_csv(REF / "data" / "mgus2.csv")
+    d["etime"] = np.where(d["pstat"] == 0, d["futime"], d["ptime"])
+    d["event"] = np.where(d["pstat"] == 0, 2 * d["death"], 1)
+    return d
 
 
 def body(text: str) -> list[str]:
@@ -52,6 +60,7 @@ CASES = {
     "lung_survfit_sex_summary_all": lambda: cl.survfit(
         lung(), "Surv(time, status) ~ sex"
     ).summary(),
+    "mgus2_cuminc_sex": lambda: cl.cuminc(mgus2(), "Hist(etime, event) ~ sex"),
     "lung_survdiff_sex": lambda: cl.survdiff(lung(), "Surv(time, status) ~ sex"),
     "lung_coxph": _coxph,
     "lung_coxph_robust": lambda: cl.coxph(

@@ -30,6 +30,7 @@ class Printed:
     frame: Any = None
     head: tuple[str, ...] = ()
     inline_call: bool = False
+    gap: bool = True  # a blank line after each table (R's print methods differ)
 
     def text(self) -> str:
         sep = " " if self.inline_call else "\n"
@@ -37,6 +38,9 @@ class Printed:
         parts += [*self.head]
         for t in self.tables:
             parts.append(t.text())
+            if self.gap:
+                parts.append("")
+        if not self.gap:
             parts.append("")
         parts += self.lines
         return "\n".join(parts).rstrip() + "\n"

@@ -18,7 +18,7 @@ from cartlens.api.cox import coef_rows
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import EVENT, TIME, Groups, ModelFrame, groups_of, level_text, model_frame
 from cartlens.api.survival import nice_breaks
-from cartlens.api.text import Table, format_pval, format_real
+from cartlens.api.text import Table, format_real, pretty
 
 
 def _formula(formula: str | None, time: str | None, cause: str | None, group: str | None) -> str:
@@ -41,6 +41,12 @@ class Cuminc(Fit):
     groups: Groups = None
     frame: ModelFrame = dataclasses.field(default=None, repr=False)
 
+    def group_level(self, g: Any) -> str:
+        """The group as cmprsk names it: its level (``F``), ``1`` without groups."""
+        if g is None or not self.groups.variables:
+            return "1"
+        return ", ".join(level_text(x) for x in self.groups.levels[int(g)])
+
     def group_label(self, g: Any) -> str:
         return "all" if g is None else self.groups.labels[int(g)]
 
@@ -51,35 +57,36 @@ class Cuminc(Fit):
         return fr
 
     def printed(self, times: Sequence[float] | None = None) -> Printed:
+        """As cmprsk's ``print.cuminc``: Gray's tests, then ``timepoints()`` at the inner
+        breaks of ``pretty(c(0, max time), 5)`` (or at ``times``); columns formatted as R
+        prints a matrix (7 significant digits, each column on its own)."""
         res = self.result
         tables = []
         if res.gray_test:
             gt = res.gray_test
-            rows = list(
-                zip(
-                    format_real([t.stat for t in gt], 4),
-                    format_pval([t.p for t in gt], 4),
-                    [str(t.df) for t in gt],
-                )
-            )
+            cols = [
+                format_real([t.stat for t in gt]),
+                format_real([t.p for t in gt]),
+                format_real([t.df for t in gt]),
+            ]
+            rows = [[c[i] for c in cols] for i in range(len(gt))]
+            names = [level_text(t.cause) for t in gt]
             tables.append(
-                Table(
-                    ["stat", "pv", "df"],
-                    rows,
-                    [level_text(t.cause) for t in gt],
-                    caption="Tests (Gray):",
-                )
+                Table(["stat", "pv", "df"], rows, names, caption="Tests:", title="Gray's test")
             )
         tmax = max((c.max_time for c in res.curves), default=1.0)
-        tt = list(times) if times is not None else nice_breaks(tmax, 4)[1:]
+        tt = list(times) if times is not None else pretty(0.0, tmax, 5)[1:-1]
         summ = res.summary(tt)
-        names = [f"{self.group_label(s['group'])} {level_text(s['cause'])}" for s in summ]
-        for key, cap in (("estimate", "Estimates:"), ("variance", "Variances:")):
-            vals = [[a[key] for a in s["at"]] for s in summ]
-            flat = format_real([v for r in vals for v in r], 4)
-            k = len(tt)
-            rows = [flat[i * k : (i + 1) * k] for i in range(len(vals))]
-            tables.append(Table([format_real([t], 7)[0] for t in tt], rows, names, caption=cap))
+        names = [f"{self.group_level(s['group'])} {level_text(s['cause'])}" for s in summ]
+        head = [format_real([t])[0].strip() for t in tt]
+        caps = (
+            ("estimate", "Estimates and Variances:\n$est", "Cumulative incidence (group, cause)"),
+            ("variance", "\n$var", "Variance"),
+        )
+        for key, cap, title in caps:
+            cols = [format_real([s["at"][j][key] for s in summ]) for j in range(len(tt))]
+            rows = [[c[i] for c in cols] for i in range(len(summ))]
+            tables.append(Table(head, rows, names, caption=cap, title=title))
         import pandas as pd
 
         frame = pd.DataFrame(
@@ -89,7 +96,7 @@ class Cuminc(Fit):
                 for a in s["at"]
             ]
         )
-        return Printed(self.call, tuple(tables), frame=frame)
+        return Printed(self.call, tuple(tables), frame=frame, gap=False)
 
     def summary(self, times: Sequence[float] | None = None) -> Printed:
         """Estimates and variances at ``times`` (as ``timepoints(fit, times)``)."""

@@ -17,7 +17,7 @@ import numpy as np
 from cartlens.api.base import Fit, Printed, call_text, user_warnings
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import Groups, ModelFrame, groups_of, model_frame
-from cartlens.api.text import Table, format_real, signif
+from cartlens.api.text import Table, format_real, pretty, signif
 
 
 def _strata_only(mf: ModelFrame, fun: str) -> tuple[str, ...]:
@@ -31,14 +31,8 @@ def _strata_only(mf: ModelFrame, fun: str) -> tuple[str, ...]:
 
 
 def nice_breaks(tmax: float, n: int = 5) -> list[float]:
-    """About ``n`` round breaks from 0 to ``tmax`` (R's ``pretty``)."""
-    if not (tmax > 0 and math.isfinite(tmax)):
-        return [0.0]
-    raw = tmax / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag)
-    k = int(math.floor(tmax / step + 1e-9))
-    return [float(round(i * step, 10)) for i in range(k + 1)]
+    """Breaks of R's ``pretty(c(0, tmax), n)`` that lie within the follow-up."""
+    return [t for t in pretty(0.0, tmax, n) if t <= tmax] if tmax > 0 else [0.0]
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)

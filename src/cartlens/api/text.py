@@ -28,12 +28,20 @@ def _decimals(x: float, digits: int) -> int:
     return len(s.split(".")[1].rstrip("0"))
 
 
-def _sci(x: float, digits: int) -> str:
+def _sig_needed(x: float, digits: int) -> int:
+    """Significant digits (<= ``digits``) needed to show ``x`` to ``digits`` digits."""
+    if x == 0 or not math.isfinite(x):
+        return 1
+    mant = f"{abs(x):.{digits - 1}e}".split("e")[0].replace(".", "").rstrip("0")
+    return max(1, len(mant))
+
+
+def _sci(x: float, digits: int, strip: bool = True) -> str:
     if x == 0:
-        return "0e+00"
+        return "0" + ("." + "0" * (digits - 1) if digits > 1 and not strip else "") + "e+00"
     m = f"{x:.{digits - 1}e}"
     mant, ex = m.split("e")
-    if "." in mant:
+    if strip and "." in mant:
         mant = mant.rstrip("0").rstrip(".")
     sign = "-" if int(ex) < 0 else "+"
     return f"{mant}e{sign}{abs(int(ex)):02d}"
@@ -61,7 +69,8 @@ def format_real(values: Sequence[Any], digits: int = 7) -> list[str]:
     fl = [float(v) for v in vals]
     rgt = min(15, max(_decimals(x, digits) for x in fl))
     fixed = [f"{x:.{rgt}f}" for x in fl]
-    sci = [_sci(x, digits) for x in fl]
+    mant = max(_sig_needed(x, digits) for x in fl)  # R: one mantissa length for all
+    sci = [_sci(x, mant, strip=False) for x in fl]
     big = max(abs(x) for x in fl)
     if big and (max(map(len, fixed)) > max(map(len, sci))):
         out = iter(sci)
@@ -99,6 +108,26 @@ def format_pval(p: Sequence[Any], digits: int = 3) -> list[str]:
         for i in is0:
             out[i] = "<" + sep + _sci(_EPS, d)
     return [s or "" for s in out]
+
+
+def pretty(lo: float, hi: float, n: int = 5) -> list[float]:
+    """R's ``pretty(c(lo, hi), n)``: about ``n`` intervals of 1, 2, 5 or 10 times a power of
+    ten covering [lo, hi] (R_pretty with its default biases h = 1.5, h5 = 0.5 + 1.5 h)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [float(lo)]
+    h, h5 = 1.5, 0.5 + 1.5 * 1.5
+    cell = (hi - lo) / n
+    base = 10 ** math.floor(math.log10(cell))
+    unit = base
+    if 2 * base - cell < h * (cell - unit):
+        unit = 2 * base
+        if 5 * base - cell < h5 * (cell - unit):
+            unit = 5 * base
+            if 10 * base - cell < h * (cell - unit):
+                unit = 10 * base
+    ns = math.floor(lo / unit + 1e-7)
+    nu = math.ceil(hi / unit - 1e-7)
+    return [float(round(k * unit, 12)) for k in range(ns, nu + 1)]
 
 
 def signif(x: Any, digits: int) -> str:
@@ -141,6 +170,8 @@ class Table:
         Rows whose name is indented (factor levels under their variable).
     corner : str
         Header of the row-name column (HTML).
+    title : str
+        HTML caption when it should differ from the text one.
     """
 
     def __init__(
@@ -154,6 +185,7 @@ class Table:
         align="r",
         indent=(),
         corner="",
+        title="",
     ):
         self.columns = [str(c) for c in columns]
         self.rows = [[str(c) for c in r] for r in rows]
@@ -163,6 +195,7 @@ class Table:
         self.align = align if len(align) == len(self.columns) else "r" * len(self.columns)
         self.indent = list(indent) or [False] * len(self.rows)
         self.corner = corner
+        self.title = title
 
     def text(self) -> str:
         names = self.rownames or [""] * len(self.rows)
@@ -189,7 +222,8 @@ class Table:
         notebook's own table CSS (JupyterLab right-aligns every cell) does not override them."""
         e = html.escape
         left, right = "text-align:left", "text-align:right"
-        cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
+        shown = (self.title or self.caption).strip()
+        cap = f"<caption>{e(shown)}</caption>" if shown else ""
         head = "".join(
             f'<th style="{left if a == "l" else right}">{e(c)}</th>'
             for c, a in zip(self.columns, self.align)
