@@ -35,7 +35,8 @@ def body(text: str) -> list[str]:
     """Lines after the call (up to the first blank line), right-stripped, trailing blanks
     and R's significance legend dropped."""
     lines = [x.rstrip() for x in text.splitlines()]
-    start = lines.index("") + 1 if lines and lines[0].startswith("Call:") else 0
+    call = next((i for i, x in enumerate(lines[:3]) if x.startswith("Call:")), None)
+    start = lines.index("", call) + 1 if call is not None else 0
     out = [x for x in lines[start:] if not x.startswith("Signif. codes") and x != "---"]
     while out and not out[-1]:
         out.pop()
@@ -61,6 +62,10 @@ CASES = {
         lung(), "Surv(time, status) ~ sex"
     ).summary(),
     "mgus2_cuminc_sex": lambda: cl.cuminc(mgus2(), "Hist(etime, event) ~ sex"),
+    "mgus2_crr": lambda: cl.crr(
+        mgus2().assign(sexM=lambda d: (d["sex"] == "M").astype(int)),
+        "Hist(etime, event) ~ sexM + age",
+    ),
     "lung_survdiff_sex": lambda: cl.survdiff(lung(), "Surv(time, status) ~ sex"),
     "lung_coxph": _coxph,
     "lung_coxph_robust": lambda: cl.coxph(

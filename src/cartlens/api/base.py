@@ -31,10 +31,12 @@ class Printed:
     head: tuple[str, ...] = ()
     inline_call: bool = False
     gap: bool = True  # a blank line after each table (R's print methods differ)
+    preface: tuple[str, ...] = ()  # lines before the call (summary.crr's title)
 
     def text(self) -> str:
         sep = " " if self.inline_call else "\n"
-        parts = [f"Call:{sep}{self.call}\n"] if self.call else []
+        parts = [*self.preface]
+        parts += [f"Call:{sep}{self.call}\n"] if self.call else []
         parts += [*self.head]
         for t in self.tables:
             parts.append(t.text())
@@ -51,7 +53,7 @@ class Printed:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        return html_block(self.call, self.tables, [*self.head, *self.lines])
+        return html_block(self.call, self.tables, [*self.preface, *self.head, *self.lines])
 
     def to_frame(self):
         """The numbers shown, as a pandas DataFrame."""

@@ -13,12 +13,19 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from cartlens.api.base import Fit, Printed, user_warnings
-from cartlens.api.cox import coef_rows
 from cartlens.api.formula import FormulaError
 from cartlens.api.frame import EVENT, TIME, Groups, ModelFrame, groups_of, level_text, model_frame
 from cartlens.api.survival import nice_breaks
-from cartlens.api.text import Table, format_real, pretty
+from cartlens.api.text import Table, format_real, pretty, signif
+
+
+def _matrix(columns, values, rownames) -> Table:
+    """R's ``print`` of a numeric matrix under ``options(digits = 3)``: each column on its own."""
+    cols = [format_real(list(v), 3) for v in values]
+    return Table(columns, [[c[i] for c in cols] for i in range(len(rownames))], list(rownames))
 
 
 def _formula(formula: str | None, time: str | None, cause: str | None, group: str | None) -> str:
@@ -191,35 +198,35 @@ class Crr(Fit):
     :class:`~cartlens.stats.finegray.FineGrayResult`."""
 
     def printed(self) -> Printed:
+        """As cmprsk's ``summary.crr`` printed (3 significant digits per column, P to 2)."""
         r = self.result
-        rows = coef_rows(r.terms, r.coef, r.se, None, r.z, r.p)
-        t1 = Table(["coef", "exp(coef)", "se(coef)", "z", "p-value"], rows, list(r.terms))
+        p2 = [float(signif(v, 2)) if np.isfinite(v) else v for v in r.p]
+        cols = [r.coef, np.exp(r.coef), r.se, r.z, p2]
+        t1 = _matrix(["coef", "exp(coef)", "se(coef)", "z", "p-value"], cols, r.terms)
         lo = f"{100 * (1 - r.conf_level) / 2:g}%"
         hi = f"{100 * (1 + r.conf_level) / 2:g}%"
-        vals = [r.shr, 1 / r.shr, r.shr_lower, r.shr_upper]
-        flat = format_real([v for c in vals for v in c], 4)
-        k = len(r.terms)
-        t2 = Table(
+        t2 = _matrix(
             ["exp(coef)", "exp(-coef)", lo, hi],
-            [[flat[j * k + i] for j in range(4)] for i in range(k)],
-            list(r.terms),
+            [r.shr, 1 / r.shr, r.shr_lower, r.shr_upper],
+            r.terms,
         )
         lr = r.lr_test
         lines = (
             f"Num. cases = {r.n}"
             + (f" ({r.n_dropped} cases omitted due to missing values)" if r.n_dropped else ""),
-            f"Pseudo Log-likelihood = {format_real([r.loglik], 4)[0]} ",
-            f"Pseudo likelihood ratio test = {format_real([lr['stat']], 4)[0]}  on {lr['df']} df,",
-            f"failcode = {level_text(r.failcode)}; events {r.events}, competing {r.competing}, "
-            f"censored {r.censored}",
+            f"Pseudo Log-likelihood = {signif(r.loglik, 3)} ",
+            f"Pseudo likelihood ratio test = {format_real([round(lr['stat'], 2)])[0]}  on "
+            f"{lr['df']} df,",
         )
+        head = () if r.converged else ("crr converged: FALSE", "")
         import pandas as pd
 
         return Printed(
             self.call,
             (t1, t2),
             lines=lines,
-            head=("Competing Risks Regression", ""),
+            head=head,
+            preface=("Competing Risks Regression", ""),
             frame=pd.DataFrame(r.terms_table()),
         )
 
