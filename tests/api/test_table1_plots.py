@@ -34,7 +34,11 @@ def test_tbl_summary_layout_counts_and_tests():
     )
     assert t.columns == ("Overall", "male", "female") and t.column_n == (228, 138, 90)
     age = _rows(t, "age")
-    assert len(age) == 1 and age[0]["label"] == "Age, years" and age[0]["test"] == "wilcox"
+    assert (
+        len(age) == 1
+        and age[0]["label"] == "Age, years"
+        and age[0]["test"] == "Wilcoxon rank sum test"
+    )
     m, f = d.loc[d.sex == "male", "age"], d.loc[d.sex == "female", "age"]
     assert age[0]["p"] == pytest.approx(mann_whitney(m, f).p_value, rel=1e-12)
     assert age[0]["cells"][1]["median"] == pytest.approx(np.quantile(m, 0.5))
@@ -47,7 +51,11 @@ def test_tbl_summary_layout_counts_and_tests():
     assert lvl1["N"] == 227 and lvl1["pct"] == pytest.approx(100 * 113 / 227)
     # dead: logical -> one row with the TRUE count; 2 x 2 with large counts -> chi-square
     dead = _rows(t, "dead")
-    assert len(dead) == 1 and dead[0]["cells"][0]["n"] == 165 and dead[0]["test"] == "chisq"
+    assert (
+        len(dead) == 1
+        and dead[0]["cells"][0]["n"] == 165
+        and dead[0]["test"] == "Pearson's chi-squared test"
+    )
     tab = pd.crosstab(d["sex"], d["dead"]).to_numpy()
     assert dead[0]["p"] == pytest.approx(chisq_test(tab, correct=False).p_value, rel=1e-12)
     text = str(t)
@@ -75,11 +83,27 @@ def test_tbl_summary_fisher_for_sparse_2x2_and_level_order():
     t = cl.tbl_summary(d, by="arm")
     assert t.columns == ("Overall", "b", "a")
     cr = _rows(t, "cr")[0]
-    assert cr["test"] == "fisher"
+    assert cr["test"] == "Fisher's exact test"
     tab = pd.crosstab(d["arm"], d["cr"]).to_numpy()
     assert cr["p"] == pytest.approx(fisher_test(tab).p_value, rel=1e-12)
     assert [r["level"] for r in _rows(t, "grade")] == [None, "lo", "hi"]
     assert "Fisher's exact test" in str(t)
+
+
+def test_tbl_summary_untestable_table_gets_a_dash_and_a_note():
+    """A 3 x 2 table with an expected count below 5 needs Fisher's exact test, which
+    ``stats.tables.fisher_test`` has for 2 x 2 tables only: no p, and the note says why."""
+    d = pd.DataFrame(
+        {
+            "arm": ["a"] * 6 + ["b"] * 6,
+            "ld": ["cy", "flu", "flu_cy", "flu_cy", "flu_cy", "flu_cy"] * 2,
+        }
+    )
+    t = cl.tbl_summary(d, by="arm")
+    row = _rows(t, "ld")[0]
+    assert row["p"] is None and row["test"] is None
+    assert any(n.startswith("ld: cannot be tested") for n in t.notes)
+    assert "—" in str(t)
 
 
 def test_survfit_plot_is_the_report_figure_with_its_risk_table():
@@ -93,10 +117,12 @@ def test_survfit_plot_is_the_report_figure_with_its_risk_table():
     panel, table = fig.axes
     assert panel.get_xlabel() == "Time (days)"
     assert any("Log-rank P = 0.001" in t.get_text() for t in panel.texts)
-    shown = [t.get_text() for t in table.texts]
+    shown = [t.get_text() for t in table.texts if t.get_text().isdigit()]
+    assert {"male", "female"} <= {t.get_text() for t in table.texts}  # rows named by group
     want = [str(int(v)) for c in fit.curves for v in survival_at(c, [0, 250, 500, 750]).n_risk]
     assert shown == want
-    legend = [t.get_text() for t in panel.get_legend().get_texts()]
+    leg = panel.get_legend() or fig.legends[0]
+    legend = [t.get_text() for t in leg.get_texts()]
     assert legend[0].startswith("male (n=138, median 270")
 
 
@@ -107,7 +133,11 @@ def test_other_plots_are_the_report_figures():
     cox = cl.coxph(d, "Surv(time, status) ~ sex + age + ph.ecog")
     f = cox.plot()
     assert isinstance(f, matplotlib.figure.Figure)
-    assert [t.get_text().split(" (")[0] for t in f.axes[0].get_yticklabels()] == list(cox.terms)
+    texts = [t.get_text() for t in f.axes[0].texts]
+    # the report's forest rows: sex as a header, male the reference, female with its HR
+    assert texts[:4] == ["sex", "male", "137 (111)", "Reference"]
+    hr = cox.hr[cox.terms.index("sex[female]")]
+    assert f"{hr:.2f} (" in texts[texts.index("female") + 2]
     d["event"] = np.where(d["status"] == 2, np.where(d["age"] > 65, 2, 1), 0)
     ci = cl.cuminc(d, "Hist(time, event) ~ sex")
     g = ci.plot(cause_labels={1: "death at 65 or younger", 2: "death after 65"})

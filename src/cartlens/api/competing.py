@@ -197,6 +197,8 @@ class Crr(Fit):
     """A Fine-Gray model (``crr``): ``result`` is a
     :class:`~cartlens.stats.finegray.FineGrayResult`."""
 
+    frame: ModelFrame = dataclasses.field(default=None, repr=False)
+
     def printed(self) -> Printed:
         """As cmprsk's ``summary.crr`` printed (3 significant digits per column, P to 2)."""
         r = self.result
@@ -231,15 +233,16 @@ class Crr(Fit):
         )
 
     def plot(self, *, title: str = ""):
-        """Forest plot of the subdistribution hazard ratios (the report's forest figure)."""
+        """The report's forest plot of the subdistribution hazard ratios (N and events of
+        the cause of interest per row)."""
+        from cartlens.api.forest import forest_rows
         from cartlens.report.figures.forest import forest_figure
 
-        model = "multivariable" if len(self.result.terms) > 1 else "univariable"
-        return forest_figure(
-            [{"model": model, **row} for row in self.result.terms_table()],
-            measure="hr",
-            title=title,
-        )
+        mf, r = self.frame, self.result
+        ev = (mf.data[EVENT] == r.failcode).to_numpy(dtype=float)
+        rows = forest_rows(r.terms_table(), "hr", mf.formula.rhs, mf.data, ev)
+        model = "multivariable" if len(r.terms) > 1 else "univariable"
+        return forest_figure(rows, measure="hr", title=title, model=model)
 
 
 @user_warnings
@@ -263,6 +266,7 @@ def crr(data, formula: str, *, failcode: Any = 1, cencode: Any = 0) -> Crr:
     )
     res = dataclasses.replace(res, n_dropped=res.n_dropped + mf.n_dropped)
     return Crr(
+        frame=mf,
         result=res,
         call=f"crr(formula = {formula}, data = data, failcode = {failcode!r},"
         f" cencode = {cencode!r})",

@@ -123,12 +123,15 @@ class Coxph(Fit):
         return pd.DataFrame(self.result.terms_table())
 
     def plot(self, *, title: str = ""):
-        """The report's forest plot (:func:`cartlens.report.figures.forest.forest_figure`)."""
+        """The report's forest plot (:func:`cartlens.report.figures.forest.forest_figure`):
+        factors as a header with the reference level and each level, N (events) per row."""
+        from cartlens.api.forest import forest_rows
         from cartlens.report.figures.forest import forest_figure
 
+        mf = self.frame
+        rows = forest_rows(self.result.terms_table(), "hr", mf.formula.rhs, mf.data, mf.event)
         model = "multivariable" if len(self.result.terms) > 1 else "univariable"
-        rows = [{"model": model, **row} for row in self.result.terms_table()]
-        return forest_figure(rows, measure="hr", title=title)
+        return forest_figure(rows, measure="hr", title=title, model=model)
 
 
 def _response_columns(mf: ModelFrame) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ def glm_table(terms, coef, se, z, p, *, z_name: str = "z value") -> Table:
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class GlmLogistic(Fit):
     """A logistic regression: ``result`` is a :class:`~cartlens.stats.logistic.LogisticResult`."""
+
+    data_used: Any = dataclasses.field(default=None, repr=False)
+    rhs: str = ""
 
     def printed(self) -> Printed:
         r = self.result
@@ -69,14 +73,14 @@ class GlmLogistic(Fit):
         )
 
     def plot(self, *, title: str = ""):
-        """Forest plot of the odds ratios (the report's forest figure), intercept left out."""
+        """The report's forest plot of the odds ratios (intercept left out)."""
+        from cartlens.api.forest import forest_rows
         from cartlens.report.figures.forest import forest_figure
 
-        rows = [
-            r for r in self.result.terms_table() if r["term"] not in ("(Intercept)", "Intercept")
-        ]
-        model = "multivariable" if len(rows) > 1 else "univariable"
-        return forest_figure([{"model": model, **r} for r in rows], measure="or", title=title)
+        d, y = self.data_used, self.data_used[self.outcome].astype(float).to_numpy()
+        rows = forest_rows(self.result.terms_table(), "or", self.rhs, d, y)
+        model = "multivariable" if len(self.result.terms) > 2 else "univariable"
+        return forest_figure(rows, measure="or", title=title, model=model)
 
 
 @user_warnings
@@ -100,4 +104,10 @@ def glm_logistic(
     res = dataclasses.replace(res, formula=formula)
     fun = "logistf" if firth else "glm"
     call = call_text(fun, formula, family=None if firth else "binomial")
-    return GlmLogistic(result=res, call=call.replace('family = "binomial"', "family = binomial"))
+    used = data.dropna(subset=list(dict.fromkeys([outcome, *pf.variables])))
+    return GlmLogistic(
+        result=res,
+        call=call.replace('family = "binomial"', "family = binomial"),
+        data_used=used,
+        rhs=pf.rhs,
+    )

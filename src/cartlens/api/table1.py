@@ -6,17 +6,17 @@ One label row per variable with its levels indented below it in the data's level
 ``median (Q1, Q3)`` (R's ``quantile`` type 7, :func:`cartlens.stats.nonparametric.
 median_iqr`); categorical ones as ``n (%)`` with the known values as denominator; logical and
 0/1 variables on one row (the ``TRUE`` / 1 count); missing values as an ``Unknown`` row with a
-count only. Tests as gtsummary chooses them: Wilcoxon rank-sum (2 groups) or Kruskal-Wallis
-(more) for continuous variables; Pearson's chi-square without continuity correction, or
-Fisher's exact test when an expected count is below 5 in a 2 x 2 table. Every test is named in
-a footnote.
+count only. Tests as gtsummary chooses them, and as the report's Table 1 does: Wilcoxon
+rank-sum (2 groups) or Kruskal-Wallis (more) for continuous variables; Pearson's chi-square
+without continuity correction, or Fisher's exact test when an expected count is below 5
+(:func:`cartlens.study.analyses.groups.rxc_test`; a table it cannot test gets "—" and a note
+saying why). Every test is named in a footnote.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -24,17 +24,8 @@ import numpy as np
 from cartlens.api.base import user_warnings
 from cartlens.api.frame import level_text, levels_of, require_frame
 from cartlens.api.text import Table, html_block
-from cartlens.errors import InputError, SparseDataWarning
+from cartlens.errors import InputError
 from cartlens.results import Result
-
-_TESTS = {
-    "wilcox": "Wilcoxon rank sum test",
-    "kruskal": "Kruskal-Wallis rank sum test",
-    "chisq": "Pearson's Chi-squared test",
-    "fisher": "Fisher's exact test",
-    "chisq_sparse": "Pearson's Chi-squared test (an expected count < 5; Fisher's exact test is "
-    "available for 2 x 2 tables only)",
-}
 
 
 def _kind(s) -> str:
@@ -96,6 +87,8 @@ class TblSummary(Result):
     by: str | None
     tests: tuple
     digits: int
+    notes: tuple = ()
+    with_p: bool = False
 
     def _cell(self, row: dict, c: dict) -> str:
         if row["kind"] == "continuous" and row["level"] is None:
@@ -110,7 +103,7 @@ class TblSummary(Result):
         return _pct(c["n"], c["N"])
 
     def table(self) -> Table:
-        has_p = any(r.get("test") for r in self.rows)
+        has_p = self.with_p
         cols = [f"{c}\nN = {n}" for c, n in zip(self.columns, self.column_n)]
         if has_p:
             cols.append("p-value")
@@ -127,7 +120,8 @@ class TblSummary(Result):
             body.append(cells)
             names.append(r["label"] if r["level"] is None else level_text(r["level"]))
             indent.append(r["level"] is not None)
-        notes = [f"{_sup(i)} {_TESTS[t]}" for t, i in marks.items()]
+        notes = [f"{_sup(i)} {t}" for t, i in marks.items()]
+        notes += list(self.notes)
         notes.append("Median (Q1, Q3); n (%)")
         return Table(cols, body, names, notes=notes, indent=indent, corner="Characteristic")
 
@@ -264,7 +258,7 @@ def tbl_summary(
     import pandas as pd
 
     from cartlens.stats.nonparametric import kruskal_wallis, mann_whitney, median_iqr
-    from cartlens.stats.tables import chisq_test, fisher_test
+    from cartlens.study.analyses.groups import rxc_test
 
     require_frame(data)
     if by is not None and by not in data.columns:
@@ -285,6 +279,7 @@ def tbl_summary(
     gmasks = [(d[by] == g).to_numpy() for g in glevels]
     rows: list[dict] = []
     tests_used: list[str] = []
+    notes: list[str] = []
     for v in include:
         s = d[v]
         kind = type.get(v) or _kind(s)
@@ -310,11 +305,12 @@ def tbl_summary(
             samples = [x[m & ~miss] for m in gmasks]
             if test and len(glevels) >= 2 and sum(s_.size > 0 for s_ in samples) >= 2:
                 if len(glevels) == 2:
-                    p, tname = mann_whitney(samples[0], samples[1]).p_value, "wilcox"
+                    p = mann_whitney(samples[0], samples[1]).p_value
+                    tname = "Wilcoxon rank sum test"
                 else:
                     vals = np.concatenate(samples)
                     gg = np.concatenate([[i] * s_.size for i, s_ in enumerate(samples)])
-                    p, tname = kruskal_wallis(vals, gg).p_value, "kruskal"
+                    p, tname = kruskal_wallis(vals, gg).p_value, "Kruskal-Wallis rank sum test"
             rows.append(_label_row(v, lab, kind, cells, p, tname))
         else:
             if kind == "dichotomous":
@@ -331,19 +327,13 @@ def tbl_summary(
                 if gmasks
                 else None
             )
-            if test and counts is not None and counts.shape[0] >= 2 and counts.shape[1] >= 2:
-                keep_r = counts.sum(axis=1) > 0
-                keep_c = counts.sum(axis=0) > 0
-                tab = counts[keep_r][:, keep_c]
-                if tab.shape[0] >= 2 and tab.shape[1] >= 2:
-                    with warnings.catch_warnings():  # the footnote names the sparse cells
-                        warnings.simplefilter("ignore", SparseDataWarning)
-                        chi = chisq_test(tab, correct=False)
-                    if chi.min_expected < 5 and tab.shape == (2, 2):
-                        p, tname = fisher_test(tab).p_value, "fisher"
-                    else:
-                        p = chi.p_value
-                        tname = "chisq_sparse" if chi.min_expected < 5 else "chisq"
+            if test and counts is not None:
+                # the report's Table 1 rule (study.analyses.groups.rxc_test): Pearson's
+                # chi-square, Fisher's exact test when an expected count is below 5
+                res = rxc_test(counts, rule="expected", what=v)
+                p, tname = res["p"], res["test"]
+                if res.get("note"):
+                    notes.append(f"{lab}: {res['note']}")
             known = [int((m & ~miss).sum()) for m in masks]
             if kind == "dichotomous":
                 cells = [
@@ -385,6 +375,8 @@ def tbl_summary(
             )
         if tname and tname not in tests_used:
             tests_used.append(tname)
+        if test and by is not None and tname is None and not any(lab in x for x in notes):
+            notes.append(f"{lab}: not tested (fewer than two groups or levels with values)")
     return TblSummary(
         rows=tuple(rows),
         columns=tuple(columns),
@@ -392,4 +384,6 @@ def tbl_summary(
         by=by,
         tests=tuple(tests_used),
         digits=digits,
+        notes=tuple(notes),
+        with_p=bool(test and by is not None and len(glevels) > 1),
     )
