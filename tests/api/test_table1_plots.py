@@ -87,6 +87,10 @@ def test_tbl_summary_fisher_for_sparse_2x2_and_level_order():
     tab = pd.crosstab(d["arm"], d["cr"]).to_numpy()
     assert cr["p"] == pytest.approx(fisher_test(tab).p_value, rel=1e-12)
     assert [r["level"] for r in _rows(t, "grade")] == [None, "lo", "hi"]
+    # a logical variable nobody has shows 0 (0%), not the FALSE count
+    d["none"] = False
+    row = _rows(cl.tbl_summary(d, by="arm", include=["none"]), "none")[0]
+    assert [c["n"] for c in row["cells"]] == [0, 0, 0] and row["p"] is None
     assert "Fisher's exact test" in str(t)
 
 

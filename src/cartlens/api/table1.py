@@ -314,8 +314,15 @@ def tbl_summary(
             rows.append(_label_row(v, lab, kind, cells, p, tname))
         else:
             if kind == "dichotomous":
+                # gtsummary shows the TRUE / 1 row, also when nobody has it (0 (0%))
                 lv_all = levels_of(s)
-                top = True if True in lv_all or not lv_all else (1 if 1 in lv_all else lv_all[-1])
+                logical = pd.api.types.is_bool_dtype(s) or all(
+                    isinstance(x, bool | np.bool_) for x in lv_all
+                )
+                if logical or set(lv_all) <= {0, 1}:
+                    top = True if logical else 1
+                else:  # a declared dichotomous variable: its last level
+                    top = lv_all[-1]
                 levels = [top]
             else:
                 levels = levels_of(s)
