@@ -51,7 +51,7 @@ from cartlens.results import Result, json_safe
 #: Default store path (relative to the working directory).
 DEFAULT_STORE = Path("cartlens.duckdb")
 #: Current schema version of the store.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {"toxicities": [("astct_grade", "BIGINT")]}
 
@@ -137,7 +137,20 @@ def _migrate_1_to_2(con, p: str) -> None:
         con.unregister("_grades")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(con, p: str) -> None:
+    """v3 adds the follow-up entities (labs, infections, iec_hs, second_malignancies) and
+    therapies.line_number / intent / end_date: every missing table and column is created."""
+    for e in ENTITIES:
+        cols = ", ".join(f"{q(n)} {t}" for n, t in entity_columns(e))
+        con.execute(f"CREATE TABLE IF NOT EXISTS {p}{q(e.name)} ({cols}, _import_id BIGINT)")
+        for n, t in entity_columns(e):
+            con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 
 
 def migrate(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> int:
