@@ -249,28 +249,50 @@ ORDER BY patient_id, infusion_number
 """
 
 
-def exposure_sql(settings: DeriveSettings | None = None, endpoint: str = "os") -> str:
+def exposure_sql(
+    settings: DeriveSettings | None = None, endpoint: str = "os", *, followup=None
+) -> str:
     """Counting-process (start, stop] rows per infusion for the time-varying exposures.
 
     From each infusion's day 0 to the end of the endpoint's follow-up, follow-up is split at a
     later allo-HSCT (``hsct`` switches 0 -> 1) and at the next CAR-T course (``next_cart``
     switches 0 -> 1); the endpoint's event sits on the last interval. A switch on the last day
     of follow-up has no interval of its own; infusions with zero follow-up have no rows.
+
+    With ``followup`` (a :class:`cartlens.derive.followup.FollowupSettings`) follow-up is also
+    split at the loss of B-cell aplasia (``bca_lost`` switches 0 -> 1 on the first
+    non-aplastic CD19+ B-cell value after the onset of aplasia).
     """
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}")
     t, ev = ENDPOINTS[endpoint]
     base = infusion_sql(settings).replace("ORDER BY patient_id, infusion_number", "")
+    tb, bca_cut, bca_col = "", "", ""
+    if followup is not None:
+        from cartlens.derive.followup import followup_sql
+
+        fu = followup_sql(settings, followup).replace(
+            "ORDER BY patient_id, course_number, infusion_id", ""
+        )
+        base = (
+            f"SELECT d0.*, f0.bca_loss_day FROM ({base}) d0 LEFT JOIN (SELECT infusion_id, "
+            f"bca_loss_day FROM ({fu}) f1) f0 ON f0.infusion_id = d0.infusion_id"
+        )
+        tb = ", bca_loss_day AS tb"
+        bca_cut = "\n    UNION SELECT infusion_id, tb AS t FROM e WHERE tb > 0 AND tb < t_end"
+        bca_col = (
+            ",\n    CASE WHEN e.tb IS NOT NULL AND e.tb <= iv.tstart THEN 1 ELSE 0 END AS bca_lost"
+        )
     return f"""
 WITH d AS ({base}),
 e AS (
     SELECT infusion_id, patient_id, course_number, {t} AS t_end, {ev} AS status,
-        hsct_after_days AS th, next_cart_days AS tc
+        hsct_after_days AS th, next_cart_days AS tc{tb}
     FROM d WHERE {t} IS NOT NULL AND {t} > 0
 ), cuts AS (
     SELECT infusion_id, 0 AS t FROM e
     UNION SELECT infusion_id, th AS t FROM e WHERE th > 0 AND th < t_end
-    UNION SELECT infusion_id, tc AS t FROM e WHERE tc > 0 AND tc < t_end
+    UNION SELECT infusion_id, tc AS t FROM e WHERE tc > 0 AND tc < t_end{bca_cut}
     UNION SELECT infusion_id, t_end AS t FROM e
 ), iv AS (
     SELECT infusion_id, t AS tstart, lead(t) OVER (PARTITION BY infusion_id ORDER BY t) AS tstop
@@ -279,7 +301,7 @@ e AS (
 SELECT iv.infusion_id, e.patient_id, e.course_number, iv.tstart, iv.tstop,
     CASE WHEN iv.tstop = e.t_end THEN e.status ELSE 0 END AS event,
     CASE WHEN e.th IS NOT NULL AND e.th <= iv.tstart THEN 1 ELSE 0 END AS hsct,
-    CASE WHEN e.tc IS NOT NULL AND e.tc <= iv.tstart THEN 1 ELSE 0 END AS next_cart
+    CASE WHEN e.tc IS NOT NULL AND e.tc <= iv.tstart THEN 1 ELSE 0 END AS next_cart{bca_col}
 FROM iv JOIN e ON e.infusion_id = iv.infusion_id
 WHERE iv.tstop IS NOT NULL
 ORDER BY e.patient_id, e.course_number, iv.infusion_id, iv.tstart
