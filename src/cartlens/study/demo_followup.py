@@ -54,52 +54,53 @@ def _g(x: float, digits: int = 3) -> str:
 class _Patient:
     """What the generator needs of one patient, read from the existing rows."""
 
-    def __init__(self, pid: str, rows: dict) -> None:
-        p = next(r for r in rows["patients"] if r["patient_id"] == pid)
+    def __init__(self, pid: str, by: dict[str, dict[str, list[dict]]]) -> None:
+        def of(entity: str) -> list[dict]:
+            return by[entity].get(pid, [])
+
+        p = of("patients")[0]
         self.pid = pid
         self.last = _D(p["last_contact_date"])
         self.dead = p["last_contact_status"] == "dead"
-        death = [r for r in rows["deaths"] if r["patient_id"] == pid]
+        death = of("deaths")
         self.death_cause = death[0]["cause"] if death else None
-        self.infusions = sorted(
-            (r for r in rows["infusions"] if r["patient_id"] == pid),
-            key=lambda r: r["infusion_date"],
-        )
-        self.relapses = sorted(
-            (r for r in rows["relapses"] if r["patient_id"] == pid),
-            key=lambda r: r["relapse_date"],
-        )
-        self.therapies = [r for r in rows["therapies"] if r["patient_id"] == pid]
+        self.infusions = sorted(of("infusions"), key=lambda r: r["infusion_date"])
+        self.relapses = sorted(of("relapses"), key=lambda r: r["relapse_date"])
+        self.therapies = of("therapies")
         self.allo = sorted(
-            _D(r["transplant_date"])
-            for r in rows["transplants"]
-            if r["patient_id"] == pid and r["transplant_type"] == "allo"
+            _D(r["transplant_date"]) for r in of("transplants") if r["transplant_type"] == "allo"
         )
-        self.responses = [r for r in rows["responses"] if r["patient_id"] == pid]
+        self.responses = of("responses")
         self.crs = {
-            r["infusion_id"]: int(r["grade"])
-            for r in rows["toxicities"]
-            if r["patient_id"] == pid and r["toxicity"] == "CRS"
+            r["infusion_id"]: int(r["grade"]) for r in of("toxicities") if r["toxicity"] == "CRS"
         }
 
 
-def _after(dates, d0: dt.date) -> dt.date | None:
-    later = [d for d in dates if d > d0]
-    return min(later) if later else None
+def _by_patient(rows: dict[str, list[dict[str, str]]]) -> dict[str, dict[str, list[dict]]]:
+    """Rows of every entity grouped by patient (one pass over the rows)."""
+    by: dict[str, dict[str, list[dict]]] = {}
+    for entity, rs in rows.items():
+        g: dict[str, list[dict]] = {}
+        for r in rs:
+            g.setdefault(r["patient_id"], []).append(r)
+        by[entity] = g
+    return by
 
 
 def add_followup(rows: dict[str, list[dict[str, str]]], seed: int) -> None:
     """Add the follow-up rows to ``rows`` in place (see the module docstring)."""
     rng = np.random.default_rng(seed + FOLLOWUP_SEED_OFFSET)
     pids = [r["patient_id"] for r in rows["patients"]]
+    by = _by_patient(rows)
+    patients = {pid: _Patient(pid, by) for pid in pids}
     for pid in sorted(pids):
-        pt = _Patient(pid, rows)
+        pt = patients[pid]
         for k, t in enumerate(sorted(pt.therapies, key=lambda r: r["start_date"]), start=1):
             t["line_number"] = str(k)
             t["intent"] = "salvage"
         for j, inf in enumerate(pt.infusions):
             _infusion_followup(rows, rng, pt, j, inf)
-    _second_malignancies(rows, rng, pids)
+    _second_malignancies(rows, rng, patients)
 
 
 def _infusion_followup(rows, rng, pt: _Patient, j: int, inf: dict) -> None:
@@ -300,11 +301,11 @@ def _icaht_row(rows, pid, iid, onset, toxicity, grade) -> None:
     )
 
 
-def _second_malignancies(rows, rng, pids) -> None:
+def _second_malignancies(rows, rng, patients: dict[str, _Patient]) -> None:
     """A few second malignancies among patients followed for more than a year."""
     long = []
-    for pid in sorted(pids):
-        pt = _Patient(pid, rows)
+    for pid in sorted(patients):
+        pt = patients[pid]
         d0 = _D(pt.infusions[0]["infusion_date"])
         if (pt.last - d0).days > 420:
             long.append((pid, d0, pt.last))
