@@ -32,15 +32,36 @@ def _maker():
 
 
 @pytest.fixture(scope="module")
-def derived() -> pd.DataFrame:
+def made() -> tuple[pd.DataFrame, pd.DataFrame]:
     return _maker().demo_followup()
 
 
-def test_reference_csv_is_the_current_derivation(derived):
-    csv = pd.read_csv(HERE / "demo_followup.csv")
-    pd.testing.assert_frame_equal(
-        derived.reset_index(drop=True), csv, check_dtype=False, check_exact=True
-    )
+@pytest.fixture(scope="module")
+def derived(made) -> pd.DataFrame:
+    return made[0]
+
+
+def test_reference_csvs_are_the_current_derivation(made):
+    for frame, name in zip(made, ("demo_followup.csv", "demo_bca_intervals.csv"), strict=True):
+        csv = pd.read_csv(HERE / name)
+        pd.testing.assert_frame_equal(
+            frame.reset_index(drop=True), csv, check_dtype=False, check_exact=True
+        )
+
+
+def test_loss_of_bca_as_time_dependent_covariate_matches_coxph(made):
+    """``coxph(Surv(tstart, tstop, event) ~ bca_lost + hsct, ties = "efron")`` on CART1's PFS
+    intervals (loss of B-cell aplasia and a later allo-HSCT switch 0 -> 1 during follow-up)."""
+    from cartlens.stats.cox import coxph_formula
+
+    ref = REF["bca_cox"]
+    iv = made[1]
+    fit = coxph_formula("bca_lost + hsct", iv, time="tstop", event="event", start="tstart")
+    np.testing.assert_allclose(fit.coef, ref["coef"], rtol=1e-5)
+    np.testing.assert_allclose(fit.se, ref["se"], rtol=1e-5)
+    assert fit.loglik == pytest.approx(ref["loglik"][1], rel=1e-6)
+    assert fit.loglik_null == pytest.approx(ref["loglik"][0], rel=1e-6)
+    assert int(iv["event"].sum()) == ref["nevent"] and len(iv) == ref["n"]
 
 
 def _check(res, group, ref_keys, est, var, times, key_group):
