@@ -398,3 +398,21 @@ def test_astct_mismatch_message_names_computed_grade(tmp_path):
     f = findings_for(tmp_path, reg)
     msg = f.loc[f["rule"] == "R060", "message"].iloc[0]
     assert "grade 3" in msg and "give grade 1" in msg
+
+
+def test_icaht_mismatch_message_names_computed_grade_and_durations(tmp_path):
+    """ANC 2.0 (day 0), 0.4 (3), 1.0 (5): 2 days <= 500/uL -> early ICAHT 1, recorded 3."""
+    reg = base_registry()
+    reg["labs"] = anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5})
+    reg["toxicities"].append(
+        {
+            "patient_id": "P2",
+            "infusion_id": "P2-I1",
+            "toxicity": "ICAHT_early",
+            "onset_date": day(3),
+            "grade": "3",
+        }
+    )
+    f = findings_for(tmp_path, reg)
+    msg = f.loc[f["rule"] == "R063", "message"].iloc[0]
+    assert "grade 3" in msg and "gives grade 1" in msg and "2 days ANC <= 500/uL" in msg
