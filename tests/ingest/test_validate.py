@@ -246,31 +246,31 @@ CASES = [
         ),
         ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 2, fatal="true")), "iec_hs.csv", 1, "grade"),
         ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5, fatal="false")), "iec_hs.csv", 1, "grade"),
-        ("R070", _rows("labs", lab("P2", 1, 5, "anc", 0.4, "mg/L")), "labs.csv", 1, "unit"),
+        ("R080", _rows("labs", lab("P2", 1, 5, "anc", 0.4, "mg/L")), "labs.csv", 1, "unit"),
         (
-            "R071",
+            "R081",
             _rows("labs", lab("P2", 1, 14, "car_positive_pct", 120, "%")),
             "labs.csv",
             1,
             "value",
         ),
-        ("R072", _rows("labs", lab("P2", 1, 5, "anc", 450)), "labs.csv", 1, "value"),
+        ("R082", _rows("labs", lab("P2", 1, 5, "anc", 450)), "labs.csv", 1, "value"),
         (
-            "R072",
+            "R082",
             _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/dL")),
             "labs.csv",
             1,
             "value",
         ),
         (
-            "R073",
+            "R083",
             _rows("second_malignancies", malignancy("P2", 300, "t_cell")),
             "second_malignancies.csv",
             1,
             "car_status",
         ),
         (
-            "R074",
+            "R084",
             lambda r: (
                 r["therapies"][0].update(line_number="2"),
                 r["therapies"].append(
@@ -337,10 +337,10 @@ PASSES = [
     ("R061", _set("toxicities", 2, legacy_grade="2", legacy_scale="penn")),
     ("R062", _set("patients", 1, birth_year="")),
     ("R041", _rows("labs", lab("P2", 1, -5, "anc", 2.0))),  # baseline labs precede day 0
-    ("R070", _rows("labs", lab("P2", 1, 5, "anc", 450, "cells/uL"))),
-    ("R072", _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/L"))),
-    ("R071", _rows("labs", lab("P2", 1, 14, "cd19_b_cells", 100, "%"))),
-    ("R073", _rows("second_malignancies", malignancy("P2", 300, "t_cell", car_status="negative"))),
+    ("R080", _rows("labs", lab("P2", 1, 5, "anc", 450, "cells/uL"))),
+    ("R082", _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/L"))),
+    ("R081", _rows("labs", lab("P2", 1, 14, "cd19_b_cells", 100, "%"))),
+    ("R083", _rows("second_malignancies", malignancy("P2", 300, "t_cell", car_status="negative"))),
     ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5))),
     (
         "R063",
@@ -359,7 +359,7 @@ PASSES = [
         ),
     ),
     (
-        "R074",
+        "R084",
         lambda r: (
             r["therapies"][0].update(line_number="1"),
             r["therapies"].append(

@@ -1,5 +1,5 @@
 """Rules of the follow-up entities (labs, infections, IEC-HS, later therapy lines, second
-malignancies): R041/R044/R045 over their dates, R063, R064, R070-R074.
+malignancies): R041/R044/R045 over their dates, R063, R064, R080-R084.
 
 Kept apart from :mod:`cartlens.ingest.validate` (which calls :func:`followup_rule_queries`
 from :func:`~cartlens.ingest.validate.run_rules`) so the two change independently. The ANC series
@@ -172,7 +172,7 @@ def followup_rule_queries(
             "grade IS NOT NULL AND ((grade = 5) <> coalesce(fatal, FALSE))",
         )
     )
-    # R070-R072 lab units and ranges (in the canonical unit)
+    # R080-R082 lab units and ranges (in the canonical unit)
     value, unit = canonical_sql()
     labs = (
         f"(SELECT *, {value} AS _cv, {unit} AS _cu, {range_sql('max')} AS _max, "
@@ -183,7 +183,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R070",
+            "R080",
             "unit",
             "unit",
             "'unit ' || unit || ' is not accepted for ' || analyte",
@@ -196,7 +196,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R071",
+            "R081",
             "value",
             "value",
             f"analyte || ' ' || {shown} || ' is above the possible maximum ' || "
@@ -209,7 +209,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R072",
+            "R082",
             "value",
             "value",
             f"analyte || ' ' || {shown} || ' is outside the plausible range ' || "
@@ -219,12 +219,12 @@ def followup_rule_queries(
             "_cv < _smin OR _cv > _smax",
         )
     )
-    # R073 T-cell malignancy without CAR status
+    # R083 T-cell malignancy without CAR status
     out.append(
         _finding_sql(
             "second_malignancies",
             L["second_malignancies"],
-            "R073",
+            "R083",
             "car_status",
             "NULL",
             "'T-cell malignancy diagnosed ' || CAST(diagnosis_date AS VARCHAR) || ' has no "
@@ -233,12 +233,12 @@ def followup_rule_queries(
             "malignancy_type = 't_cell' AND car_status IS NULL AND car_status__raw IS NULL",
         )
     )
-    # R074 therapy lines rise with the start date
+    # R084 therapy lines rise with the start date
     out.append(
         _finding_sql(
             "therapies",
             L["therapies"],
-            "R074",
+            "R084",
             "line_number",
             "line_number",
             "'line_number ' || CAST(line_number AS VARCHAR) || ' starting ' || "

@@ -195,35 +195,35 @@ _RULES = (
         "An IEC-HS episode is fatal but not grade 5, or grade 5 but not fatal.",
     ),
     Rule(
-        "R070",
+        "R080",
         "error",
         "unit not accepted for the analyte",
         "A laboratory value's unit is not one of the units accepted for its analyte (for "
         "example mg/L for an ANC).",
     ),
     Rule(
-        "R071",
+        "R081",
         "error",
         "impossible laboratory value",
         "A laboratory value outside its possible range in the canonical unit (a percentage "
         "over 100).",
     ),
     Rule(
-        "R072",
+        "R082",
         "warning",
         "implausible laboratory value",
         "A laboratory value outside its plausible range in the canonical unit (ANC over 100 "
         "x 10^9/L, haemoglobin outside 2-25 g/dL, ...; often a wrong unit).",
     ),
     Rule(
-        "R073",
+        "R083",
         "warning",
         "T-cell malignancy without CAR status",
         "A second malignancy of type t_cell has no car_status (testing the tumour for the CAR "
         "transgene is requested since the 2024 FDA boxed warning).",
     ),
     Rule(
-        "R074",
+        "R084",
         "warning",
         "therapy lines out of order",
         "A patient's line_number values (therapies) do not rise with start_date, or repeat.",

@@ -138,13 +138,14 @@ def _migrate_1_to_2(con, p: str) -> None:
 
 
 def _migrate_2_to_3(con, p: str) -> None:
-    """v3 adds the follow-up entities (labs, infections, iec_hs, second_malignancies) and
-    therapies.line_number / intent / end_date: every missing table and column is created."""
+    """v3 adds the follow-up entities (labs, infections, iec_hs, second_malignancies; their
+    tables are created by :func:`create_schema` after the migrations) and
+    ``therapies.line_number`` / ``intent`` / ``end_date``: every missing column of an existing
+    entity table is added."""
     for e in ENTITIES:
-        cols = ", ".join(f"{q(n)} {t}" for n, t in entity_columns(e))
-        con.execute(f"CREATE TABLE IF NOT EXISTS {p}{q(e.name)} ({cols}, _import_id BIGINT)")
-        for n, t in entity_columns(e):
-            con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+        if _has_table(con, e.name, p.rstrip(".") or None):
+            for n, t in entity_columns(e):
+                con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
 
 
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {

@@ -553,7 +553,7 @@ THERAPIES = EntitySpec(
             "line_number",
             "integer",
             "Line of therapy after the first CAR-T infusion (1 = the first later line); "
-            "rises with start_date (rule R074).",
+            "rises with start_date (rule R084).",
             "1",
             min=1,
             soft_max=15,
@@ -578,7 +578,7 @@ LABS = EntitySpec(
     "labs",
     "One row per laboratory value after (or shortly before) an infusion: blood counts, CD19+ "
     "B cells, IgG, ferritin, CRP and CAR-T persistence (transgene copies or % CAR+ cells). The "
-    "unit is stated on every row and checked against the analyte (rules R070-R072; accepted "
+    "unit is stated on every row and checked against the analyte (rules R080-R082; accepted "
     "units and their conversion: 'Laboratory units' below). Days are counted from the "
     "infusion the row belongs to.",
     ("infusion_id", "analyte", "sample_date"),
@@ -677,7 +677,7 @@ IEC_HS = EntitySpec(
 SECOND_MALIGNANCIES = EntitySpec(
     "second_malignancies",
     "One row per second primary malignancy diagnosed after a CAR-T infusion; T-cell "
-    "malignancies state whether the CAR transgene was found in the tumour (rule R073).",
+    "malignancies state whether the CAR transgene was found in the tumour (rule R083).",
     ("patient_id", "diagnosis_date", "malignancy_type"),
     (
         _PATIENT_REF,
