@@ -176,7 +176,7 @@ def test_bca_thresholds_are_settings(store):
 def test_car_persistence(table):
     a = table.loc["A-I1"]
     assert a.car_detected and (a.car_peak_copies, a.car_peak_day) == (30000, 14)
-    assert (a.car_loss_day, a.car_persistence_days, a.car_loss_event) == (180, 180, 1)
+    assert (a.car_loss_day, a.car_loss_days, a.car_loss_event) == (180, 180, 1)
     assert not table.loc["B-I1", "car_detected"] and pd.isna(table.loc["B-I1", "car_loss_event"])
 
 
@@ -255,7 +255,7 @@ def test_settings_travel_with_the_frame(store):
     t = followup_table(store, followup=FollowupSettings(car_detection_min=1000))
     assert t.attrs["followup_settings"]["car_detection_min"] == 1000
     a = t.set_index("infusion_id").loc["A-I1"]
-    assert (a.car_loss_day, a.car_persistence_days) == (90, 90)  # 800 copies: below the limit
+    assert (a.car_loss_day, a.car_loss_days) == (90, 90)  # 800 copies: below the limit
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ SELECT infusion_id, patient_id, course_number,
     car_first_day IS NOT NULL AS car_detected, car_peak_copies, car_peak_day,
     car_loss_day,
     CASE WHEN car_first_day IS NOT NULL THEN coalesce(car_loss_day, car_last_day) END
-        AS car_persistence_days,
+        AS car_loss_days,
     CASE WHEN car_first_day IS NULL THEN NULL WHEN car_loss_day IS NOT NULL THEN 1 ELSE 0 END
         AS car_loss_event,
     coalesce(n_infections, 0) AS n_infections,
@@ -354,8 +354,9 @@ FOLLOWUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("n_car_samples, car_detected", "CAR transgene / % CAR+ values and any above the limit"),
     ("car_peak_copies, car_peak_day", "highest transgene level (copies/ug DNA) and its day"),
     (
-        "car_loss_day, car_persistence_days, car_loss_event",
-        "first undetectable value after detection; persistence as time to that loss",
+        "car_loss_day, car_loss_days, car_loss_event",
+        "first undetectable value after detection; CAR-T persistence as the time to that "
+        "loss (censored at the last detectable value)",
     ),
     ("n_infections, n_severe_infections", "infections from day 0 in the infection follow-up"),
     ("first_infection_class", "organism class of the first infection"),
