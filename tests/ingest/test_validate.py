@@ -69,6 +69,24 @@ def _rows(entity: str, *rows: dict, **more: list[dict]) -> Callable[[dict], None
     return m
 
 
+def _icaht_case(recorded: int) -> Callable[[dict], None]:
+    """P2's ANC is <= 0.5 on days 3-4 only (early ICAHT grade 1); ``recorded`` is the centre's
+    grade."""
+    return _rows(
+        "labs",
+        *anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5}),
+        toxicities=[
+            {
+                "patient_id": "P2",
+                "infusion_id": "P2-I1",
+                "toxicity": "ICAHT_early",
+                "onset_date": day(3),
+                "grade": str(recorded),
+            }
+        ],
+    )
+
+
 # (rule, mutation, file, data row, column)
 CASES = [
     ("R001", _set("patients", 1, sex=""), "patients.csv", 2, "sex"),
@@ -227,19 +245,7 @@ CASES = [
         # ANC <= 0.5 on days 3-4 only: early ICAHT grade 1, recorded 3
         (
             "R063",
-            _rows(
-                "labs",
-                *anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5}),
-                toxicities=[
-                    {
-                        "patient_id": "P2",
-                        "infusion_id": "P2-I1",
-                        "toxicity": "ICAHT_early",
-                        "onset_date": day(3),
-                        "grade": "3",
-                    }
-                ],
-            ),
+            _icaht_case(3),
             "toxicities.csv",
             4,
             "grade",
@@ -344,19 +350,7 @@ PASSES = [
     ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5))),
     (
         "R063",
-        _rows(
-            "labs",
-            *anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5}),
-            toxicities=[
-                {
-                    "patient_id": "P2",
-                    "infusion_id": "P2-I1",
-                    "toxicity": "ICAHT_early",
-                    "onset_date": day(3),
-                    "grade": "1",
-                }
-            ],
-        ),
+        _icaht_case(1),
     ),
     (
         "R084",
@@ -401,18 +395,8 @@ def test_astct_mismatch_message_names_computed_grade(tmp_path):
 
 
 def test_icaht_mismatch_message_names_computed_grade_and_durations(tmp_path):
-    """ANC 2.0 (day 0), 0.4 (3), 1.0 (5): 2 days <= 500/uL -> early ICAHT 1, recorded 3."""
     reg = base_registry()
-    reg["labs"] = anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5})
-    reg["toxicities"].append(
-        {
-            "patient_id": "P2",
-            "infusion_id": "P2-I1",
-            "toxicity": "ICAHT_early",
-            "onset_date": day(3),
-            "grade": "3",
-        }
-    )
+    _icaht_case(3)(reg)
     f = findings_for(tmp_path, reg)
     msg = f.loc[f["rule"] == "R063", "message"].iloc[0]
     assert "grade 3" in msg and "gives grade 1" in msg and "2 days ANC <= 500/uL" in msg

@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartlens.derive.settings import DeriveSettings
+from cartlens.derive.sql import LATER_TREATMENTS
 from cartlens.model.labs import canonical_sql
 from cartlens.model.vocab import InfectionSeverity
 
@@ -86,6 +87,26 @@ def _crisk(name: str, event_date: str) -> str:
     )
 
 
+def _spell(p: str, src: str, n: str, on: str, off: str, last: str) -> str:
+    """CTEs ``<p>on`` (``n`` values and ``on``, the first day ``flag`` holds), ``<p>off``
+    (``off``, the first day after it without ``flag``: the end of the spell, an event) and
+    ``<p>last`` (``last``, the last flagged day before ``off``: censoring when it never ends),
+    over ``src(infusion_id, day, flag)``."""
+    return f"""{p}on AS (
+    SELECT infusion_id, count(*) AS {n}, min(CASE WHEN flag THEN day END) AS {on}
+    FROM {src} GROUP BY infusion_id
+), {p}off AS (
+    SELECT s.infusion_id, min(s.day) AS {off}
+    FROM {src} s JOIN {p}on o ON o.infusion_id = s.infusion_id AND s.day > o.{on}
+    WHERE NOT s.flag GROUP BY s.infusion_id
+), {p}last AS (
+    SELECT s.infusion_id, max(s.day) AS {last}
+    FROM {src} s LEFT JOIN {p}off x ON x.infusion_id = s.infusion_id
+    WHERE s.flag AND (x.{off} IS NULL OR s.day < x.{off})
+    GROUP BY s.infusion_id
+)"""
+
+
 def followup_sql(
     settings: DeriveSettings | None = None, followup: FollowupSettings | None = None
 ) -> str:
@@ -117,22 +138,7 @@ WITH inf AS (
     SELECT i.*, d.death_date, coalesce(d.death_date, p.last_contact_date) AS fu_end_date
     FROM inf i JOIN patients p ON p.patient_id = i.patient_id
     LEFT JOIN dth d ON d.patient_id = i.patient_id
-), nc AS (
-    SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
-    FROM inf i JOIN inf j ON j.patient_id = i.patient_id
-        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
-    GROUP BY i.infusion_id
-), ha AS (
-    SELECT i.infusion_id, min(t.transplant_date) AS hsct_after_date
-    FROM inf i JOIN transplants t ON t.patient_id = i.patient_id
-        AND t.transplant_type = 'allo' AND t.transplant_date > i.infusion_date
-    GROUP BY i.infusion_id
-), th AS (
-    SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
-    FROM inf i JOIN therapies t ON t.patient_id = i.patient_id
-        AND t.start_date > i.infusion_date
-    GROUP BY i.infusion_id
-), b AS (
+), {LATER_TREATMENTS}, b AS (
     SELECT base.*, nc.next_cart_date, ha.hsct_after_date, th.therapy_after_date,
         least(nc.next_cart_date, ha.hsct_after_date) AS lab_end_date
     FROM base LEFT JOIN nc ON nc.infusion_id = base.infusion_id
@@ -147,40 +153,17 @@ WITH inf AS (
         AND (b.lab_end_date IS NULL OR l.sample_date < b.lab_end_date)
 ), bc AS (
     SELECT infusion_id, day, bool_and((cu = '%' AND v < {f.bca_cd19_pct_max!r})
-        OR (cu = 'cells/uL' AND v < {f.bca_cd19_cells_max!r})) AS aplastic
+        OR (cu = 'cells/uL' AND v < {f.bca_cd19_cells_max!r})) AS flag
     FROM lab WHERE analyte = 'cd19_b_cells' GROUP BY infusion_id, day
-), bon AS (
-    SELECT infusion_id, count(*) AS n_cd19_samples,
-        min(CASE WHEN aplastic THEN day END) AS bca_onset_day
-    FROM bc GROUP BY infusion_id
-), bloss AS (
-    SELECT bc.infusion_id, min(bc.day) AS bca_loss_day
-    FROM bc JOIN bon ON bon.infusion_id = bc.infusion_id AND bc.day > bon.bca_onset_day
-    WHERE NOT bc.aplastic GROUP BY bc.infusion_id
-), blast AS (
-    SELECT bc.infusion_id, max(bc.day) AS bca_last_day
-    FROM bc JOIN bon ON bon.infusion_id = bc.infusion_id
-    LEFT JOIN bloss ON bloss.infusion_id = bc.infusion_id
-    WHERE bc.aplastic AND (bloss.bca_loss_day IS NULL OR bc.day < bloss.bca_loss_day)
-    GROUP BY bc.infusion_id
-), car AS (
-    SELECT infusion_id, day, bool_or(v > {f.car_detection_min!r}) AS detected,
+), {_spell("b", "bc", "n_cd19_samples", "bca_onset_day", "bca_loss_day", "bca_last_day")},
+car AS (
+    SELECT infusion_id, day, bool_or(v > {f.car_detection_min!r}) AS flag,
         max(CASE WHEN analyte = 'car_transgene' THEN v END) AS copies
     FROM lab WHERE analyte IN ('car_transgene', 'car_positive_pct') GROUP BY infusion_id, day
-), con AS (
-    SELECT infusion_id, count(*) AS n_car_samples,
-        min(CASE WHEN detected THEN day END) AS car_first_day,
-        max(copies) AS car_peak_copies, arg_max(day, copies) AS car_peak_day
+), {_spell("c", "car", "n_car_samples", "car_first_day", "car_loss_day", "car_last_day")},
+cpk AS (
+    SELECT infusion_id, max(copies) AS car_peak_copies, arg_max(day, copies) AS car_peak_day
     FROM car GROUP BY infusion_id
-), closs AS (
-    SELECT car.infusion_id, min(car.day) AS car_loss_day
-    FROM car JOIN con ON con.infusion_id = car.infusion_id AND car.day > con.car_first_day
-    WHERE NOT car.detected GROUP BY car.infusion_id
-), clast AS (
-    SELECT car.infusion_id, max(car.day) AS car_last_day
-    FROM car LEFT JOIN closs ON closs.infusion_id = car.infusion_id
-    WHERE car.detected AND (closs.car_loss_day IS NULL OR car.day < closs.car_loss_day)
-    GROUP BY car.infusion_id
 ), ix AS (
     SELECT b.infusion_id, count(*) AS n_infections,
         sum(CASE WHEN {sev_rank} >= {severe} THEN 1 ELSE 0 END) AS n_severe_infections,
@@ -204,9 +187,9 @@ WITH inf AS (
         AND m.diagnosis_date > b.infusion_date
     GROUP BY b.infusion_id
 ), e AS (
-    SELECT b.*, bon.n_cd19_samples, bon.bca_onset_day, bloss.bca_loss_day, blast.bca_last_day,
-        con.n_car_samples, con.car_first_day, con.car_peak_copies, con.car_peak_day,
-        closs.car_loss_day, clast.car_last_day,
+    SELECT b.*, bon.n_cd19_samples, bon.bca_onset_day, boff.bca_loss_day, blast.bca_last_day,
+        con.n_car_samples, con.car_first_day, cpk.car_peak_copies, cpk.car_peak_day,
+        coff.car_loss_day, clast.car_last_day,
         ix.n_infections, ix.n_severe_infections, ix.first_infection_class,
         CASE WHEN ix.infection_date <= {inf_end} THEN ix.infection_date END AS infection_date,
         CASE WHEN ix.severe_infection_date <= {inf_end} THEN ix.severe_infection_date END
@@ -217,11 +200,12 @@ WITH inf AS (
         least({", ".join(next_tx)}) AS next_treatment_date
     FROM b
     LEFT JOIN bon ON bon.infusion_id = b.infusion_id
-    LEFT JOIN bloss ON bloss.infusion_id = b.infusion_id
+    LEFT JOIN boff ON boff.infusion_id = b.infusion_id
     LEFT JOIN blast ON blast.infusion_id = b.infusion_id
     LEFT JOIN con ON con.infusion_id = b.infusion_id
-    LEFT JOIN closs ON closs.infusion_id = b.infusion_id
+    LEFT JOIN coff ON coff.infusion_id = b.infusion_id
     LEFT JOIN clast ON clast.infusion_id = b.infusion_id
+    LEFT JOIN cpk ON cpk.infusion_id = b.infusion_id
     LEFT JOIN ix ON ix.infusion_id = b.infusion_id
     LEFT JOIN hs ON hs.infusion_id = b.infusion_id
     LEFT JOIN sm ON sm.infusion_id = b.infusion_id

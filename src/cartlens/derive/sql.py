@@ -27,6 +27,27 @@ ENDPOINTS = {
 }
 
 
+#: CTEs ``ha``, ``nc`` and ``th``: per infusion, the first allo-HSCT (``hsct_after_date``), the
+#: start of the next CAR-T course (``next_cart_date``) and the first other therapy
+#: (``therapy_after_date``) dated after it.
+LATER_TREATMENTS = """ha AS (
+    SELECT i.infusion_id, min(t.transplant_date) AS hsct_after_date
+    FROM infusions i JOIN transplants t ON t.patient_id = i.patient_id
+        AND t.transplant_type = 'allo' AND t.transplant_date > i.infusion_date
+    GROUP BY i.infusion_id
+), nc AS (
+    SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
+    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id
+        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
+    GROUP BY i.infusion_id
+), th AS (
+    SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
+    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id
+        AND t.start_date > i.infusion_date
+    GROUP BY i.infusion_id
+)"""
+
+
 def _lit(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
@@ -124,21 +145,7 @@ WITH inf AS (
     SELECT i.infusion_id, max(a.d) AS prior_hsct_date
     FROM infusions i JOIN prior_allo a ON a.patient_id = i.patient_id AND a.d < i.infusion_date
     GROUP BY i.infusion_id
-), ha AS (
-    SELECT i.infusion_id, min(a.d) AS hsct_after_date
-    FROM infusions i JOIN allo a ON a.patient_id = i.patient_id AND a.d > i.infusion_date
-    GROUP BY i.infusion_id
-), nc AS (
-    SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
-    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id
-        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
-    GROUP BY i.infusion_id
-), th AS (
-    SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
-    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id
-        AND t.start_date > i.infusion_date
-    GROUP BY i.infusion_id
-), rl AS (
+), {LATER_TREATMENTS}, rl AS (
     SELECT i.infusion_id, min(r.relapse_date) AS relapse_date,
         arg_min(r.relapse_type, r.relapse_date) AS relapse_type
     FROM infusions i JOIN relapses r ON r.patient_id = i.patient_id
