@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartlens.derive.settings import DeriveSettings
-from cartlens.derive.sql import LATER_TREATMENTS
+from cartlens.derive.sql import LATER_TREATMENTS, censor_dates
 from cartlens.model.labs import canonical_sql
 from cartlens.model.vocab import InfectionSeverity
 
@@ -118,13 +118,7 @@ def followup_sql(
     sev_rank += " END"
     severe = SEVERITY_RANK[f.severe_infection]
     # the infection endpoints are censored as the derive settings censor PFS (never at death)
-    censors = []
-    if s.censor_at_hsct:
-        censors.append("hsct_after_date")
-    if s.censor_at_next_cart:
-        censors.append("next_cart_date")
-    if s.censor_at_new_therapy:
-        censors.append("therapy_after_date")
+    censors = censor_dates(s)
     inf_end = "fu_end_date" if not censors else f"least(fu_end_date, {', '.join(censors)})"
     next_tx = ["therapy_after_date", "next_cart_date"]
     if f.ttnt_includes_hsct:

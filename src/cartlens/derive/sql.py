@@ -75,6 +75,18 @@ def _endpoint(name: str, event_date: str, end: str, censor: str, origin: str = "
     )
 
 
+def censor_dates(s: DeriveSettings) -> list[str]:
+    """The date columns (of :data:`LATER_TREATMENTS`) the settings censor follow-up at."""
+    censors = []
+    if s.censor_at_hsct:
+        censors.append("hsct_after_date")
+    if s.censor_at_next_cart:
+        censors.append("next_cart_date")
+    if s.censor_at_new_therapy:
+        censors.append("therapy_after_date")
+    return censors
+
+
 def infusion_sql(settings: DeriveSettings | None = None) -> str:
     """One row per infusion: covariates, response, toxicity, endpoints (see docs)."""
     s = settings or DeriveSettings()
@@ -96,14 +108,7 @@ def infusion_sql(settings: DeriveSettings | None = None) -> str:
         "computed_then_recorded": "coalesce(astct_grade, grade)",
     }[s.grade_source]
     mrd_filter = "" if s.mrd_relapse_is_event else " AND r.relapse_type <> 'mrd'"
-    censors = []
-    if s.censor_at_hsct:
-        censors.append("hsct_after_date")
-    if s.censor_at_next_cart:
-        censors.append("next_cart_date")
-    if s.censor_at_new_therapy:
-        censors.append("therapy_after_date")
-    cens = _least(censors)
+    cens = _least(censor_dates(s))
     nonresp_day = {
         "not_event": None,
         "time_zero": "infusion_date",
