@@ -141,3 +141,28 @@ endpoint = "infections"
     with pytest.raises(SpecError) as e:
         parse_study(text)
     assert "endpoint" in str(e.value)
+
+
+def test_followup_settings_in_the_study_file():
+    from cartlens.report.methods import _followup_endpoints
+
+    base = """\
+[study]
+title = "t"
+
+[cohorts.all]
+where = {}
+
+[[analyses]]
+id = "x"
+type = "cumulative_incidence"
+cohort = "all"
+endpoint = "next_treatment"
+"""
+    s = parse_study(base + "\n[followup]\nbca_cd19_pct_max = 3\nttnt_includes_hsct = false\n")
+    assert s.followup.bca_cd19_pct_max == 3 and not s.followup.ttnt_includes_hsct
+    text = _followup_endpoints(["bca_loss", "ttnt"], s.model_dump(mode="json")["followup"])
+    assert "3% of lymphocytes" in text and "allo-HSCT)" not in text
+    with pytest.raises(SpecError) as e:
+        parse_study(base + "\n[followup]\nbca_pct = 3\n")
+    assert e.value.key == "followup.bca_pct"

@@ -91,7 +91,7 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
         if f"{e}_days" in used
     ]
     if endpoints:
-        paras.append(_time_to_event(ep, pres, endpoints))
+        paras.append(_time_to_event(ep, pres, endpoints, study.get("followup") or {}))
     s = analysis_methods(study, analyses)
     if s:
         paras.append(s)
@@ -105,7 +105,7 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
     return paras
 
 
-def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
+def _time_to_event(ep: dict, pres: dict, endpoints: list[str], followup: dict | None = None) -> str:
     relapse_types = ["morphologic", "extramedullary"] + (
         ["MRD"] if ep["mrd_relapse_is_event"] else []
     )
@@ -159,18 +159,19 @@ def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
             " For competing risks, relapse or progression and death without prior relapse "
             "(non-relapse mortality) were competing events."
         )
-    s += _followup_endpoints(endpoints)
+    s += _followup_endpoints(endpoints, followup or {})
     s += f" Times are reported in {pres['time_unit']}" + (
         f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else ""
     )
     return s + "."
 
 
-def _followup_endpoints(endpoints: list[str]) -> str:
-    """Definitions of the follow-up endpoints used (:func:`cartlens.derive.followup_table`)."""
+def _followup_endpoints(endpoints: list[str], followup: dict) -> str:
+    """Definitions of the follow-up endpoints used (:func:`cartlens.derive.followup_table`),
+    with the study's ``[followup]`` settings."""
     from cartlens.derive.followup import FollowupSettings
 
-    f = FollowupSettings()
+    f = FollowupSettings(**followup)
     s = ""
     if "bca_loss" in endpoints:
         s += (
@@ -189,7 +190,11 @@ def _followup_endpoints(endpoints: list[str]) -> str:
         for e, w in (
             ("infection", "the first infection"),
             ("severe_infection", f"the first infection of severity {f.severe_infection} or worse"),
-            ("ttnt", "the next treatment (another therapy, the next CAR-T course or allo-HSCT)"),
+            (
+                "ttnt",
+                "the next treatment (another therapy, the next CAR-T course"
+                + (" or allo-HSCT)" if f.ttnt_includes_hsct else ")"),
+            ),
             ("spm", "a second malignancy"),
         )
         if e in endpoints

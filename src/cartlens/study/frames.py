@@ -112,8 +112,12 @@ def _pfs_types(ep: Endpoints) -> list[str]:
     return [*types, "mrd"] if ep.mrd_relapse_is_event else types
 
 
-def frames_from_store(store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375):
-    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``)."""
+def frames_from_store(
+    store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375, *, followup=None
+):
+    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``;
+    ``followup``: the :class:`~cartlens.derive.followup.FollowupSettings` of the follow-up
+    columns)."""
     from cartlens.derive.tables import infusion_table
 
     ep = endpoints or Endpoints()
@@ -122,7 +126,7 @@ def frames_from_store(store: str | Path, endpoints: Endpoints | None = None, mon
     # follow-up beyond CRS/ICANS (ICAHT, B-cell aplasia, infections, ...): more columns per infusion
     from cartlens.derive.followup import followup_table
 
-    fu = followup_table(str(store), ep.derive_settings(month_days))
+    fu = followup_table(str(store), ep.derive_settings(month_days), followup)
     derived = derived.merge(
         fu.drop(columns=["patient_id", "course_number"]),
         on="infusion_id",
