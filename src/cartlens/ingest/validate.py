@@ -33,6 +33,10 @@ EVENT_DATES = (
     ("relapses", "relapse_date"),
     ("therapies", "start_date"),
     ("deaths", "death_date"),
+    ("labs", "sample_date"),
+    ("infections", "onset_date"),
+    ("iec_hs", "onset_date"),
+    ("second_malignancies", "diagnosis_date"),
 )
 
 
@@ -727,6 +731,9 @@ def run_rules(
     queries += cross_rule_queries(staged.labels, today)
     stage_astct(con)
     queries.append(astct_findings(con, staged.labels["toxicities"]))
+    from cartlens.ingest.followup import followup_rule_queries
+
+    queries += followup_rule_queries(con, staged.labels, today)
     frames = [pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)]
     sql = " UNION ALL ".join(f"({s})" for s in queries)
     frames.append(con.execute(sql).df())
