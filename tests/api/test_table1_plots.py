@@ -94,19 +94,24 @@ def test_tbl_summary_fisher_for_sparse_2x2_and_level_order():
     assert "Fisher's exact test" in str(t)
 
 
-def test_tbl_summary_untestable_table_gets_a_dash_and_a_note():
-    """A 3 x 2 table with an expected count below 5 needs Fisher's exact test, which
-    ``stats.tables.fisher_test`` has for 2 x 2 tables only: no p, and the note says why."""
+def test_tbl_summary_sparse_rxc_and_untestable_variables():
+    """A sparse 2 x 3 table gets Fisher's exact test (the report's rule, rxc_test); a
+    variable with a single observed level cannot be tested: a dash and a note saying why."""
     d = pd.DataFrame(
         {
             "arm": ["a"] * 6 + ["b"] * 6,
             "ld": ["cy", "flu", "flu_cy", "flu_cy", "flu_cy", "flu_cy"] * 2,
+            "emd": ["no"] * 12,
         }
     )
     t = cl.tbl_summary(d, by="arm")
     row = _rows(t, "ld")[0]
-    assert row["p"] is None and row["test"] is None
-    assert any(n.startswith("ld: cannot be tested") for n in t.notes)
+    assert row["test"] == "Fisher's exact test"
+    tab = pd.crosstab(d["arm"], d["ld"]).to_numpy()
+    assert row["p"] == pytest.approx(fisher_test(tab).p_value, rel=1e-12)
+    emd = _rows(t, "emd")[0]
+    assert emd["p"] is None and emd["test"] is None
+    assert any(n.startswith("emd: cannot be tested") for n in t.notes)
     assert "—" in str(t)
 
 

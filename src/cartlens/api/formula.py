@@ -134,7 +134,7 @@ def split_top(text: str, seps: str) -> list[str]:
 
 def _balanced(formula: str, text: str) -> None:
     """Brackets must match; the error names the call whose bracket is left open."""
-    depth, opened = 0, []
+    opened: list[int] = []
     for i, ch in enumerate(text):
         if ch == "(":
             opened.append(i)
@@ -142,7 +142,6 @@ def _balanced(formula: str, text: str) -> None:
             if not opened:
                 raise FormulaError(formula, text[: i + 1].strip(), "has a ')' without its '('")
             opened.pop()
-    del depth
     if opened:
         i = opened[0]
         m = re.search(rf"({_IDENT})?\s*$", text[:i])
@@ -157,12 +156,11 @@ def _call(term: str) -> tuple[str, str] | None:
         return None
     # the closing bracket must close the opening one: f(a) + g(b) is not one call
     depth = 0
-    for i, ch in enumerate(m.group(2)):
+    for ch in m.group(2):
         depth += ch == "("
         depth -= ch == ")"
         if depth < 0:
             return None
-        del i
     return m.group(1), m.group(2)
 
 
@@ -281,8 +279,6 @@ def parse(formula: str, columns) -> ParsedFormula:
     if len(parts) != 2:
         raise FormulaError(formula, formula.strip(), "needs exactly one '~' (response ~ terms)")
     lhs, rhs = parts
-    _balanced(formula, lhs)
-    _balanced(formula, rhs)
     response = _response(formula, lhs, cols)
     terms, out, used, strata, cluster = [], [], [], [], []
     raw = [t.strip() for t in split_top(rhs, "+")]
@@ -316,7 +312,7 @@ def parse(formula: str, columns) -> ParsedFormula:
             x if x in (":", "*") else _translate_atom(formula, t, x, cols, used) for x in pieces_ops
         ]
         terms.append(t)
-        out.append("".join(x if x in (":", "*") else x for x in translated))
+        out.append("".join(translated))
     return ParsedFormula(
         text=formula,
         response=response,

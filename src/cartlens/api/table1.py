@@ -9,8 +9,8 @@ median_iqr`); categorical ones as ``n (%)`` with the known values as denominator
 count only. Tests as gtsummary chooses them, and as the report's Table 1 does: Wilcoxon
 rank-sum (2 groups) or Kruskal-Wallis (more) for continuous variables; Pearson's chi-square
 without continuity correction, or Fisher's exact test when an expected count is below 5
-(:func:`cartlens.study.analyses.groups.rxc_test`; a table it cannot test gets "—" and a note
-saying why). Every test is named in a footnote.
+(:func:`cartlens.study.analyses.groups.rxc_test`; a variable it cannot test gets "—" and a
+note saying why). Every test is named in a footnote.
 """
 
 from __future__ import annotations
