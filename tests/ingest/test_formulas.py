@@ -1,4 +1,4 @@
-"""Formula injection: text beginning with = + - @ is warned about at import (R063) and written
+"""Formula injection: text beginning with = + - @ is warned about at import (R065) and written
 escaped by every export (CSV, XLSX, the derived table), never as a live formula."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_formula_like_text_is_warned_and_every_export_escapes_it(tmp_path):
     store = tmp_path / "s.duckdb"
     rep = import_registry(src, store, today=TODAY)
     assert rep.ok, rep.errors.head().to_string()
-    r063 = rep.warnings[rep.warnings["rule"] == "R063"]
+    r063 = rep.warnings[rep.warnings["rule"] == "R065"]
     got = {
         (f, c): (r, v)
         for f, r, c, v in r063[["file", "row", "column", "value"]].itertuples(

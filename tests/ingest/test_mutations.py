@@ -435,7 +435,7 @@ ACCEPTED = [
         "formula-text",
         setv("patients", 0, disease_subtype='=HYPERLINK("http://x","y")'),
         lambda r: (
-            list(r.warnings[r.warnings["rule"] == "R063"]["row"]) == [1]
+            list(r.warnings[r.warnings["rule"] == "R065"]["row"]) == [1]
             and r.counts["patients"]["updated"] == 1
         ),
     ),

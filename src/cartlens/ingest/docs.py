@@ -116,7 +116,7 @@ row, `_import_row`, its data row in that import, `_source_key`, the source's own
 `findings`. A newer cartlens migrates an older store when it opens it for writing (a
 read-only open migrates an in-memory copy); a store written by a newer cartlens is refused.
 `cartlens registry export OUT` writes the store back in the import format (CSV folder or
-`.xlsx`). Text beginning with `=`, `+`, `-` or `@` (warned about at import, R063) is never
+`.xlsx`). Text beginning with `=`, `+`, `-` or `@` (warned about at import, R065) is never
 written as a live formula: CSV exports (including `registry derive`) prefix it with an
 apostrophe, which an import removes again, and XLSX exports write it as a text cell; the
 round trip keeps the text exactly.

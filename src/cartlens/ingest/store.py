@@ -49,6 +49,7 @@ from cartlens.ingest.validate import (
     FINDING_COLUMNS,
     lit,
     merge_summaries,
+    no_progress_bar,
     q,
     summarise,
     validate_source,
@@ -59,7 +60,7 @@ from cartlens.results import Result, json_safe
 #: Default store path (relative to the working directory).
 DEFAULT_STORE = Path("cartlens.duckdb")
 #: Current schema version of the store.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Columns every entity table holds beside its fields: the import that last wrote the row,
 #: the data row of that import's file, and the source's own key of the row (REDCap: record,
 #: event, instrument and repeat instance; NULL for CSV and Excel).
@@ -158,7 +159,18 @@ def _migrate_1_to_2(con, p: str) -> None:
 
 
 def _migrate_2_to_3(con, p: str) -> None:
-    """v3 adds ``toxicities.episode`` (numbered in onset order), the hidden columns
+    """v3 adds the follow-up entities (labs, infections, iec_hs, second_malignancies; their
+    tables are created by :func:`create_schema` after the migrations) and
+    ``therapies.line_number`` / ``intent`` / ``end_date``: every missing column of an existing
+    entity table is added."""
+    for e in ENTITIES:
+        if _has_table(con, e.name, p.rstrip(".") or None):
+            for n, t in entity_columns(e):
+                con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+
+
+def _migrate_3_to_4(con, p: str) -> None:
+    """v4 adds ``toxicities.episode`` (numbered in onset order), the hidden columns
     ``_import_row`` and ``_source_key`` of every entity and the ``changes`` audit table."""
     con.execute(f"ALTER TABLE {p}toxicities ADD COLUMN IF NOT EXISTS episode BIGINT")
     con.execute(
@@ -176,6 +188,7 @@ def _migrate_2_to_3(con, p: str) -> None:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
 }
 
 
@@ -227,13 +240,13 @@ def open_store(path: str | Path = DEFAULT_STORE, *, read_only: bool = True):
     try:
         if not read_only:
             con = duckdb.connect(str(p))
-            con.execute("SET enable_progress_bar = false")
+            no_progress_bar(con)
             con.execute("BEGIN")
             migrate(con)
             con.execute("COMMIT")
             return con
         con = duckdb.connect(str(p), read_only=True)
-        con.execute("SET enable_progress_bar = false")
+        no_progress_bar(con)
     except duckdb.Error as exc:
         raise InputError(f"'{p}' is not a readable cartlens store: {exc}") from exc
     v = store_version(con)

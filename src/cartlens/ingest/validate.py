@@ -47,6 +47,10 @@ EVENT_DATES = (
     ("relapses", "relapse_date"),
     ("therapies", "start_date"),
     ("deaths", "death_date"),
+    ("labs", "sample_date"),
+    ("infections", "onset_date"),
+    ("iec_hs", "onset_date"),
+    ("second_malignancies", "diagnosis_date"),
 )
 
 
@@ -404,7 +408,7 @@ def field_rule_queries(
                 _finding_sql(
                     e.name,
                     label,
-                    "R063",
+                    "R065",
                     shown,
                     c,
                     f"'''' || {c} || ''' begins with ' || left({c}, 1) || ': a spreadsheet "
@@ -815,7 +819,12 @@ N_EXAMPLES = 3
 VALIDATION_MEMORY = "256MB"
 #: Rule queries run together in one statement (memory: their hash tables live at once).
 QUERIES_PER_STATEMENT = 8
-_ORDER = 'file, coalesce("row", -1), rule, "column"'
+#: Listing order when not every finding can be listed: unreadable files and missing columns
+#: first (they explain the findings that follow from them), then by file and row.
+_ORDER = (
+    "CASE WHEN rule IN ('R000', 'R002') THEN 0 ELSE 1 END, file, coalesce(\"row\", -1), rule, "
+    '"column"'
+)
 
 
 def _summary_sql(view: str) -> str:
@@ -933,6 +942,9 @@ def run_rules(
         stage_astct(con)
         cross = cross_rule_queries(staged.labels, today)
         cross.append(astct_findings(con, staged.labels["toxicities"]))
+        from cartlens.ingest.followup import followup_rule_queries
+
+        cross += followup_rule_queries(con, staged.labels, today)
         more, more_summary = _run_union(con, cross, limit)
         listed = pd.concat([f for f in (listed, more) if not f.empty] or [listed])
         summary = merge_summaries(summary, more_summary)
@@ -943,9 +955,22 @@ def run_rules(
         return pd.DataFrame(columns=FINDING_COLUMNS)
     out = listed[FINDING_COLUMNS].copy()
     out["row"] = pd.array(out["row"], dtype="Int64")
+    out["_first"] = ~out["rule"].isin(["R000", "R002"])
+    out = out.sort_values(
+        ["_first", "file", "row", "rule", "column"], na_position="first", kind="stable"
+    )
+    out = out[out.groupby("severity", sort=False).cumcount() < limit].drop(columns="_first")
     out = out.sort_values(["file", "row", "rule", "column"], na_position="first", kind="stable")
-    keep = out.groupby("severity", sort=False).cumcount() < limit
-    return out[keep].reset_index(drop=True)
+    return out.reset_index(drop=True)
+
+
+def no_progress_bar(con) -> None:
+    """Turn DuckDB's progress bar off. Inside Jupyter without ``ipywidgets`` DuckDB refuses to
+    change the setting (and shows no bar anyway), so that refusal is ignored."""
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
 
 
 def validate_source(
@@ -966,7 +991,7 @@ def validate_source(
         con.execute(f"SET memory_limit = {lit(VALIDATION_MEMORY)}")
         con.execute(f"SET temp_directory = {lit(scratch)}")
         weakref.finalize(con, shutil.rmtree, scratch, True)
-    con.execute("SET enable_progress_bar = false")
+    no_progress_bar(con)
     staged = stage(con, source)
     findings = run_rules(con, staged, today=today, max_errors=max_errors)
     return findings, staged, con
