@@ -44,7 +44,7 @@ import pandas as pd
 from cartlens import __version__
 from cartlens.errors import InputError
 from cartlens.ingest.readers import RegistrySource, read_source
-from cartlens.ingest.validate import FINDING_COLUMNS, lit, q, validate_source
+from cartlens.ingest.validate import FINDING_COLUMNS, lit, no_progress_bar, q, validate_source
 from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME, EntitySpec
 from cartlens.results import Result, json_safe
 
@@ -202,13 +202,13 @@ def open_store(path: str | Path = DEFAULT_STORE, *, read_only: bool = True):
     try:
         if not read_only:
             con = duckdb.connect(str(p))
-            con.execute("SET enable_progress_bar = false")
+            no_progress_bar(con)
             con.execute("BEGIN")
             migrate(con)
             con.execute("COMMIT")
             return con
         con = duckdb.connect(str(p), read_only=True)
-        con.execute("SET enable_progress_bar = false")
+        no_progress_bar(con)
     except duckdb.Error as exc:
         raise InputError(f"'{p}' is not a readable cartlens store: {exc}") from exc
     v = store_version(con)

@@ -746,6 +746,15 @@ def run_rules(
     return out.reset_index(drop=True)
 
 
+def no_progress_bar(con) -> None:
+    """Turn DuckDB's progress bar off. Inside Jupyter without ``ipywidgets`` DuckDB refuses to
+    change the setting (and shows no bar anyway), so that refusal is ignored."""
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
+
+
 def validate_source(
     source: RegistrySource,
     *,
@@ -754,7 +763,7 @@ def validate_source(
 ) -> tuple[pd.DataFrame, Staged, duckdb.DuckDBPyConnection]:
     """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule."""
     con = con or duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    no_progress_bar(con)
     staged = stage(con, source)
     findings = run_rules(con, staged, today=today)
     return findings, staged, con
