@@ -244,39 +244,39 @@ CASES = [
         ),
         # ANC <= 0.5 on days 3-4 only: early ICAHT grade 1, recorded 3
         (
-            "R080",
+            "R063",
             _icaht_case(3),
             "toxicities.csv",
             4,
             "grade",
         ),
-        ("R081", _rows("iec_hs", iec_hs("P2", 1, 10, 2, fatal="true")), "iec_hs.csv", 1, "grade"),
-        ("R081", _rows("iec_hs", iec_hs("P2", 1, 10, 5, fatal="false")), "iec_hs.csv", 1, "grade"),
-        ("R082", _rows("labs", lab("P2", 1, 5, "anc", 0.4, "mg/L")), "labs.csv", 1, "unit"),
+        ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 2, fatal="true")), "iec_hs.csv", 1, "grade"),
+        ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5, fatal="false")), "iec_hs.csv", 1, "grade"),
+        ("R080", _rows("labs", lab("P2", 1, 5, "anc", 0.4, "mg/L")), "labs.csv", 1, "unit"),
         (
-            "R083",
+            "R081",
             _rows("labs", lab("P2", 1, 14, "car_positive_pct", 120, "%")),
             "labs.csv",
             1,
             "value",
         ),
-        ("R084", _rows("labs", lab("P2", 1, 5, "anc", 450)), "labs.csv", 1, "value"),
+        ("R082", _rows("labs", lab("P2", 1, 5, "anc", 450)), "labs.csv", 1, "value"),
         (
-            "R084",
+            "R082",
             _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/dL")),
             "labs.csv",
             1,
             "value",
         ),
         (
-            "R085",
+            "R083",
             _rows("second_malignancies", malignancy("P2", 300, "t_cell")),
             "second_malignancies.csv",
             1,
             "car_status",
         ),
         (
-            "R086",
+            "R084",
             lambda r: (
                 r["therapies"][0].update(line_number="2"),
                 r["therapies"].append(
@@ -343,17 +343,17 @@ PASSES = [
     ("R061", _set("toxicities", 2, legacy_grade="2", legacy_scale="penn")),
     ("R062", _set("patients", 1, birth_year="")),
     ("R041", _rows("labs", lab("P2", 1, -5, "anc", 2.0))),  # baseline labs precede day 0
-    ("R082", _rows("labs", lab("P2", 1, 5, "anc", 450, "cells/uL"))),
-    ("R084", _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/L"))),
-    ("R083", _rows("labs", lab("P2", 1, 14, "cd19_b_cells", 100, "%"))),
-    ("R085", _rows("second_malignancies", malignancy("P2", 300, "t_cell", car_status="negative"))),
-    ("R081", _rows("iec_hs", iec_hs("P2", 1, 10, 5))),
+    ("R080", _rows("labs", lab("P2", 1, 5, "anc", 450, "cells/uL"))),
+    ("R082", _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/L"))),
+    ("R081", _rows("labs", lab("P2", 1, 14, "cd19_b_cells", 100, "%"))),
+    ("R083", _rows("second_malignancies", malignancy("P2", 300, "t_cell", car_status="negative"))),
+    ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5))),
     (
-        "R080",
+        "R063",
         _icaht_case(1),
     ),
     (
-        "R086",
+        "R084",
         lambda r: (
             r["therapies"][0].update(line_number="1"),
             r["therapies"].append(
@@ -398,5 +398,5 @@ def test_icaht_mismatch_message_names_computed_grade_and_durations(tmp_path):
     reg = base_registry()
     _icaht_case(3)(reg)
     f = findings_for(tmp_path, reg)
-    msg = f.loc[f["rule"] == "R080", "message"].iloc[0]
+    msg = f.loc[f["rule"] == "R063", "message"].iloc[0]
     assert "grade 3" in msg and "gives grade 1" in msg and "2 days ANC <= 500/uL" in msg

@@ -16,7 +16,7 @@ def table(tmp_path_factory):
     store = tmp_path_factory.mktemp("demo-fu") / "demo.duckdb"
     rep = import_registry(DEMO_REGISTRY_DIR, store, today=dt.date(2024, 1, 1))
     assert rep.ok
-    # recorded ICAHT grades equal the computed ones (no R080), and no other finding either
+    # recorded ICAHT grades equal the computed ones (no R063), and no other finding either
     assert rep.n_warnings == 0 and rep.n_errors == 0
     return followup_table(store)
 

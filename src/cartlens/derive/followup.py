@@ -3,7 +3,7 @@ persistence, infections, IEC-HS, time to next treatment and second malignancies.
 
 The endpoints are SQL in the DuckDB dialect (:func:`followup_sql`, transpiled to Spark by
 ``tests/derive/test_sql.py`` like the other derive SQL); the ICAHT grade is computed from the ANC
-series in Python (:mod:`cartlens.model.icaht`, the same rows as rule R080 uses) and merged by
+series in Python (:mod:`cartlens.model.icaht`, the same rows as rule R063 uses) and merged by
 :func:`followup_table`.
 
 Conventions (as in :mod:`cartlens.derive.sql`): day 0 is the infusion date; times are days from
@@ -317,7 +317,7 @@ FOLLOWUP_COLUMNS: tuple[tuple[str, str], ...] = (
         "ICAHT_late, or computed from the ANC series)",
     ),
     ("icaht_*_computed, icaht_*_recorded", "the two grades; NULL when not assessable / absent"),
-    ("icaht_*_mismatch", "both known and different (rule R080)"),
+    ("icaht_*_mismatch", "both known and different (rule R063)"),
     ("days_anc_le_500, days_anc_le_100", "early-window days with ANC <= 500 and <= 100 /uL"),
     ("anc_recovery_day", "CIBMTR ANC recovery: first of three values >= 0.5 x 10^9/L"),
     ("severe_icaht", "early ICAHT grade >= 3"),

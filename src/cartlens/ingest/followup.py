@@ -1,5 +1,5 @@
 """Rules of the follow-up entities (labs, infections, IEC-HS, later therapy lines, second
-malignancies): R041/R044/R045 over their dates, R080, R081, R082-R086.
+malignancies): R041/R044/R045 over their dates, R063, R064, R080-R084.
 
 Kept apart from :mod:`cartlens.ingest.validate` (which calls :func:`followup_rule_queries`
 from :func:`~cartlens.ingest.validate.run_rules`) so the two change independently. The ANC series
@@ -86,7 +86,7 @@ def _icaht_findings(con, label: str) -> str | None:
     return _finding_sql(
         "toxicities",
         label,
-        "R080",
+        "R063",
         "grade",
         "t.grade",
         "'recorded ' || t.toxicity || ' grade ' || CAST(t.grade AS VARCHAR) || ' but the ANC "
@@ -158,12 +158,12 @@ def followup_rule_queries(
                 f"{end} > DATE {lit(today.isoformat())}",
             )
         )
-    # R081 IEC-HS grade 5 <=> fatal
+    # R064 IEC-HS grade 5 <=> fatal
     out.append(
         _finding_sql(
             "iec_hs",
             L["iec_hs"],
-            "R081",
+            "R064",
             "grade",
             "grade",
             "CASE WHEN grade = 5 THEN 'grade 5 but fatal is not true' ELSE 'fatal but grade ' "
@@ -172,7 +172,7 @@ def followup_rule_queries(
             "grade IS NOT NULL AND ((grade = 5) <> coalesce(fatal, FALSE))",
         )
     )
-    # R082-R084 lab units and ranges (in the canonical unit)
+    # R080-R082 lab units and ranges (in the canonical unit)
     value, unit = canonical_sql()
     labs = (
         f"(SELECT *, {value} AS _cv, {unit} AS _cu, {range_sql('max')} AS _max, "
@@ -183,7 +183,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R082",
+            "R080",
             "unit",
             "unit",
             "'unit ' || unit || ' is not accepted for ' || analyte",
@@ -196,7 +196,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R083",
+            "R081",
             "value",
             "value",
             f"analyte || ' ' || {shown} || ' is above the possible maximum ' || "
@@ -209,7 +209,7 @@ def followup_rule_queries(
         _finding_sql(
             "labs",
             L["labs"],
-            "R084",
+            "R082",
             "value",
             "value",
             f"analyte || ' ' || {shown} || ' is outside the plausible range ' || "
@@ -219,12 +219,12 @@ def followup_rule_queries(
             "_cv < _smin OR _cv > _smax",
         )
     )
-    # R085 T-cell malignancy without CAR status
+    # R083 T-cell malignancy without CAR status
     out.append(
         _finding_sql(
             "second_malignancies",
             L["second_malignancies"],
-            "R085",
+            "R083",
             "car_status",
             "NULL",
             "'T-cell malignancy diagnosed ' || CAST(diagnosis_date AS VARCHAR) || ' has no "
@@ -233,12 +233,12 @@ def followup_rule_queries(
             "malignancy_type = 't_cell' AND car_status IS NULL AND car_status__raw IS NULL",
         )
     )
-    # R086 therapy lines rise with the start date
+    # R084 therapy lines rise with the start date
     out.append(
         _finding_sql(
             "therapies",
             L["therapies"],
-            "R086",
+            "R084",
             "line_number",
             "line_number",
             "'line_number ' || CAST(line_number AS VARCHAR) || ' starting ' || "

@@ -181,7 +181,7 @@ _RULES = (
         "year, or the age derived from birth_year is outside 0-100.",
     ),
     Rule(
-        "R080",
+        "R063",
         "warning",
         "ICAHT grade inconsistent with the ANC series",
         "A recorded ICAHT_early / ICAHT_late grade (toxicities) differs from the EHA/EBMT 2023 "
@@ -189,41 +189,41 @@ _RULES = (
         "its durations are given in the message).",
     ),
     Rule(
-        "R081",
+        "R064",
         "error",
         "IEC-HS grade and fatal disagree",
         "An IEC-HS episode is fatal but not grade 5, or grade 5 but not fatal.",
     ),
     Rule(
-        "R082",
+        "R080",
         "error",
         "unit not accepted for the analyte",
         "A laboratory value's unit is not one of the units accepted for its analyte (for "
         "example mg/L for an ANC).",
     ),
     Rule(
-        "R083",
+        "R081",
         "error",
         "impossible laboratory value",
         "A laboratory value outside its possible range in the canonical unit (a percentage "
         "over 100).",
     ),
     Rule(
-        "R084",
+        "R082",
         "warning",
         "implausible laboratory value",
         "A laboratory value outside its plausible range in the canonical unit (ANC over 100 "
         "x 10^9/L, haemoglobin outside 2-25 g/dL, ...; often a wrong unit).",
     ),
     Rule(
-        "R085",
+        "R083",
         "warning",
         "T-cell malignancy without CAR status",
         "A second malignancy of type t_cell has no car_status (testing the tumour for the CAR "
         "transgene is requested since the 2024 FDA boxed warning).",
     ),
     Rule(
-        "R086",
+        "R084",
         "warning",
         "therapy lines out of order",
         "A patient's line_number values (therapies) do not rise with start_date, or repeat.",

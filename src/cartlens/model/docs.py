@@ -39,7 +39,7 @@ Conventions:
   CAR-T persistence; the unit is stated on every row), `infections`, `iec_hs` (ASTCT 2023),
   later therapy lines (`therapies.line_number`), `second_malignancies`. A recorded ICAHT grade
   is a `toxicities` row `ICAHT_early` / `ICAHT_late`; cartlens computes ICAHT from the ANC
-  series (`cartlens.model.icaht`, EHA/EBMT 2023) and warns (R080) when the two differ.
+  series (`cartlens.model.icaht`, EHA/EBMT 2023) and warns (R063) when the two differ.
 """
 
 

@@ -2,7 +2,7 @@
 
 EHA/EBMT consensus grading (Rejeski et al. [1]_), computed from an infusion's absolute
 neutrophil counts (ANC, 10^9/L; 0.5 x 10^9/L = 500/uL) as the ASTCT grades are computed from
-their components (:mod:`cartlens.model.astct`); a recorded grade is kept and compared (rule R080,
+their components (:mod:`cartlens.model.astct`); a recorded grade is kept and compared (rule R063,
 :func:`cartlens.model.astct.grade_mismatch`).
 
 Early ICAHT (day 0 to +30)

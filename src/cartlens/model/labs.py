@@ -1,5 +1,5 @@
 """Laboratory analytes of the ``labs`` entity: allowed units, conversion to one canonical unit per
-measure, and the possible / plausible ranges checked by rules R082-R084.
+measure, and the possible / plausible ranges checked by rules R080-R082.
 
 A value is stored as written (``value``, ``unit``); everything downstream (ICAHT grading, B-cell
 aplasia, CAR-T persistence) uses the value converted to the canonical unit of its measure
@@ -22,8 +22,8 @@ class LabUnitSpec:
     unit: str
     canonical: str
     factor: float
-    max: float | None = None  # possible (R083), in the canonical unit
-    soft_min: float | None = None  # plausible (R084), in the canonical unit
+    max: float | None = None  # possible (R081), in the canonical unit
+    soft_min: float | None = None  # plausible (R082), in the canonical unit
     soft_max: float | None = None
 
 
@@ -126,7 +126,7 @@ def render_units() -> str:
         "### Laboratory units (`labs.csv`)",
         "",
         "Each value is converted to the canonical unit of its measure; ranges are in that unit "
-        "(R083: impossible, error; R084: implausible, warning).",
+        "(R081: impossible, error; R082: implausible, warning).",
         "",
         "| analyte | unit | canonical unit | factor | possible max | plausible range |",
         "|---|---|---|---|---|---|",

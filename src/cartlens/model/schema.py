@@ -383,7 +383,7 @@ TOXICITIES = EntitySpec(
     "raw components from which cartlens recomputes it (rule R060 flags a mismatch), and an "
     "optional legacy grade kept as (scale, grade) and never converted. A row with toxicity "
     "ICAHT_early or ICAHT_late records the centre's EHA/EBMT 2023 ICAHT grade (onset: first "
-    "day of neutropenia); cartlens recomputes it from the ANC series in labs (rule R080).",
+    "day of neutropenia); cartlens recomputes it from the ANC series in labs (rule R063).",
     ("infusion_id", "toxicity", "onset_date"),
     (
         _PATIENT_REF,
@@ -553,7 +553,7 @@ THERAPIES = EntitySpec(
             "line_number",
             "integer",
             "Line of therapy after the first CAR-T infusion (1 = the first later line); "
-            "rises with start_date (rule R086).",
+            "rises with start_date (rule R084).",
             "1",
             min=1,
             soft_max=15,
@@ -578,7 +578,7 @@ LABS = EntitySpec(
     "labs",
     "One row per laboratory value after (or shortly before) an infusion: blood counts, CD19+ "
     "B cells, IgG, ferritin, CRP and CAR-T persistence (transgene copies or % CAR+ cells). The "
-    "unit is stated on every row and checked against the analyte (rules R082-R084; accepted "
+    "unit is stated on every row and checked against the analyte (rules R080-R082; accepted "
     "units and their conversion: 'Laboratory units' below). Days are counted from the "
     "infusion the row belongs to.",
     ("infusion_id", "analyte", "sample_date"),
@@ -670,14 +670,14 @@ IEC_HS = EntitySpec(
         F("haemophagocytosis", "boolean", "Haemophagocytosis in marrow or tissue.", "false"),
         F("anakinra", "boolean", "Anakinra given for this episode.", "true"),
         F("steroids", "boolean", "Corticosteroids given for this episode.", "true"),
-        F("fatal", "boolean", "The patient died of this episode (grade 5, rule R081).", "false"),
+        F("fatal", "boolean", "The patient died of this episode (grade 5, rule R064).", "false"),
     ),
 )
 
 SECOND_MALIGNANCIES = EntitySpec(
     "second_malignancies",
     "One row per second primary malignancy diagnosed after a CAR-T infusion; T-cell "
-    "malignancies state whether the CAR transgene was found in the tumour (rule R085).",
+    "malignancies state whether the CAR transgene was found in the tumour (rule R083).",
     ("patient_id", "diagnosis_date", "malignancy_type"),
     (
         _PATIENT_REF,

@@ -152,7 +152,7 @@ class ResponseStatus(StrEnum):
 
 class ToxicityType(StrEnum):
     """Kind of toxicity episode (ICAHT_early / ICAHT_late: a recorded EHA/EBMT 2023 ICAHT grade,
-    compared with the grade computed from the ANC series, rule R080)."""
+    compared with the grade computed from the ANC series, rule R063)."""
 
     CRS = "CRS"
     ICANS = "ICANS"

@@ -13,7 +13,7 @@ ferritin peaking with CRS; B-cell aplasia in responders, lost before most CD19-p
 CAR transgene peaking in the second week and falling below detection months later; low IgG
 during aplasia; bacterial infections early and viral ones later; a few IEC-HS episodes; rare
 second malignancies. The recorded ICAHT grades equal the grades computed from the ANC series
-(no R080 warning in the demo).
+(no R063 warning in the demo).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def render(a, rc: RenderContext) -> None:
         if mism:
             notes.append(
                 f"{mism} recorded {phase} ICAHT grade(s) differ from the grade computed from "
-                "the ANC series (rule R080); the table uses the endpoints' grade_source."
+                "the ANC series (rule R063); the table uses the endpoints' grade_source."
             )
         rc.table(head, body, name=title, notes=notes)
     rc.table(

@@ -3,7 +3,7 @@
 Per cohort: the early and late ICAHT grade distributions (the grade per the endpoints'
 ``grade_source``; infusions without an ANC series are "not assessable"), severe early ICAHT
 (grade >= 3), the median days with ANC <= 500/uL, the median day of ANC recovery (CIBMTR) among
-the recovered, and how many recorded grades differ from the computed ones (rule R080).
+the recovered, and how many recorded grades differ from the computed ones (rule R063).
 """
 
 from __future__ import annotations
