@@ -270,3 +270,45 @@ def test_followup_sql_transpiles_to_spark(settings):
             sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
         )
         sqlglot.parse_one(out[0], read="spark")
+
+
+def test_bca_exposure_intervals_agree_with_tmerge(store):
+    """exposure_intervals(followup=...) equals cartlens.stats.tmerge with the loss of B-cell
+    aplasia (followup_table's bca_loss_day) as a time-dependent covariate, for PFS."""
+    from cartlens.derive import infusion_table
+    from cartlens.stats.tmerge import tmerge
+
+    inf = infusion_table(store).set_index("infusion_id")
+    fu = followup_table(store).set_index("infusion_id")
+    df = inf.join(fu[["bca_loss_day"]])
+    df = df[df.pfs_days > 0]
+
+    def before_end(col):
+        return df[col].where(df[col] < df.pfs_days).astype(float)
+
+    subjects = pd.DataFrame(
+        {
+            "infusion_id": df.index,
+            "futime": df.pfs_days.astype(float),
+            "status": df.pfs_event,
+            "hsct_t": before_end("hsct_after_days").to_numpy(),
+            "cart_t": before_end("next_cart_days").to_numpy(),
+            "bca_t": before_end("bca_loss_day").to_numpy(),
+        }
+    )
+    res = tmerge(
+        subjects,
+        id="infusion_id",
+        futime="futime",
+        status="status",
+        tdc={"hsct": "hsct_t", "next_cart": "cart_t", "bca_lost": "bca_t"},
+        keep=[],
+    )
+    ref = res.data.sort_values(["infusion_id", "tstart"])
+    mine = exposure_intervals(store, endpoint="pfs", followup=FollowupSettings())
+    mine = mine.sort_values(["infusion_id", "tstart"])
+    assert ref["tstart"].tolist() == mine["tstart"].astype(float).tolist()
+    assert ref["tstop"].tolist() == mine["tstop"].astype(float).tolist()
+    assert ref["bca_lost"].astype(int).tolist() == mine["bca_lost"].tolist()
+    assert ref["status"].astype(int).tolist() == mine["event"].tolist()
+    assert mine["bca_lost"].sum() >= 1
