@@ -380,12 +380,17 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
         elif a.type == "swimmer":
             from cartlens.report.figures.swimmer import swimmer_figure
 
+            if d.get("selection"):
+                block["text"].append(d["selection"]["note"])
             block["figures"].append(
                 figs.add(
                     a.id,
                     a.title,
                     lambda d=d, t=a.title: swimmer_figure(
-                        d["patients"], time_unit=d["time_unit"], title=t
+                        d["patients"],
+                        time_unit=d["time_unit"],
+                        title=t,
+                        note=(d.get("selection") or {}).get("note", ""),
                     ),
                 )
             )

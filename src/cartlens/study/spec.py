@@ -195,8 +195,12 @@ class CompetingRisksAnalysis(_Analysis):
 
 
 class SwimmerAnalysis(_Analysis):
+    """One bar per patient; cohorts above ``max_patients`` show a seeded random selection."""
+
     type: Literal["swimmer"]
     cohort: str
+    max_patients: int = Field(60, ge=1)
+    seed: int = 20231
 
 
 class TimeDependentAnalysis(_Analysis):
