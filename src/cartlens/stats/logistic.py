@@ -339,10 +339,11 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
     weighting off-diagonal pairs twice: O(n p^3) time and O(n p) memory per step;
     q_i = |a_i|^2 (the leverages are w_i q_i).
     """
+    xt = np.ascontiguousarray(X.T)  # k x n: row-wise products are contiguous
     eta = X @ beta
     p = _expit(eta)
     w = p * (1.0 - p)
-    info = (X * w[:, None]).T @ X
+    info = (xt * w) @ xt.T
     try:
         chol = np.linalg.cholesky(info)
     except np.linalg.LinAlgError:
@@ -352,16 +353,15 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
         return -math.inf, None, None
     obj = float(np.sum(y * eta - np.logaddexp(0.0, eta))) + float(np.sum(np.log(diag)))
     k = X.shape[1]
-    linv = np.linalg.inv(chol)  # k x k lower triangular
-    A = X @ linv.T  # rows a_i = L^{-1} x_i
-    q = np.einsum("ij,ij->i", A, A)
-    grad = X.T @ (y - p + w * q * (0.5 - p))
-    xw1 = X * (w * (1.0 - 2.0 * p))[:, None]
-    # M[:, (c, d)] = sum_i w'_i x_i a_ic a_id for c <= d, one n x p product per c
-    M = np.hstack([(xw1 * A[:, c, None]).T @ A[:, c:] for c in range(k)])
+    at = np.linalg.inv(chol) @ xt  # column i is a_i = L^{-1} x_i
+    q = np.einsum("ij,ij->j", at, at)
+    grad = xt @ (y - p + w * q * (0.5 - p))
+    w1 = w * (1.0 - 2.0 * p)
+    # M[:, (c, d)] = sum_i w'_i x_i a_ic a_id for c <= d, one k x n x (k - c) product per c
+    M = np.hstack([(xt * (w1 * at[c])) @ at[c:].T for c in range(k)])
     ic, id_ = np.triu_indices(k)
     quad = (M * np.where(ic == id_, 1.0, 2.0)) @ M.T
-    hess = -info + 0.5 * (X.T @ (X * (q * w * (1.0 - 6.0 * w))[:, None]) - quad)
+    hess = -info + 0.5 * ((xt * (q * w * (1.0 - 6.0 * w))) @ xt.T - quad)
     return obj, grad, hess
 
 
