@@ -61,7 +61,8 @@ def test_km_from_counts_equals_rows(lung):
         assert r.group == a.group
         for f in ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"):
             close(getattr(a, f), getattr(r, f))
-        for f in ("median", "median_lower", "median_upper", "events"):
+        assert (a.n, a.weighted, a.robust) == (r.n, r.weighted, r.robust)
+        for f in ("median", "median_lower", "median_upper", "events", "n_start", "n_max"):
             close(getattr(a, f), getattr(r, f))
 
 

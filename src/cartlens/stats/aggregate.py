@@ -197,7 +197,17 @@ def km_from_counts(counts: SurvivalCounts, *, conf_type: str = "log", conf_level
         conf_level=conf_level,
         robust=False,
     )
-    return res
+    # the counts are records, not sampling weights: n is their number, the fit unweighted
+    n_by_group: dict = {}
+    for g, c in zip(counts.group, counts.count):
+        n_by_group[g] = n_by_group.get(g, 0) + int(c)
+    curves = tuple(
+        dataclasses.replace(
+            cv, n=n_by_group[cv.group if counts.has_groups else None], weighted=False
+        )
+        for cv in res.curves
+    )
+    return dataclasses.replace(res, curves=curves)
 
 
 def logrank_from_counts(counts: SurvivalCounts, *, rho: float = 0.0):

@@ -112,13 +112,16 @@ def _pfs_types(ep: Endpoints) -> list[str]:
     return [*types, "mrd"] if ep.mrd_relapse_is_event else types
 
 
-def frames_from_store(store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375):
-    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``)."""
+def frames_from_store(
+    store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375, *, engine=None
+):
+    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``;
+    ``engine``: where the derive SQL runs, default the store's DuckDB)."""
     from cartlens.derive.tables import infusion_table
 
     ep = endpoints or Endpoints()
     tables = load_entities(store)
-    derived = infusion_table(str(store), ep.derive_settings(month_days))
+    derived = infusion_table(str(store), ep.derive_settings(month_days), engine=engine)
     return tables, build_frames(tables, derived, ep, month_days)
 
 
