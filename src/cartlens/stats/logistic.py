@@ -59,6 +59,7 @@ from cartlens.errors import (
     SeparationWarning,
 )
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor
 
 #: Relative tolerance of the pivoting rule that declares a column aliased (R's glm: 1e-7).
 ALIAS_TOL = 1e-7
@@ -180,13 +181,13 @@ def _expit(eta: np.ndarray) -> np.ndarray:
 
 
 def _loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
 def _objective(X: np.ndarray, y: np.ndarray, beta: np.ndarray, firth: bool):
     """(objective, p, information) at beta; the objective is penalised when ``firth``."""
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     p = _expit(eta)
     w = p * (1.0 - p)
     info = X.T @ (X * w[:, None])
@@ -340,7 +341,7 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
     q_i = |a_i|^2 (the leverages are w_i q_i).
     """
     xt = np.ascontiguousarray(X.T)  # k x n: row-wise products are contiguous
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     p = _expit(eta)
     w = p * (1.0 - p)
     info = (xt * w) @ xt.T

@@ -211,6 +211,11 @@ def build_frames(
         df[f"{e}_days"] = pd.to_numeric(d[f"{e}_days"], errors="coerce").to_numpy()
         df[f"{e}_event"] = pd.to_numeric(d[f"{e}_event"], errors="coerce").astype(int).to_numpy()
         df[f"{e}_months"] = df[f"{e}_days"] / month_days
+    # every other column of the derive layer's table, under its own name (disease, target
+    # antigen, bridging therapy, cause of death, EFS/RFS/DOR, ...)
+    for col in d.columns:
+        if col not in df.columns:
+            df[col] = d[col].to_numpy()
     salvage = _salvage_frame(tables, df, ep, month_days)
     return {"infusions": df.reset_index(drop=True), "salvage": salvage.reset_index(drop=True)}
 
@@ -265,6 +270,20 @@ def _by_patient(df: pd.DataFrame) -> dict:
 
 _RESPONSE_RANK = {"CR": 0, "CRi": 1, "PR": 2, "SD": 3, "NR": 4, "PD": 5, "relapse": 6}
 
+#: patient-level columns of the CART1 row carried into the salvage frame
+_SALVAGE_FROM_CART1 = (
+    "disease",
+    "disease_subtype",
+    "cytogenetic_risk",
+    "tp53_mutated",
+    "kmt2a_rearranged",
+    "product",
+    "target_antigen",
+    "prior_allo_hsct",
+    "death_cause",
+    "death_date",
+)
+
 
 def _salvage_frame(
     tables: dict[str, pd.DataFrame], inf: pd.DataFrame, ep: Endpoints, month_days: float
@@ -312,6 +331,11 @@ def _salvage_frame(
         s[col] = base[col].to_numpy() if col in base else None
     s["last_contact_date"] = base["last_contact_date"].to_numpy()
     s["dead"] = base["dead"].to_numpy()
+    for col in _SALVAGE_FROM_CART1:
+        if col in base.columns and col not in s:
+            v = base[col]
+            is_date = pd.api.types.is_datetime64_any_dtype(v)
+            s[col] = v.astype("datetime64[ns]").to_numpy() if is_date else v.to_numpy()
     # first salvage: CART2 on or after the relapse, else the first other therapy after it
     c2 = inf[inf["course_number"] == 2].drop_duplicates("patient_id").set_index("patient_id")
     c2_date = (
