@@ -33,6 +33,7 @@ without patient-level data sharing. J Am Med Inform Assoc 2015;22:1212-1219.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -57,6 +58,7 @@ __all__ = [
     "combine_risk_set_sums",
     "cox_partial_likelihood",
     "CoxAggregateResult",
+    "CoxRounds",
     "cox_newton",
 ]
 
@@ -459,6 +461,11 @@ def risk_set_sums_from_frame(
     )
 
 
+def _pair_key(pair):
+    """Sort key of a (stratum label or None, time) pair."""
+    return ("" if pair[0] is None else str(pair[0]), pair[1])
+
+
 def combine_risk_set_sums(parts: Sequence[CoxRiskSetSums]) -> CoxRiskSetSums:
     """Sites' risk-set sums (same beta and centre) added per (stratum, event time).
 
@@ -474,9 +481,7 @@ def combine_risk_set_sums(parts: Sequence[CoxRiskSetSums]) -> CoxRiskSetSums:
         if not (np.array_equal(q.beta, b) and np.array_equal(q.center, c)):
             raise InputError("sites' sums were computed at different beta or centre", column="beta")
     keys = [list(zip(q.stratum, q.time)) for q in parts]
-    allk = sorted(
-        {k for ks in keys for k in ks}, key=lambda k: ("" if k[0] is None else str(k[0]), k[1])
-    )
+    allk = sorted({k for ks in keys for k in ks}, key=_pair_key)
     index = {k: i for i, k in enumerate(allk)}
     m = len(allk)
     acc = {
@@ -562,6 +567,158 @@ class CoxAggregateResult(Result):
     conf_level: float
 
 
+@dataclasses.dataclass
+class CoxRounds:
+    """Coordinator state of the distributed Newton iteration (``coxph``'s ``coxfit6`` rule:
+    a full step, halving when the log likelihood drops, stop when
+    ``|1 - loglik_old / loglik| <= eps`` after a full step). ``beta_next`` is what the sites
+    are asked to evaluate next; ``done`` once converged or out of iterations."""
+
+    p: int
+    center: list
+    at: list
+    ties: str = "efron"
+    eps: float = 1e-9
+    iter_max: int = 20
+    terms: list = dataclasses.field(default_factory=list)
+    round: int = 0
+    beta: list = dataclasses.field(default_factory=list)
+    beta_next: list = dataclasses.field(default_factory=list)
+    oldlik: float | None = None
+    loglik_null: float | None = None
+    halving: bool = False
+    done: bool = False
+    converged: bool = False
+    last: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.beta:
+            self.beta = [0.0] * self.p
+        if not self.beta_next:
+            self.beta_next = [0.0] * self.p
+        if not self.terms:
+            self.terms = [f"x{i}" for i in range(self.p)]
+
+    @classmethod
+    def start(
+        cls,
+        summaries: Sequence[dict],
+        *,
+        ties: str = "efron",
+        eps: float = 1e-9,
+        iter_max: int = 20,
+        terms: Sequence[str] | None = None,
+    ) -> CoxRounds:
+        """From the sites' :func:`site_event_summary` messages: pooled centre, union of
+        event times, beta = 0."""
+        if not summaries:
+            raise InputError("no sites", column="sites")
+        n = sum(s["n"] for s in summaries)
+        p = len(summaries[0]["x_sum"])
+        centre = (np.sum([s["x_sum"] for s in summaries], axis=0) / n).tolist()
+        at = sorted({tuple(pr) for s in summaries for pr in s["event_times"]}, key=_pair_key)
+        return cls(
+            p=p,
+            center=centre,
+            at=[list(a) for a in at],
+            ties=ties,
+            eps=eps,
+            iter_max=iter_max,
+            terms=list(terms or (f"x{i}" for i in range(p))),
+            beta=[0.0] * p,
+            beta_next=[0.0] * p,
+        )
+
+    def request(self) -> dict:
+        """What every site evaluates this round."""
+        return {"round": self.round, "beta": self.beta_next, "center": self.center, "at": self.at}
+
+    def update(self, site_sums: Sequence[CoxRiskSetSums]) -> None:
+        """Add the sites' sums at ``beta_next`` and take the next Newton step."""
+        from cartlens.stats.cox import _gchol_inverse
+
+        if self.done:
+            raise InputError("the iteration has finished", column="round")
+        pooled = site_sums[0] if len(site_sums) == 1 else combine_risk_set_sums(site_sums)
+        if not np.allclose(pooled.beta, self.beta_next, rtol=0, atol=0):
+            raise InputError("sums were computed at another beta", column="beta")
+        ll, u, imat = cox_partial_likelihood(pooled, self.ties)
+        nb = np.asarray(self.beta_next, float)
+        self.last = {
+            "beta": nb.tolist(),
+            "loglik": float(ll),
+            "information": np.asarray(imat).tolist(),
+            "n": pooled.n,
+            "events": pooled.events,
+        }
+        if self.round == 0:
+            self.loglik_null = self.oldlik = float(ll)
+            self.beta = nb.tolist()
+            if self.p == 0 or self.iter_max == 0:
+                self.done = self.converged = True
+            else:
+                self.beta_next = (nb + _gchol_inverse(imat) @ u).tolist()
+            self.round = 1
+            return
+        newlik = float(ll) if math.isfinite(ll) else -math.inf
+        if math.isfinite(newlik) and abs(1 - self.oldlik / newlik) <= self.eps and not self.halving:
+            self.done = self.converged = True
+            return
+        if self.round == self.iter_max:
+            self.done = True
+            return
+        b = np.asarray(self.beta, float)
+        if newlik < self.oldlik:
+            self.halving = True
+            self.beta_next = ((nb + b) / 2).tolist()
+        else:
+            self.halving = False
+            self.oldlik = newlik
+            self.beta = nb.tolist()
+            self.beta_next = (nb + _gchol_inverse(imat) @ u).tolist()
+        self.round += 1
+
+    def result(self, conf_level: float = 0.95) -> CoxAggregateResult:
+        """The fit at the last evaluated beta (call when ``done``)."""
+        from cartlens.stats.cox import _gchol_inverse
+
+        st = _st
+        if not self.last:
+            raise InputError("no round has been evaluated", column="round")
+        beta = np.asarray(self.last["beta"], float)
+        var = _gchol_inverse(np.asarray(self.last["information"], float))
+        se = np.sqrt(np.diag(var))
+        z = st.norm.ppf(0.5 + conf_level / 2)
+        lr = 2.0 * (self.last["loglik"] - self.loglik_null)
+        return CoxAggregateResult(
+            terms=tuple(self.terms),
+            coef=beta,
+            var=var,
+            se=se,
+            hr=np.exp(beta),
+            lower=np.exp(beta - z * se),
+            upper=np.exp(beta + z * se),
+            p=2.0 * st.norm.sf(np.abs(beta / se)),
+            loglik_null=float(self.loglik_null),
+            loglik=float(self.last["loglik"]),
+            lr_stat=float(lr),
+            lr_p=float(st.chi2.sf(lr, self.p)),
+            iterations=int(self.round),
+            converged=bool(self.converged),
+            ties=self.ties,
+            n=int(self.last["n"]),
+            events=int(self.last["events"]),
+            conf_level=conf_level,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> CoxRounds:
+        return cls(**json.loads(text))
+
+
 def cox_newton(
     sums_at: Callable[[np.ndarray], CoxRiskSetSums],
     p: int,
@@ -572,79 +729,21 @@ def cox_newton(
     iter_max: int = 20,
     conf_level: float = 0.95,
 ) -> CoxAggregateResult:
-    """Newton-Raphson on the partial likelihood, one aggregation ``sums_at(beta)`` per step.
-
-    The update, step halving and stopping rule are ``coxph``'s (``coxfit6``): stop when
-    ``|1 - loglik_old / loglik| <= eps`` after a full step; a step that lowers the log
-    likelihood is halved (beta = (beta + beta_old) / 2). ``sums_at`` may query one store,
-    or several sites and add their sums (:func:`combine_risk_set_sums`).
-    """
+    """Newton-Raphson on the partial likelihood, one aggregation ``sums_at(beta)`` per step
+    (:class:`CoxRounds`: ``coxph``'s update, step halving and stopping rule). ``sums_at``
+    may query one store, or several sites and add their sums."""
     import warnings
 
-    from cartlens.stats.cox import _gchol_inverse
-
-    beta = np.zeros(p)
-    s0 = sums_at(beta)
-    oldlik, u, imat = cox_partial_likelihood(s0, ties)
-    ll_null = oldlik
-    best_beta, best_ll, best_imat = beta, oldlik, imat
-    converged, it = True, 0
-    if p and iter_max:
-        converged = False
-        newbeta = beta + _gchol_inverse(imat) @ u
-        halving = False
-        for it in range(1, iter_max + 1):  # noqa: B007
-            newlik, u, imat = cox_partial_likelihood(sums_at(newbeta), ties)
-            if not np.isfinite(newlik):
-                newlik = -np.inf
-            best_beta, best_ll, best_imat = newbeta, newlik, imat
-            if np.isfinite(newlik) and abs(1 - oldlik / newlik) <= eps and not halving:
-                converged = True
-                break
-            if it == iter_max:
-                break
-            if newlik < oldlik:
-                halving = True
-                newbeta = (newbeta + beta) / 2
-            else:
-                halving = False
-                oldlik = newlik
-                beta = newbeta
-                newbeta = newbeta + _gchol_inverse(imat) @ u
-    if not converged:
+    rounds = CoxRounds(
+        p=p, center=[0.0] * p, at=[], ties=ties, eps=eps, iter_max=iter_max,
+        terms=list(terms or (f"x{i}" for i in range(p))),
+    )  # fmt: skip
+    while not rounds.done:
+        rounds.update([sums_at(np.asarray(rounds.beta_next, float))])
+    if not rounds.converged:
         warnings.warn(
             f"Cox Newton iterations did not converge in {iter_max} steps",
             ConvergenceWarning,
             stacklevel=2,
         )
-    var = _gchol_inverse(best_imat) if p else np.zeros((0, 0))
-    se = np.sqrt(np.diag(var))
-    z = _st.norm.ppf(0.5 + conf_level / 2)
-    lr = 2.0 * (best_ll - ll_null)
-    return CoxAggregateResult(
-        terms=tuple(terms or (f"x{i}" for i in range(p))),
-        coef=best_beta,
-        var=var,
-        se=se,
-        hr=np.exp(best_beta),
-        lower=np.exp(best_beta - z * se),
-        upper=np.exp(best_beta + z * se),
-        p=2.0 * _st.norm.sf(np.abs(best_beta / se)),
-        loglik_null=float(ll_null),
-        loglik=float(best_ll),
-        lr_stat=float(lr),
-        lr_p=float(_st.chi2.sf(lr, p)) if p else math.nan,
-        iterations=int(it),
-        converged=converged,
-        ties=ties,
-        n=int(s0.n),
-        events=int(s0.events),
-        conf_level=conf_level,
-    )
-
-
-def _solve(imat: np.ndarray, u: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(imat, u)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(imat, u, rcond=None)[0]
+    return rounds.result(conf_level)
