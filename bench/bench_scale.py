@@ -50,7 +50,7 @@ def _synthetic(folder: Path, patients: int, seed: int = 1) -> None:
 
 
 def _run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, list[tuple]]:
-    """Run ``cmd``; return (wall s, peak RSS MB of the process, [(stderr line, t)...])."""
+    """Run ``cmd``; return (wall s, peak RSS MB, [(stderr line, t)...], CPU s user+sys)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
@@ -63,7 +63,7 @@ def _run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, l
     if os.waitstatus_to_exitcode(status) != 0:
         tail = "\n".join(x for x, _ in lines[-20:])
         raise RuntimeError(f"{cmd[:4]} failed:\n{tail}")
-    return wall, usage.ru_maxrss / 1024.0, lines
+    return wall, usage.ru_maxrss / 1024.0, lines, usage.ru_utime + usage.ru_stime
 
 
 def _stages(lines: list[tuple], wall: float) -> dict[str, float]:
@@ -97,16 +97,18 @@ def _d2(quick: bool) -> dict:
             load = _load()
             cmd = [sys.executable, "-m", "cartlens.cli.main", "run", str(STUDY),
                    "--registry", str(reg), "--out", str(Path(tmp) / f"out{n}")]  # fmt: skip
-            wall, rss, lines = _run_timed(cmd)
-            runs[n] = {"wall": wall, "peak_rss_mb": rss, "load": load,
+            wall, rss, lines, cpu = _run_timed(cmd)
+            runs[n] = {"wall": wall, "cpu": cpu, "peak_rss_mb": rss, "load": load,
                        "stages": _stages(lines, wall)}  # fmt: skip
     big = max(sizes)
     growth = runs[sizes[1]]["wall"] / runs[sizes[0]]["wall"]
+    cpu_growth = runs[sizes[1]]["cpu"] / runs[sizes[0]]["cpu"]
     comps = {f"{name}@{big}": {"cartlens": sec} for name, sec in runs[big]["stages"].items()}
     for n in sizes:
         comps[f"total@{n}"] = {"cartlens": runs[n]["wall"]}
     notes = "; ".join(
-        f"{n} patients: {r['wall']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, load {r['load']}"
+        f"{n} patients: {r['wall']:.1f} s (CPU {r['cpu']:.1f} s), peak RSS "
+        f"{r['peak_rss_mb']:.0f} MB, load {r['load']}"
         for n, r in runs.items()
     )
     return {
@@ -116,7 +118,8 @@ def _d2(quick: bool) -> dict:
         "cartlens_peak_mb": runs[big]["peak_rss_mb"],
         "peak_method": "peak RSS of the cartlens process (wait4)",
         "components": comps,
-        "notes": f"{notes}; growth {sizes[0]}->{sizes[1]}: {growth:.1f}x "
+        "notes": f"{notes}; growth {sizes[0]}->{sizes[1]}: {growth:.1f}x wall, "
+        f"{cpu_growth:.1f}x CPU "
         "(goals: 100k < 60 s, < 4 GB; 20k < 45 s; growth <= 12x)",
         "details": runs,
     }
