@@ -182,7 +182,10 @@ if engine == "spark":
                     jvm = max(jvm or 0, int(line.split()[1]) / 1024)
         except OSError:
             pass
-print(json.dumps({"load": t_load, "derive": t_derive, "km_logrank": t_km, "cox": t_cox,
+import resource
+driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"driver_peak_mb": driver, "load": t_load, "derive": t_derive,
+    "km_logrank": t_km, "cox": t_cox,
     "rows": int(n), "coef": fit.coef.tolist(), "logrank_chisq": lr.chisq,
     "cox_rounds": fit.iterations, "jvm_peak_mb": jvm}))
 """
@@ -233,7 +236,8 @@ def _b8(quick: bool) -> dict:
             note.append(
                 f"{name}: {n / work(r):,.0f} patients/s, rows {r['rows']}, "
                 f"load into engine {r['load']:.1f} s, Cox rounds {r['cox_rounds']}, "
-                f"JVM peak {r['jvm_peak_mb'] or 0:.0f} MB, load avg {r['load_average']}"
+                f"driver peak RSS {r['driver_peak_mb']:.0f} MB, JVM peak (VmHWM) "
+                f"{r['jvm_peak_mb'] or 0:.0f} MB, load avg {r['load_average']}"
             )
     same = (
         bool(d and s and "coef" in d and "coef" in s)
@@ -245,6 +249,7 @@ def _b8(quick: bool) -> dict:
         "DuckDB (cartlens=) vs Spark local[2] (spark=)",
         "cartlens": work(d) if d and "derive" in d else None,
         "spark": work(s) if s and "derive" in s else None,
+        "components": comps,
         "notes": "; ".join(note) + f"; Cox coefficients equal on both engines: {same}",
         "details": out,
     }

@@ -43,6 +43,7 @@ from scipy import stats as _st
 
 from cartlens.errors import ConvergenceWarning, InputError
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor
 
 __all__ = [
     "SurvivalCounts",
@@ -307,7 +308,7 @@ def cox_risk_set_sums(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     s = _labels(strata, n)
     xc = x - c
-    r = w * np.exp(xc @ b)
+    r = w * np.exp(linear_predictor(xc, b))  # column by column: equal rows, equal r
     # per (stratum, time) sums, then reverse cumulative sums within stratum
     skeys = np.array([("" if v is None else str(v)) for v in s], dtype=object)
     slev, scode = np.unique(skeys, return_inverse=True)
