@@ -236,7 +236,11 @@ def run_study(
         say("deriving the analysis frames" + (f" on {engine}" if engine != "duckdb" else ""))
         eng = start_engine(engine, store=store, master=spark_master)
         tables, frames = frames_from_store(
-            store, study.endpoints, study.presentation.month_days, engine=eng
+            store,
+            study.endpoints,
+            study.presentation.month_days,
+            followup=study.followup,
+            engine=eng,
         )
     if study.variables:
         from cartlens.study.variables import apply_variables
