@@ -37,6 +37,11 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+# One BLAS thread unless set, as the ``cartlens`` command does (cartlens.cli.main); set before
+# any benchmark module imports numpy.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 HERE = Path(__file__).resolve().parent
 RESERVED = {"id", "label", "notes", "cartlens", "components", "details", "cartlens_peak_mb"}
 

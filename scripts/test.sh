@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, then runs the whole suite.
-#  - system: Debian's chromium + chromium-driver for the HTML report's browser test (when root)
+#  - system: Debian's chromium + chromium-driver for the HTML report's browser test (when root),
+#    default-jre-headless for the Spark engine's tests
 #  - python: a virtual environment in .venv with cartlens and its test extras
 # pytest's exit status 5 ("no tests collected") is turned into a failure.
 set -uo pipefail
@@ -10,6 +11,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     echo "[cartlens] installing chromium + chromium-driver (apt-get)"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
       || echo "[cartlens] warning: could not install chromium"
+  fi
+fi
+# a Java runtime for the Spark engine's tests (PySpark local mode)
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[cartlens] installing default-jre-headless (apt-get)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null) \
+      || echo "[cartlens] warning: could not install a Java runtime"
   fi
 fi
 PY=${PYTHON:-python3}

@@ -102,3 +102,40 @@ outcome = "cr"
     assert a.summary["not_evaluable.n"] == 0 and a.summary["not_evaluable.pct"] is None
     assert run.cohorts["not_evaluable"]["n"] == 5  # the five early deaths
     assert any("SparseDataWarning" in w and "0 evaluable" in w for w in a.warnings)
+
+
+SWIMMER = """\
+[study]
+title = "swimmer"
+
+[cohorts.first]
+where.course_number = 1
+
+[[analyses]]
+id = "swim"
+type = "swimmer"
+cohort = "first"
+MAXP
+"""
+
+
+def test_swimmer_above_max_patients_shows_a_seeded_selection_with_a_note(store):
+    full = run_study(parse_study(SWIMMER.replace("MAXP", "max_patients = 84")), store)
+    full = full.analysis("swim")
+    assert full.summary["n"] == full.summary["n_cohort"] == 84
+    assert "selection" not in full.details
+    runs = [
+        run_study(parse_study(SWIMMER.replace("MAXP", f"max_patients = 10\nseed = {s}")), store)
+        for s in (1, 1, 2)
+    ]
+    a, again, other = (r.analysis("swim") for r in runs)
+    assert a.summary["n"] == 10 and a.summary["n_cohort"] == 84
+    sel = a.details["selection"]
+    assert (sel["shown"], sel["of"], sel["seed"]) == (10, 84, 1)
+    assert "10 of 84 patients shown" in sel["note"] and "seed 1" in sel["note"]
+    ids = [p["patient_id"] for p in a.details["patients"]]
+    assert ids == [p["patient_id"] for p in again.details["patients"]]  # seeded: repeatable
+    assert set(ids) != {p["patient_id"] for p in other.details["patients"]}
+    assert set(ids) <= {p["patient_id"] for p in full.details["patients"]}
+    by_id = {p["patient_id"]: p for p in full.details["patients"]}
+    assert all(p == by_id[p["patient_id"]] for p in a.details["patients"])

@@ -128,7 +128,7 @@ def infusion_sql(settings: DeriveSettings | None = None) -> str:
     crisk_first = _least(["relapse_date", "death_date"])
     crisk_hit = f"({crisk_first} IS NOT NULL AND ({cens} IS NULL OR {crisk_first} <= {cens}))"
     crisk_stop = f"CASE WHEN {crisk_hit} THEN {crisk_first} ELSE {_least([end, cens])} END"
-    md = repr(float(s.month_days))
+    md = f"CAST({float(s.month_days)!r} AS DOUBLE)"  # a DOUBLE on every engine (Spark: DECIMAL)
     sev = int(s.severe_grade)
 
     return f"""
@@ -228,7 +228,7 @@ SELECT infusion_id, patient_id, infusion_date, infusion_number, course_number,
     sex, birth_year, diagnosis_date, disease, cytogenetic_risk, ph_positive, tp53_mutated,
     kmt2a_rearranged, prior_therapy_lines,
     CASE WHEN age_at_diagnosis IS NOT NULL
-        THEN age_at_diagnosis + {_days("diagnosis_date", "infusion_date")} / 365.25
+        THEN age_at_diagnosis + {_days("diagnosis_date", "infusion_date")} / CAST(365.25 AS DOUBLE)
         ELSE CAST(year(infusion_date) - birth_year AS DOUBLE) END AS age_at_infusion,
     {_days("diagnosis_date", "infusion_date")} AS days_from_diagnosis,
     prior_hsct_date IS NOT NULL AS prior_allo_hsct,

@@ -21,19 +21,22 @@ def _connect(con_or_path) -> tuple[duckdb.DuckDBPyConnection, bool]:
     return con_or_path, False
 
 
-def _run(con_or_path, sql: str, settings: DeriveSettings, kind: str) -> pd.DataFrame:
-    con, close = _connect(con_or_path)
-    try:
-        df = con.execute(sql).df()
-    finally:
-        if close:
-            con.close()
+def _run(con_or_path, sql: str, settings: DeriveSettings, kind: str, engine=None) -> pd.DataFrame:
+    if engine is not None:  # the same SQL on another engine (cartlens.derive.engines)
+        df = engine.query(sql)
+    else:
+        con, close = _connect(con_or_path)
+        try:
+            df = con.execute(sql).df()
+        finally:
+            if close:
+                con.close()
     df.attrs["derive_settings"] = settings.model_dump()
     df.attrs["derived"] = kind
     return df
 
 
-def infusion_table(con, settings: DeriveSettings | None = None) -> pd.DataFrame:
+def infusion_table(con, settings: DeriveSettings | None = None, *, engine=None) -> pd.DataFrame:
     """One row per CAR-T infusion with covariates, response, toxicity and endpoints.
 
     Parameters
@@ -42,6 +45,9 @@ def infusion_table(con, settings: DeriveSettings | None = None) -> pd.DataFrame:
         An open store (:func:`cartlens.ingest.open_store`) or its path.
     settings : DeriveSettings, optional
         Event definitions, censoring rules and windows (defaults documented there).
+    engine : optional
+        Run the SQL there instead of on ``con`` (a :class:`cartlens.derive.engines.SparkEngine`
+        holding the store's entity tables).
 
     Returns
     -------
@@ -50,7 +56,7 @@ def infusion_table(con, settings: DeriveSettings | None = None) -> pd.DataFrame:
         ``df.attrs["derive_settings"]``.
     """
     s = settings or DeriveSettings()
-    return _run(con, infusion_sql(s), s, "infusion_table")
+    return _run(con, infusion_sql(s), s, "infusion_table", engine)
 
 
 def exposure_intervals(

@@ -38,6 +38,8 @@ def run_to_directory(
     *,
     say: Say = lambda _m: None,
     png: bool = True,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> dict:
     """Run ``study_path`` on ``registry`` and write the outputs into ``out``.
 
@@ -54,7 +56,9 @@ def run_to_directory(
     spec_text = study_path.read_text(encoding="utf-8")
     if not registry.exists():
         raise InputError(f"registry '{registry}' does not exist", column="--registry")
-    run = run_study(study, registry, spec_text=spec_text, progress=say)
+    run = run_study(
+        study, registry, spec_text=spec_text, progress=say, engine=engine, spark_master=spark_master
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:

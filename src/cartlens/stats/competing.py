@@ -136,6 +136,20 @@ def _check_rho(rho: Any) -> float:
     return r
 
 
+def _frequency_counts(counts: Any, n: int) -> np.ndarray | None:
+    """Validated frequency counts (positive integers, one per row), or None."""
+    if counts is None:
+        return None
+    w = _as_float(counts, "counts")
+    if w.size != n:
+        raise InputError(f"has {w.size} values for {n} rows", column="counts")
+    bad = ~np.isfinite(w) | (w < 1) | (w != np.rint(w))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"must be positive integers; row {i} is {w[i]!r}", column="counts")
+    return w
+
+
 def _groups(group: Any, n: int, name: str) -> tuple[np.ndarray, tuple]:
     """Integer codes 0..G-1 in sorted label order, and the labels."""
     if group is None:
@@ -291,24 +305,36 @@ def _distinct(time_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cinc(
-    t: np.ndarray, failed: np.ndarray, cause_codes: np.ndarray, n_causes: int
+    t: np.ndarray,
+    failed: np.ndarray,
+    cause_codes: np.ndarray,
+    n_causes: int,
+    w: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, ...]]:
     """cmprsk ``cinc`` for all causes of one group at once (``t`` sorted).
 
-    ``cause_codes`` holds 0..n_causes-1 for failures (ignored where ``failed`` is False).
+    ``cause_codes`` holds 0..n_causes-1 for failures (ignored where ``failed`` is False);
+    ``w``: frequency counts (each row stands for ``w`` identical records; default 1).
     Returns per cause ``(jump_times, estimate, variance, n_risk)``.
     """
     n = t.size
     ut, starts = _distinct(t)
     m = ut.size
     idx = np.repeat(np.arange(m), np.diff(np.append(starts, n)))
-    d_all = np.bincount(idx, weights=failed, minlength=m)
+    d_all = np.bincount(idx, weights=failed if w is None else failed * w, minlength=m)
     dk = (
-        np.bincount(cause_codes[failed] * m + idx[failed], minlength=n_causes * m)
+        np.bincount(
+            cause_codes[failed] * m + idx[failed],
+            weights=None if w is None else w[failed],
+            minlength=n_causes * m,
+        )
         .reshape(n_causes, m)
         .astype(float)
     )
-    rs = (n - starts).astype(float)  # number at risk at each distinct time
+    if w is None:
+        rs = (n - starts).astype(float)  # number at risk at each distinct time
+    else:
+        rs = np.cumsum(w[::-1])[::-1][starts].astype(float)
     ev = d_all > 0
     rs, d_all, dk, ut = rs[ev], d_all[ev], dk[:, ev], ut[ev]
     # all-cause KM: fk (left-continuous), fkn (right-continuous)
@@ -365,31 +391,42 @@ def cif_at(curve: CIFCurve, times: Sequence[float]) -> dict:
 # --------------------------------------------------------------------------------------------
 # Gray's test (cmprsk's crst, vectorised over times)
 # --------------------------------------------------------------------------------------------
-def _crst_counts(t: np.ndarray, g: np.ndarray, ng: int) -> tuple[np.ndarray, ...]:
+def _crst_counts(
+    t: np.ndarray, g: np.ndarray, ng: int, w: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
     """Per distinct time of one stratum (``t`` sorted): time index of each row, at-risk
-    counts per group (mt, ng) and the number of distinct times."""
+    counts per group (mt, ng) and the number of distinct times (``w``: frequency counts)."""
     n = t.size
     _ut, starts = _distinct(t)
     mt = starts.size
     idx = np.repeat(np.arange(mt), np.diff(np.append(starts, n)))
     key = idx * ng + g
-    dall = np.bincount(key, minlength=mt * ng).reshape(mt, ng).astype(float)
+    dall = np.bincount(key, weights=w, minlength=mt * ng).reshape(mt, ng).astype(float)
     rs = np.cumsum(dall[::-1], axis=0)[::-1]
     return key, rs, mt
 
 
 def _crst(
-    key: np.ndarray, rs: np.ndarray, mt: int, m: np.ndarray, ng: int, rho: float
+    key: np.ndarray,
+    rs: np.ndarray,
+    mt: int,
+    m: np.ndarray,
+    ng: int,
+    rho: float,
+    w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and variance (ng-1 x ng-1) of one stratum (cmprsk's ``crst``).
 
     ``key`` = time index * ng + group of each (time-sorted) row, ``m`` its status
-    (0 censored, 1 cause of interest, 2 other cause).
+    (0 censored, 1 cause of interest, 2 other cause), ``w`` its frequency count.
     """
     ng1 = ng - 1
     s1 = m == 1
-    d1 = np.bincount(key[s1], minlength=mt * ng).reshape(mt, ng).astype(float)
-    d2 = np.bincount(key[m == 2], minlength=mt * ng).reshape(mt, ng).astype(float)
+    s2 = m == 2
+    w1 = None if w is None else w[s1]
+    w2 = None if w is None else w[s2]
+    d1 = np.bincount(key[s1], weights=w1, minlength=mt * ng).reshape(mt, ng).astype(float)
+    d2 = np.bincount(key[s2], weights=w2, minlength=mt * ng).reshape(mt, ng).astype(float)
     ev = (d1.sum(1) + d2.sum(1)) > 0
     d1, d2, rs = d1[ev], d2[ev], rs[ev]
     T = d1.shape[0]
@@ -503,11 +540,12 @@ def _gray_prepare(
     st: np.ndarray,
     order: np.ndarray | None = None,
     presorted: bool = False,
+    w: np.ndarray | None = None,
 ) -> dict:
     """Sort by (stratum, time) once and precompute per-stratum counts shared by all causes.
 
     ``order``: a time-sorting permutation already at hand (used when there are no strata);
-    ``presorted``: ``t``, ``g``, ``st`` are already in that order.
+    ``presorted``: ``t``, ``g``, ``st`` (and ``w``, frequency counts) are in that order.
     """
     if st.max(initial=0) > 0:
         order = np.lexsort((t, st))
@@ -515,14 +553,16 @@ def _gray_prepare(
     elif order is None:
         order = np.argsort(t)
     if presorted:
-        ts, gs, ss = t, g, st
+        ts, gs, ss, ws = t, g, st, w
     else:
         ts, gs, ss = t[order], g[order], st[order]
+        ws = None if w is None else w[order]
     bounds = np.flatnonzero(np.diff(ss)) + 1 if ss.max(initial=0) > 0 else np.zeros(0, np.int64)
     parts = []
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, ts.size], strict=True):
-        key, rs, mt = _crst_counts(ts[lo:hi], gs[lo:hi], ng)
-        parts.append((lo, hi, key, rs, mt))
+        wp = None if ws is None else ws[lo:hi]
+        key, rs, mt = _crst_counts(ts[lo:hi], gs[lo:hi], ng, wp)
+        parts.append((lo, hi, key, rs, mt, wp))
     return {"order": order, "parts": parts, "ng": ng}
 
 
@@ -532,8 +572,8 @@ def _gray(prep: dict, m: np.ndarray, cause: Any, rho: float, presorted: bool = F
     s = np.zeros(ng1)
     v = np.zeros((ng1, ng1))
     ms = m if presorted else m[prep["order"]]
-    for lo, hi, key, rs, mt in prep["parts"]:
-        si, vi = _crst(key, rs, mt, ms[lo:hi], ng, rho)
+    for lo, hi, key, rs, mt, wp in prep["parts"]:
+        si, vi = _crst(key, rs, mt, ms[lo:hi], ng, rho, wp)
         s += si
         v += vi
     if ng1 < 1:
@@ -577,6 +617,7 @@ def cuminc(
     conf_type: str = "log-log",
     conf_level: float = 0.95,
     names: Mapping[str, str] | None = None,
+    counts: Any = None,
 ) -> CumincResult:
     """Cumulative incidence functions by group and cause, with Gray's test (``cmprsk::cuminc``).
 
@@ -604,6 +645,10 @@ def cuminc(
     names : mapping, optional
         Names for error messages, keys ``time`` and ``event`` (e.g. the CSV columns);
         default the argument names.
+    counts : array_like, optional
+        Frequency counts: row i stands for ``counts[i]`` identical records (positive
+        integers). A table of counts per (stratum, group, time, status) gives the same
+        result as the records it summarises (:mod:`cartlens.stats.aggregate`).
 
     Returns
     -------
@@ -626,6 +671,7 @@ def cuminc(
     t, e, seen = check_competing_input(time, event, cencode=cencode, causes=causes, names=names)
     g, labels = _groups(group, t.size, "group")
     st, slabels = _groups(strata, t.size, "strata")
+    w = _frequency_counts(counts, t.size)
     cause_list = tuple(sorted(set(seen) | set(causes or ())))
     if not cause_list:
         warnings.warn("no events of any cause: every CIF is 0", NoEventsWarning, stacklevel=2)
@@ -637,25 +683,32 @@ def cuminc(
     # aggregated per distinct time), then stably by group (radix sort on small integers)
     order = np.argsort(t)
     ts, fs, cs, gs = t[order], failed[order], ccode[order], g[order]
+    ws = None if w is None else w[order]
     ng = len(labels)
     if ng > 1:
         gorder = np.argsort(gs.astype(np.int16 if ng < 2**15 else np.int64), kind="stable")
         gsz = np.bincount(gs, minlength=ng)
         tg, fg, cg = ts[gorder], fs[gorder], cs[gorder]
+        wg = None if w is None else ws[gorder]
     else:
         gsz = np.array([t.size])
-        tg, fg, cg = ts, fs, cs
+        tg, fg, cg, wg = ts, fs, cs, ws
     edges = np.r_[0, np.cumsum(gsz)]
     per_group = []
     for gi in range(ng):
         lo, hi = edges[gi], edges[gi + 1]
+        wgi = None if wg is None else wg[lo:hi]
+        n_g = int(hi - lo) if wgi is None else int(wgi.sum())
         per_group.append(
-            (_cinc(tg[lo:hi], fg[lo:hi], cg[lo:hi], len(cause_list)), int(hi - lo), tg[hi - 1])
+            (_cinc(tg[lo:hi], fg[lo:hi], cg[lo:hi], len(cause_list), wgi), n_g, tg[hi - 1])
         )
     nc = max(len(cause_list), 1)
-    ev_counts = np.bincount(g[failed] * nc + ccode[failed], minlength=len(labels) * nc).reshape(
-        len(labels), nc
-    )
+    ev_counts = np.bincount(
+        g[failed] * nc + ccode[failed],
+        weights=None if w is None else w[failed],
+        minlength=len(labels) * nc,
+    ).reshape(len(labels), nc)
+    ev_counts = np.rint(ev_counts).astype(np.int64)
     curves = []
     for k, cause in enumerate(cause_list):
         for gi, lab in enumerate(labels):
@@ -682,10 +735,10 @@ def cuminc(
     tests: list[GrayTest] = []
     if len(labels) > 1:
         if st.max(initial=0) > 0:
-            prep = _gray_prepare(t, g, ng, st)
+            prep = _gray_prepare(t, g, ng, st, w=w)
             fsrt, csrt = failed[prep["order"]], ccode[prep["order"]]
         else:
-            prep = _gray_prepare(ts, gs, ng, np.zeros(1, np.int64), order, presorted=True)
+            prep = _gray_prepare(ts, gs, ng, np.zeros(1, np.int64), order, presorted=True, w=ws)
             fsrt, csrt = fs, cs
         for k, cause in enumerate(cause_list):
             m = np.where(fsrt, np.where(csrt == k, 1, 2), 0).astype(np.int8)
@@ -696,7 +749,7 @@ def cuminc(
         gray_test=tuple(tests),
         groups=labels,
         causes=cause_list,
-        n=int(t.size),
+        n=int(t.size) if w is None else int(w.sum()),
         events=events,
         strata=slabels,
         settings={

@@ -50,7 +50,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from cartlens.errors import (
     CollinearityWarning,
@@ -178,7 +178,7 @@ class UnivariableLogistic(Result):
 
 
 def _expit(eta: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -eta))
+    return special.expit(eta)
 
 
 def _loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
@@ -334,11 +334,18 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
     -I + (X' diag(q w'') X - X' diag(w') (Q o Q) diag(w') X) / 2 (o: elementwise product).
     The Hessian is not the Fisher information: the penalised likelihood is not concave.
     Returns (-inf, None, None) where the information is singular.
+
+    Nothing n x n is formed. With I = L L' and a_i = L^{-1} x_i, Q_ik = a_i' a_k, so
+    Q_ik^2 = sum_{c,d} a_ic a_id a_kc a_kd and X' diag(w') (Q o Q) diag(w') X = M D M' with
+    M = sum_i w'_i x_i u_i' over the p (p + 1) / 2 products u_i = (a_ic a_id)_{c<=d} and D
+    weighting off-diagonal pairs twice: O(n p^3) time and O(n p) memory per step;
+    q_i = |a_i|^2 (the leverages are w_i q_i).
     """
+    xt = np.ascontiguousarray(X.T)  # k x n: row-wise products are contiguous
     eta = linear_predictor(X, beta)
     p = _expit(eta)
     w = p * (1.0 - p)
-    info = X.T @ (X * w[:, None])
+    info = (xt * w) @ xt.T
     try:
         chol = np.linalg.cholesky(info)
     except np.linalg.LinAlgError:
@@ -347,12 +354,16 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
     if not np.all(diag > 0):
         return -math.inf, None, None
     obj = float(np.sum(y * eta - np.logaddexp(0.0, eta))) + float(np.sum(np.log(diag)))
-    A = np.linalg.solve(chol, X.T)  # Q = X I^{-1} X' = A'A
-    Q = A.T @ A
-    q = np.diag(Q)
-    grad = X.T @ (y - p + w * q * (0.5 - p))
-    xw1 = X * (w * (1.0 - 2.0 * p))[:, None]
-    hess = -info + 0.5 * (X.T @ (X * (q * w * (1.0 - 6.0 * w))[:, None]) - xw1.T @ (Q * Q) @ xw1)
+    k = X.shape[1]
+    at = np.linalg.inv(chol) @ xt  # column i is a_i = L^{-1} x_i
+    q = np.einsum("ij,ij->j", at, at)
+    grad = xt @ (y - p + w * q * (0.5 - p))
+    w1 = w * (1.0 - 2.0 * p)
+    # M[:, (c, d)] = sum_i w'_i x_i a_ic a_id for c <= d, one k x n x (k - c) product per c
+    M = np.hstack([(xt * (w1 * at[c])) @ at[c:].T for c in range(k)])
+    ic, id_ = np.triu_indices(k)
+    quad = (M * np.where(ic == id_, 1.0, 2.0)) @ M.T
+    hess = -info + 0.5 * ((xt * (q * w * (1.0 - 6.0 * w))) @ xt.T - quad)
     return obj, grad, hess
 
 

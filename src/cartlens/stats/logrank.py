@@ -168,12 +168,19 @@ def _sums(
     en: np.ndarray | None,
     k: int,
     rho: float,
+    w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """O, E, V of one stratum; ``j`` indexes each record's time in ``utime`` (any row order)."""
+    """O, E, V of one stratum; ``j`` indexes each record's time in ``utime`` (any row order);
+    ``w``: frequency counts (row i stands for w[i] identical records)."""
     m = utime.size
     key = j * k + g
-    cnt = np.bincount(key, minlength=m * k).reshape(m, k).astype(np.float64)
-    dth = np.bincount(key[e == 1], minlength=m * k).reshape(m, k).astype(np.float64)
+    ev = e == 1
+    cnt = np.bincount(key, weights=w, minlength=m * k).reshape(m, k).astype(np.float64)
+    dth = (
+        np.bincount(key[ev], weights=None if w is None else w[ev], minlength=m * k)
+        .reshape(m, k)
+        .astype(np.float64)
+    )
     D = dth.sum(axis=1)
     keep = D > 0
     nrisk = np.cumsum(cnt[::-1], axis=0)[::-1][keep]
@@ -212,7 +219,7 @@ def _prepare(time, event, group, strata, entry, names):
     return t, e, en, levels, gcodes, slevels, scodes
 
 
-def _oev(t, e, en, gcodes, k, scodes, ns, rho):
+def _oev(t, e, en, gcodes, k, scodes, ns, rho, w=None):
     utime, j = time_codes(t)
     O = np.zeros(k)
     E = np.zeros(k)
@@ -223,7 +230,14 @@ def _oev(t, e, en, gcodes, k, scodes, ns, rho):
         else:
             sel = scodes == s
         o, ex, v = _sums(
-            j[sel], utime, e[sel], gcodes[sel], None if en is None else en[sel], k, rho
+            j[sel],
+            utime,
+            e[sel],
+            gcodes[sel],
+            None if en is None else en[sel],
+            k,
+            rho,
+            None if w is None else w[sel],
         )
         O += o
         E += ex
@@ -271,6 +285,7 @@ def logrank_test(
     entry: Any = None,
     names: dict | None = None,
     labels: Sequence[Any] | None = None,
+    counts: Any = None,
 ) -> LogrankResult:
     """Log-rank / Fleming-Harrington test of k groups, as ``survdiff``.
 
@@ -293,6 +308,10 @@ def logrank_test(
         When ``group`` holds integer codes 0..k-1, the label of each code as the user wrote
         it (e.g. the CSV values); used only in messages, so that an error shows ``'a'``
         rather than the internal code ``0``.
+    counts : array_like, optional
+        Frequency counts: row i stands for ``counts[i]`` identical records (positive
+        integers; not with ``entry``). A table of counts per (stratum, group, time,
+        status) gives the records' result (:mod:`cartlens.stats.aggregate`).
 
     Returns
     -------
@@ -324,8 +343,15 @@ def logrank_test(
             column=(names or {}).get("group", "group"),
         )
     ns = 1 if slevels is None else len(slevels)
-    O, E, V = _oev(t, e, en, gcodes, k, scodes, ns, rho)
-    nev = int(e.sum())
+    w = None
+    if counts is not None:
+        if en is not None:
+            raise InputError("frequency counts cannot be combined with entry", column="counts")
+        w = np.asarray(counts, dtype=float)
+        if w.shape != t.shape or not np.all(np.isfinite(w) & (w >= 1) & (w == np.rint(w))):
+            raise InputError("must be one positive integer per row", column="counts")
+    O, E, V = _oev(t, e, en, gcodes, k, scodes, ns, rho, w)
+    nev = int(e.sum()) if w is None else int(np.rint(w[e == 1].sum()))
     if nev == 0:
         warnings.warn(
             "no events: the test is undefined (chisq = 0, p = 1)", NoEventsWarning, stacklevel=2
@@ -343,7 +369,7 @@ def logrank_test(
             p = 1.0
         else:
             p = float(chi2.sf(chisq, df))
-    counts = np.bincount(gcodes, minlength=k)
+    counts = np.rint(np.bincount(gcodes, weights=w, minlength=k)).astype(np.int64)
     groups = tuple(
         {
             "group": lab,
@@ -356,7 +382,7 @@ def logrank_test(
     )
     strata_info = None
     if slevels is not None:
-        sc = np.bincount(scodes, minlength=len(slevels))
+        sc = np.rint(np.bincount(scodes, weights=w, minlength=len(slevels))).astype(np.int64)
         strata_info = tuple({"stratum": s, "n": int(sc[i])} for i, s in enumerate(slevels))
     method = "log-rank" if rho == 0 else f"Fleming-Harrington (rho = {rho:g})"
     return LogrankResult(
@@ -367,7 +393,7 @@ def logrank_test(
         var=V,
         rho=rho,
         strata=strata_info,
-        n=int(t.size),
+        n=int(t.size) if w is None else int(np.rint(w.sum())),
         events=nev,
         left_truncated=en is not None,
         method=method,

@@ -113,16 +113,22 @@ def _pfs_types(ep: Endpoints) -> list[str]:
 
 
 def frames_from_store(
-    store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375, *, followup=None
+    store: str | Path,
+    endpoints: Endpoints | None = None,
+    month_days=30.4375,
+    *,
+    followup=None,
+    engine=None,
 ):
     """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``;
     ``followup``: the :class:`~cartlens.derive.followup.FollowupSettings` of the follow-up
-    columns)."""
+    columns; ``engine``: where the infusion-table SQL runs, default the store's DuckDB - the
+    follow-up columns are derived on the store's DuckDB either way)."""
     from cartlens.derive.tables import infusion_table
 
     ep = endpoints or Endpoints()
     tables = load_entities(store)
-    derived = infusion_table(str(store), ep.derive_settings(month_days))
+    derived = infusion_table(str(store), ep.derive_settings(month_days), engine=engine)
     # follow-up beyond CRS/ICANS (ICAHT, B-cell aplasia, infections, ...): more columns per infusion
     from cartlens.derive.followup import followup_table
 
@@ -213,17 +219,7 @@ def build_frames(
     tx = tables["transplants"]
     allo = tx[tx["transplant_type"] == "allo"] if "transplant_type" in tx else tx.iloc[0:0]
     prev = df.groupby("patient_id")["infusion_date"].shift(1)
-    allo_by = _by_patient(allo)
-    none = pd.Series(dtype="datetime64[ns]")
-    before = []
-    for i, row in df.iterrows():
-        pv = prev.iloc[i]
-        g = allo_by.get(row["patient_id"])
-        t = g["transplant_date"] if g is not None else none
-        before.append(
-            bool(((t < row["infusion_date"]) & (t > pv)).any()) if pd.notna(pv) else False
-        )
-    df["hsct_before"] = before
+    df["hsct_before"] = _any_between(df["patient_id"], prev, df["infusion_date"], allo)
     # survival (derive layer)
     df["last_contact_date"] = d["last_contact_date"].to_numpy()
     df["dead"] = (d["last_contact_status"] == "dead").to_numpy()
@@ -263,12 +259,33 @@ def _survival(df: pd.DataFrame, origin: str, ep: Endpoints, month_days: float) -
         )
 
 
+def _any_between(
+    pid: pd.Series, lo: pd.Series, hi: pd.Series, tx: pd.DataFrame, col: str = "transplant_date"
+) -> np.ndarray:
+    """Per row: does the patient have a ``tx`` row with lo < tx[col] < hi (False if lo is NaT).
+
+    One merge on patient id (O(rows + matches)) instead of a filter per row.
+    """
+    out = np.zeros(len(pid), bool)
+    if tx.empty or not len(pid):
+        return out
+    left = pd.DataFrame(
+        {"patient_id": pid.to_numpy(), "_lo": lo.to_numpy(), "_hi": hi.to_numpy()}
+    ).assign(_row=np.arange(len(pid)))
+    m = left.merge(tx[["patient_id", col]], on="patient_id")
+    hit = m["_lo"].notna() & (m[col] > m["_lo"]) & (m[col] < m["_hi"])
+    out[m.loc[hit, "_row"].to_numpy()] = True
+    return out
+
+
 def _by_patient(df: pd.DataFrame) -> dict:
     """``{patient_id: rows}`` (one groupby instead of a filter per patient)."""
     if df.empty or "patient_id" not in df:
         return {}
     return {k: g for k, g in df.groupby("patient_id", sort=False)}
 
+
+_RESPONSE_RANK = {"CR": 0, "CRi": 1, "PR": 2, "SD": 3, "NR": 4, "PD": 5, "relapse": 6}
 
 #: patient-level columns of the CART1 row carried into the salvage frame
 _SALVAGE_FROM_CART1 = (
@@ -288,98 +305,113 @@ _SALVAGE_FROM_CART1 = (
 def _salvage_frame(
     tables: dict[str, pd.DataFrame], inf: pd.DataFrame, ep: Endpoints, month_days: float
 ) -> pd.DataFrame:
-    cart1 = inf[inf["course_number"] == 1].set_index("patient_id")
-    cart2 = inf[inf["course_number"] == 2].set_index("patient_id")
-    rel_by = _by_patient(tables["relapses"])
-    ther_by = _by_patient(tables["therapies"])
-    tx_by = _by_patient(tables["transplants"])
-    rs_by = _by_patient(tables["responses"])
-    rows = []
-    for pid, c1 in cart1.iterrows():
-        if c1["cr"] is not True and c1["cr"] != 1:
-            continue
-        rel = rel_by.get(pid, tables["relapses"].iloc[0:0])
-        tx = tx_by.get(pid, tables["transplants"].iloc[0:0])
-        ther = ther_by.get(pid, tables["therapies"].iloc[0:0])
-        rs = rs_by.get(pid, tables["responses"].iloc[0:0])
-        r = rel[rel["relapse_date"] > c1["infusion_date"]]
-        if r.empty:
-            continue
-        r = r.sort_values("relapse_date").iloc[0]
-        t = tx[tx["transplant_type"] == "allo"] if not tx.empty else tx
-        hsct = bool(
-            len(
-                t[
-                    (t["transplant_date"] > c1["infusion_date"])
-                    & (t["transplant_date"] < r["relapse_date"])
-                ]
-            )
-        )
-        row = {
-            "patient_id": pid,
-            "relapse_date": r["relapse_date"],
-            "relapse_type": r["relapse_type"],
-            "relapse_cd19": r.get("cd19_status"),
-            "relapse_site": r.get("site"),
+    """One row per patient in CR after CART1 whose first later relapse had a salvage.
+
+    Vectorised (merges and group-bys on patient id): cost linear in the entity rows.
+    """
+    cr1 = inf["cr"].map(lambda v: v is True or v == 1).astype(bool)
+    c1 = inf[(inf["course_number"] == 1) & cr1].drop_duplicates("patient_id")
+    rel = tables["relapses"]
+    if c1.empty or rel.empty:
+        return pd.DataFrame()
+    c1 = c1.assign(_order=np.arange(len(c1)))
+    r = rel.merge(c1[["patient_id", "infusion_date"]], on="patient_id")
+    r = r[r["relapse_date"] > r["infusion_date"]]
+    r = r.sort_values(["patient_id", "relapse_date"], kind="stable").drop_duplicates("patient_id")
+    base = c1.merge(
+        r.drop(columns=["infusion_date"]).rename(
+            columns={"cd19_status": "relapse_cd19", "site": "relapse_site"}
+        ),
+        on="patient_id",
+        suffixes=("", "_rel"),
+    ).sort_values("_order", kind="stable")
+    if base.empty:
+        return pd.DataFrame()
+    tx = tables["transplants"]
+    allo = tx[tx["transplant_type"] == "allo"] if "transplant_type" in tx else tx.iloc[0:0]
+    hsct = _any_between(base["patient_id"], base["infusion_date"], base["relapse_date"], allo)
+    s = pd.DataFrame(
+        {
+            "patient_id": base["patient_id"].to_numpy(),
+            "relapse_date": base["relapse_date"].to_numpy(),
+            "relapse_type": base["relapse_type"].to_numpy(),
+            "relapse_cd19": base["relapse_cd19"].to_numpy() if "relapse_cd19" in base else None,
+            "relapse_site": base["relapse_site"].to_numpy() if "relapse_site" in base else None,
             "hsct_before_relapse": hsct,
-            "months_cart1_to_relapse": (r["relapse_date"] - c1["infusion_date"]).days / month_days,
-            "age": c1["age"],
-            "sex": c1.get("sex"),
-            "ph_positive": c1.get("ph_positive"),
-            "prior_therapy_lines": c1.get("prior_therapy_lines"),
-            "last_contact_date": c1["last_contact_date"],
-            "dead": c1["dead"],
+            "months_cart1_to_relapse": (
+                base["relapse_date"] - base["infusion_date"]
+            ).dt.days.to_numpy()
+            / month_days,
         }
-        for col in _SALVAGE_FROM_CART1:
-            if col in c1.index and col not in row:
-                row[col] = c1[col]
-        th = ther[ther["start_date"] >= r["relapse_date"]] if not ther.empty else ther
-        c2 = cart2.loc[pid] if pid in cart2.index else None
-        if c2 is not None and c2["infusion_date"] >= r["relapse_date"]:
-            row.update(
-                salvage="CART2",
-                salvage_start=c2["infusion_date"],
-                best_response=c2["best_response"],
-                cr=c2["cr"],
-            )
-        elif not th.empty:
-            start = th["start_date"].min()
-            a = rs[rs["assessment_date"] >= start]
-            a = a.assign(day=(a["assessment_date"] - start).dt.days)
-            lo, hi = ep.window
-            a = a[(a["day"] >= lo) & (a["day"] <= hi) & (a["status"] != "NE")]
-            rank = {"CR": 0, "CRi": 1, "PR": 2, "SD": 3, "NR": 4, "PD": 5, "relapse": 6}
-            best = (
-                a.assign(k=a["status"].map(rank)).sort_values("k")["status"].iloc[0]
-                if len(a)
-                else None
-            )
-            row.update(
-                salvage="other",
-                salvage_start=start,
-                best_response=best,
-                cr=(best in ep.responder_status) if best is not None else None,
-            )
-        else:
-            continue
-        rows.append(row)
-    s = pd.DataFrame(rows)
+    )
+    for col in ("age", "sex", "ph_positive", "prior_therapy_lines"):
+        s[col] = base[col].to_numpy() if col in base else None
+    s["last_contact_date"] = base["last_contact_date"].to_numpy()
+    s["dead"] = base["dead"].to_numpy()
+    for col in _SALVAGE_FROM_CART1:
+        if col in base.columns and col not in s:
+            v = base[col]
+            is_date = pd.api.types.is_datetime64_any_dtype(v)
+            s[col] = v.astype("datetime64[ns]").to_numpy() if is_date else v.to_numpy()
+    # first salvage: CART2 on or after the relapse, else the first other therapy after it
+    c2 = inf[inf["course_number"] == 2].drop_duplicates("patient_id").set_index("patient_id")
+    c2_date = (
+        s["patient_id"].map(c2["infusion_date"]) if len(c2) else pd.Series(pd.NaT, index=s.index)
+    )
+    is_c2 = (c2_date >= s["relapse_date"]).fillna(False).to_numpy(bool)
+    ther = tables["therapies"]
+    start = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if not ther.empty:
+        t = ther.merge(s[["patient_id", "relapse_date"]], on="patient_id")
+        t = t[t["start_date"] >= t["relapse_date"]]
+        start = pd.to_datetime(s["patient_id"].map(t.groupby("patient_id")["start_date"].min()))
+    is_other = ~is_c2 & start.notna().to_numpy()
+    s = s[is_c2 | is_other].copy()
+    is_c2, start = is_c2[is_c2 | is_other], start[is_c2 | is_other]
     if s.empty:
-        return s
+        return pd.DataFrame()
+    s["salvage"] = np.where(is_c2, "CART2", "other")
+    s["salvage_start"] = np.where(
+        is_c2, s["patient_id"].map(c2["infusion_date"]) if len(c2) else pd.NaT, start
+    )
+    s["salvage_start"] = pd.to_datetime(s["salvage_start"])
+    best = np.full(len(s), None, dtype=object)
+    cr = np.full(len(s), None, dtype=object)
+
+    def _none(v):
+        return None if v is None or (not isinstance(v, bool) and pd.isna(v)) else v
+
+    if is_c2.any():
+        pid2 = s.loc[is_c2, "patient_id"]
+        best[is_c2] = [_none(v) for v in pid2.map(c2["best_response"])]
+        cr[is_c2] = [_none(v) for v in pid2.map(c2["cr"])]
+    rs = tables["responses"]
+    other = s[~is_c2]
+    if len(other) and not rs.empty:
+        a = rs.merge(other[["patient_id", "salvage_start"]], on="patient_id")
+        a = a[a["assessment_date"] >= a["salvage_start"]]
+        day = (a["assessment_date"] - a["salvage_start"]).dt.days
+        lo, hi = ep.window
+        a = a[(day >= lo) & (day <= hi) & (a["status"] != "NE")]
+        a = a.assign(_k=a["status"].map(_RESPONSE_RANK))
+        a = a.sort_values(["patient_id", "_k"], kind="stable").drop_duplicates("patient_id")
+        status = [_none(v) for v in other["patient_id"].map(a.set_index("patient_id")["status"])]
+        best[~is_c2] = status
+        cr[~is_c2] = [(b in ep.responder_status) if b is not None else None for b in status]
+    s["best_response"] = best
+    s["cr"] = cr
+    s = s.reset_index(drop=True)
     s["group"] = np.where(s["hsct_before_relapse"], "hsct_", "nohsct_") + np.where(
         s["salvage"] == "CART2", "cart2", "other"
     )
     s["response_evaluable"] = s["best_response"].notna()
-    rel = tables["relapses"]
     pfs_types = _pfs_types(ep)
-    prog = []
-    for _, row in s.iterrows():
-        r = rel[
-            (rel["patient_id"] == row["patient_id"])
-            & rel["relapse_type"].isin(pfs_types)
-            & (rel["relapse_date"] > row["salvage_start"])
-        ]
-        prog.append(r["relapse_date"].min() if len(r) else pd.NaT)
-    s["progression_date"] = pd.to_datetime(pd.Series(prog, index=s.index))
+    pr = rel[rel["relapse_type"].isin(pfs_types)].merge(
+        s[["patient_id", "salvage_start"]], on="patient_id"
+    )
+    pr = pr[pr["relapse_date"] > pr["salvage_start"]]
+    s["progression_date"] = pd.to_datetime(
+        s["patient_id"].map(pr.groupby("patient_id")["relapse_date"].min())
+    ).astype("datetime64[ns]")
     _survival(s, "salvage_start", ep, month_days)
     return s

@@ -212,8 +212,15 @@ def run_study(
     *,
     spec_text: str | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> StudyRun:
-    """Execute ``study`` on the registry (a cartlens store or a folder of entity CSVs)."""
+    """Execute ``study`` on the registry (a cartlens store or a folder of entity CSVs).
+
+    ``engine``: where the derive SQL runs, ``"duckdb"`` (the store) or ``"spark"`` (on
+    ``spark_master``, default ``local[2]``; see :mod:`cartlens.derive.engines`).
+    """
+    from cartlens.derive.engines import start_engine
     from cartlens.study.frames import frames_from_store
 
     say = progress or (lambda _m: None)
@@ -226,9 +233,14 @@ def run_study(
     registry = Path(registry)
     with tempfile.TemporaryDirectory(prefix="cartlens-run-") as tmp:
         store = _ensure_store(registry, Path(tmp), say)
-        say("deriving the analysis frames")
+        say("deriving the analysis frames" + (f" on {engine}" if engine != "duckdb" else ""))
+        eng = start_engine(engine, store=store, master=spark_master)
         tables, frames = frames_from_store(
-            store, study.endpoints, study.presentation.month_days, followup=study.followup
+            store,
+            study.endpoints,
+            study.presentation.month_days,
+            followup=study.followup,
+            engine=eng,
         )
     if study.variables:
         from cartlens.study.variables import apply_variables

@@ -28,6 +28,12 @@ def run(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (report.html, results.json).")],
     quiet: Annotated[bool, typer.Option("--quiet", help="Do not print progress.")] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Where the derive SQL runs: duckdb or spark.")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[2]).")
+    ] = None,
 ) -> None:
     """Run a study on a registry: writes report.html, results.json and figures/ into --out."""
     from cartlens.errors import CartlensError
@@ -35,7 +41,14 @@ def run(
     try:
         from cartlens.report.pipeline import run_to_directory
 
-        res = run_to_directory(study, registry, out, say=(lambda _m: None) if quiet else _say)
+        res = run_to_directory(
+            study,
+            registry,
+            out,
+            say=(lambda _m: None) if quiet else _say,
+            engine=engine,
+            spark_master=spark_master,
+        )
     except (CartlensError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None

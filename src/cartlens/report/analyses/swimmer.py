@@ -9,11 +9,16 @@ def render(a, rc: RenderContext) -> None:
     d = a.details
     from cartlens.report.figures.swimmer import swimmer_figure
 
+    note = (d.get("selection") or {}).get("note", "")
+    if note:  # a seeded selection of a larger cohort (cartlens.study.analyses.swimmer)
+        rc.block["text"].append(note)
     rc.block["figures"].append(
         rc.figs.add(
             a.id,
             a.title,
-            lambda d=d, t=a.title: swimmer_figure(d["patients"], time_unit=d["time_unit"], title=t),
+            lambda d=d, t=a.title, note=note: swimmer_figure(
+                d["patients"], time_unit=d["time_unit"], title=t, note=note
+            ),
         )
     )
 

@@ -14,8 +14,14 @@ _MARK = {
 }
 
 
-def swimmer_figure(patients: Sequence[dict], *, time_unit: str = "months", title: str = ""):
-    """One bar per patient from CART1 to death or last contact, with the course's events."""
+def swimmer_figure(
+    patients: Sequence[dict], *, time_unit: str = "months", title: str = "", note: str = ""
+):
+    """One bar per patient from CART1 to death or last contact, with the course's events.
+
+    ``note`` (e.g. that the patients are a seeded selection of a larger cohort) is printed
+    under the axis.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -85,6 +91,8 @@ def swimmer_figure(patients: Sequence[dict], *, time_unit: str = "months", title
     ax.legend(handles=handles, ncols=4, loc="lower right", fontsize=7)
     if title:
         ax.set_title(title + " (blue bar: CR after CART2)", loc="left")
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=6.5, ha="left", va="bottom")
     _labels = [p["patient_id"] for p in patients]
     _w = fig.get_figwidth()
     _left = min(0.55, (0.2 + 0.062 * max((len(x) for x in _labels), default=4)) / _w)
