@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cartlens.errors import InputError
-from cartlens.stats.adjusted import adjusted_survival
+from cartlens.stats.adjusted import adjusted_cif, adjusted_survival
 from conftest import load_reference
 
 REF = load_reference("adjusted")
@@ -137,3 +138,48 @@ def test_bad_input(lung):
         adjusted_survival(lung, **{**kw, "treatment": "ph.ecog"}, method="iptw")
     with pytest.raises(InputError, match="'nope'"):
         adjusted_survival(lung, **{**kw, "treatment": "nope"})
+
+
+def test_iptw_cif_matches_weighted_survfit_multistate():
+    """R: glm(male ~ age + hgb, binomial) on mgus2 rows with hgb; w = 1/ps or 1/(1 - ps);
+    summary(survfit(Surv(etime, factor(event)) ~ male, weights = w), times = c(60, 120, 240))
+    pstate of state "1" (progression) and "2" (death)."""
+    ref = REF["mgus2_sex_iptw_cif"]
+    d = pd.read_csv(DATA / "mgus2.csv")
+    d = d[d.hgb.notna()].reset_index(drop=True)
+    d["etime"] = np.where(d.pstat == 0, d.futime, d.ptime)
+    d["event"] = np.where(d.pstat == 0, 2 * d.death, 1)
+    d["male"] = (d.sex == "M").astype(int)
+    for cause in (1, 2):
+        r = adjusted_cif(
+            d,
+            time="etime",
+            status="event",
+            treatment="male",
+            formula="age + hgb",
+            times=[60, 120, 240],
+            cause=cause,
+            B=20,
+            seed=4,
+        )
+        got = {
+            (f"male={c['level']}", tv): c["surv"][i]
+            for c in r.curves
+            for i, tv in enumerate(r.times)
+        }
+        col = ref["states"].index(str(cause))
+        for st, tv, row in zip(ref["strata"], ref["time"], ref["pstate"], strict=True):
+            assert got[(st, tv)] == pytest.approx(row[col], rel=1e-6)
+        assert all(dd["lower"] <= dd["estimate"] <= dd["upper"] for dd in r.differences)
+    with pytest.raises(InputError, match="cause 9"):
+        adjusted_cif(
+            d,
+            time="etime",
+            status="event",
+            treatment="male",
+            formula="age",
+            times=[60],
+            cause=9,
+            B=20,
+            seed=1,
+        )

@@ -355,3 +355,180 @@ def adjusted_survival(
         events=int(e.sum()),
         n_dropped_missing=n_drop,
     )
+
+
+def _weighted_aj(t: np.ndarray, status: np.ndarray, w: np.ndarray, cause, cencode):
+    """Weighted Aalen-Johansen CIF of ``cause`` (jump times and values)."""
+    order = np.argsort(t, kind="stable")
+    t, status, w = t[order], status[order], w[order]
+    ut, first = np.unique(t, return_index=True)
+    ywt = np.cumsum(w[::-1])[::-1][first]  # weight at risk at each distinct time
+    ev = status != cencode
+    idx = np.searchsorted(ut, t)
+    d_all = np.bincount(idx, weights=w * ev, minlength=ut.size)
+    d_k = np.bincount(idx, weights=w * (status == cause), minlength=ut.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz = np.where(ywt > 0, d_all / ywt, 0.0)
+        haz_k = np.where(ywt > 0, d_k / ywt, 0.0)
+    s_minus = np.r_[1.0, np.cumprod(1 - haz)[:-1]]
+    return ut, np.cumsum(s_minus * haz_k)
+
+
+def _iptw_cif_once(t, status, a, Z, at, cause, cencode):
+    from cartlens.stats.propensity import propensity_score_arrays
+    from cartlens.stats.weighting import iptw_weights
+
+    ps = propensity_score_arrays(a, Z, check=False)
+    w = iptw_weights(ps.ps, a, estimand="ate").weights
+    out = np.empty((2, at.size))
+    steps = []
+    for j in range(2):
+        sel = a == j
+        ut, f = _weighted_aj(t[sel], status[sel], w[sel], cause, cencode)
+        out[j] = _step(ut, f, at, 0.0)
+        steps.append((ut, f))
+    return out, steps, w
+
+
+def adjusted_cif(
+    data: Any,
+    *,
+    time: str,
+    status: str,
+    treatment: str,
+    formula: str,
+    times: Sequence[float],
+    cause: Any = 1,
+    cencode: Any = 0,
+    risk_times: Sequence[float] | None = None,
+    B: int = 200,
+    seed: int | None = None,
+    conf_level: float = 0.95,
+) -> AdjustedCurves:
+    """IPTW-adjusted cumulative incidence of ``cause`` per arm (binary treatment): the
+    weighted Aalen-Johansen estimator with ATE weights from a logistic propensity model, as
+    ``survfit(Surv(time, factor(status)) ~ a, weights = w)``; bootstrap CIs and differences
+    of the CIFs (``surv`` in the result holds the cumulative incidence here).
+
+    References
+    ----------
+    See the module docstring; Neumann A, Billionnet C. Covariate adjustment of cumulative
+    incidence functions for competing risks data using inverse probability of treatment
+    weighting. Comput Methods Programs Biomed 2016;129:63-70.
+    """
+    import pandas as pd
+
+    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
+        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
+    if not (0 < conf_level < 1):
+        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
+    at = np.asarray(list(times), dtype=float)
+    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
+        raise InputError("must be finite times >= 0", column="times")
+    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    if not isinstance(data, pd.DataFrame):
+        raise InputError("must be a pandas DataFrame", column="data")
+    if status not in data.columns:
+        raise InputError("does not exist in the data", column=status)
+    work = data.assign(__ev=(data[status] != cencode).astype(float).where(data[status].notna()))
+    sub, t, e, a, levels, n_drop = _prepare(work, time, "__ev", treatment, formula)
+    st = pd.to_numeric(sub[status], errors="coerce").to_numpy()
+    if np.isnan(st).any():
+        i = int(np.flatnonzero(np.isnan(st))[0])
+        raise InputError(f"value {sub[status].iloc[i]!r} is not a number", column=status)
+    if not np.any(st == cause):
+        raise InputError(f"cause {cause!r} does not occur", column=status)
+    if len(levels) != 2:
+        raise InputError(
+            f"IPTW curves need a binary treatment; found {len(levels)} levels: {levels}",
+            column=treatment,
+        )
+    Z, _ = _covariates(sub, formula)
+    est, steps, w = _iptw_cif_once(t, st, a, Z, at, cause, cencode)
+    rng = np.random.default_rng(seed)
+    reps = np.full((B, 2, at.size), np.nan)
+    n = t.size
+    for b in range(B):
+        idx = rng.integers(0, n, n)
+        if np.unique(a[idx]).size < 2:
+            continue
+        try:
+            reps[b] = _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0]
+        except (InputError, np.linalg.LinAlgError):
+            continue
+    ok = np.isfinite(reps).all(axis=(1, 2))
+    reps = reps[ok]
+    q = ((1 - conf_level) / 2, 1 - (1 - conf_level) / 2)
+    curves = []
+    for j, lev in enumerate(levels):
+        lo, hi = np.quantile(reps[:, j], q, axis=0)
+        curves.append(
+            {
+                "level": lev,
+                "time": at,
+                "surv": est[j],
+                "se": reps[:, j].std(axis=0, ddof=1),
+                "lower": lo,
+                "upper": hi,
+                "step_time": steps[j][0],
+                "step_surv": steps[j][1],
+            }
+        )
+    d_reps = reps[:, 1] - reps[:, 0]
+    se = d_reps.std(axis=0, ddof=1)
+    lo, hi = np.quantile(d_reps, q, axis=0)
+    diffs = tuple(
+        {
+            "level": levels[1],
+            "reference": levels[0],
+            "time": float(tv),
+            "estimate": float(est[1, i] - est[0, i]),
+            "se": float(se[i]),
+            "lower": float(lo[i]),
+            "upper": float(hi[i]),
+            "p": float(2 * norm.sf(abs(est[1, i] - est[0, i]) / se[i])) if se[i] > 0 else math.nan,
+        }
+        for i, tv in enumerate(at)
+    )
+    table = []
+    for j, lev in enumerate(levels):
+        tj, wj = t[a == j], w[a == j]
+        risk = tj[None, :] >= rt[:, None]
+        table.append(
+            {
+                "level": lev,
+                "time": rt,
+                "n_risk": risk.sum(axis=1).astype(float),
+                "n_risk_weighted": (risk * wj[None, :]).sum(axis=1),
+            }
+        )
+    return AdjustedCurves(
+        method="iptw",
+        description=(
+            f"inverse probability of treatment weighted cumulative incidence of cause {cause} "
+            "(weighted Aalen-Johansen; logistic propensity model, ATE weights)"
+        ),
+        treatment=treatment,
+        formula=formula,
+        levels=tuple(levels),
+        times=at,
+        curves=tuple(curves),
+        differences=diffs,
+        risk_table=tuple(table),
+        weighted_label="weighted number at risk: sum of the IPT weights of the subjects at risk",
+        ci_method=(
+            f"nonparametric bootstrap of the subjects ({int(ok.sum())} of {B} resamples "
+            f"usable, seed {seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; "
+            "the propensity model refitted in each resample"
+        ),
+        B=int(B),
+        seed=int(seed),
+        conf_level=float(conf_level),
+        n=int(n),
+        events=int((st == cause).sum()),
+        n_dropped_missing=n_drop,
+    )

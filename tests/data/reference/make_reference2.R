@@ -291,6 +291,23 @@ write_json_file(list(
   lung_sex_iptw = list(ps_call = ps_call, weights = "w = 1 / ps (sex 2), 1 / (1 - ps) (sex 1)",
                        r_call = iptw_call, strata = arr(as.character(iptw_s$strata)),
                        time = arr(iptw_s$time), surv = arr(iptw_s$surv))
+,
+  mgus2_sex_iptw_cif = local({
+    mg2 <- read.csv(file.path("data", "mgus2.csv"))
+    mg2 <- mg2[!is.na(mg2$hgb), ]
+    mg2$etime <- ifelse(mg2$pstat == 0, mg2$futime, mg2$ptime)
+    mg2$event <- ifelse(mg2$pstat == 0, 2 * mg2$death, 1)
+    mg2$male <- as.integer(mg2$sex == "M")
+    assign("mg2", mg2, envir = globalenv())
+    psc <- "glm(male ~ age + hgb, family = binomial, data = mg2)"
+    p2 <- fitted(ev(psc))
+    mg2$w <- ifelse(mg2$male == 1, 1 / p2, 1 / (1 - p2))
+    assign("mg2", mg2, envir = globalenv())
+    call <- "summary(survfit(Surv(etime, factor(event)) ~ male, data = mg2, weights = w), times = c(60, 120, 240))"
+    s2 <- ev(call)
+    list(ps_call = psc, r_call = call, strata = arr(as.character(s2$strata)),
+         time = arr(s2$time), states = arr(s2$states), pstate = rows(s2$pstate))
+  })
 ), "adjusted.json")
 
 cat("reference files written to", normalizePath(outdir), "\n")
