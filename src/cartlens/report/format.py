@@ -10,6 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+NOT_ESTIMABLE = "not estimable"
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
 
 class Formatter:
     """Formats numbers according to a study's ``[presentation]`` settings."""
@@ -56,11 +65,27 @@ class Formatter:
         return f"{p:.{self.p_decimals}f}"
 
     def ratio(self, est: Any, lo: Any, hi: Any) -> str:
-        if est is None:
-            return "-"
-        return f"{self.num(est, 2)} ({self.num(lo, 2)}-{self.num(hi, 2)})"
+        if not _finite(est):
+            return NOT_ESTIMABLE
+        return f"{self.num(est, 2)} ({self.interval(lo, hi, 2)})"
 
     def ci(self, lo: Any, hi: Any, scale: float = 100.0) -> str:
-        if lo is None or hi is None:
-            return "-"
-        return f"{scale * lo:.{self.decimals}f}-{scale * hi:.{self.decimals}f}"
+        """A proportion's interval in percent, ``"12.3, 45.6"`` (``"not estimable"``)."""
+        if not (_finite(lo) and _finite(hi)):
+            return NOT_ESTIMABLE
+        return f"{scale * lo:.{self.decimals}f}, {scale * hi:.{self.decimals}f}"
+
+    def interval(self, lo: Any, hi: Any, decimals: int | None = None, *, upper_nr=False) -> str:
+        """``"lo, hi"``; a missing limit is ``NR`` for a median's upper limit (not reached)
+        and makes the interval "not estimable" otherwise - never a bare dash pair."""
+        if upper_nr:
+            if not _finite(lo):
+                return "NR" if not _finite(hi) else f"NR, {self.num(hi, decimals)}"
+            return f"{self.num(lo, decimals)}, {self.num(hi, decimals) if _finite(hi) else 'NR'}"
+        if not (_finite(lo) and _finite(hi)):
+            return NOT_ESTIMABLE
+        return f"{self.num(lo, decimals)}, {self.num(hi, decimals)}"
+
+    def estimate(self, v: Any, decimals: int | None = None) -> str:
+        """A ratio or other estimate; infinite or missing is "not estimable"."""
+        return self.num(v, decimals) if _finite(v) else NOT_ESTIMABLE

@@ -10,34 +10,87 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-_CI = {
-    "clopper-pearson": "exact Clopper-Pearson",
-    "wilson": "Wilson score",
-    "wilson-cc": "Wilson score with continuity correction",
-}
+def analysis_methods(study: dict, analyses: list) -> str:
+    """One sentence per analysis type the run used (in order of first use), from its renderer."""
+    from cartlens.report.analyses import RENDERERS, RenderContext
+    from cartlens.report.format import Formatter
+
+    ok = [a for a in analyses if a.status == "ok"]
+    r = RenderContext(fmt=Formatter(study["presentation"]), figs=None, study=study, cohorts={})
+    by_type: dict[str, list] = {}
+    for a in ok:
+        by_type.setdefault(a.type, []).append(a)
+    out = []
+    for typ, group in by_type.items():
+        rend = RENDERERS[typ]
+        s = rend.methods(group, r) if rend.methods is not None else ""
+        if s:
+            out.append(s)
+    return " ".join(out)
+
+
+RESPONSE_COLUMNS = {"cr", "best_response", "response_evaluable", "nonresponse", "mrd_negative_cr"}
+
+
+def _used(study: dict, analyses: list) -> set[str]:
+    """Columns the study's analyses and cohort filters read."""
+    cols = {c for a in analyses for c in getattr(a, "columns", ())}
+    for c in (study.get("cohorts") or {}).values():
+        cols |= set((c.get("where") or {}).keys())
+    # a derived variable reads its sources
+    for name, v in (study.get("variables") or {}).items():
+        if name in cols:
+            if v.get("cut"):
+                cols.add(v["cut"]["column"])
+    return cols
 
 
 def methods_text(study: dict, analyses: list, software: str) -> list[str]:
-    """Paragraphs of the methods section (plain text) for the study dict and its analyses."""
+    """Paragraphs of the methods section (plain text): only what the study's analyses used."""
     pres = study["presentation"]
     ep = study["endpoints"]
-    lo = max(0, ep["response_day"] - ep["response_tolerance"])
-    hi = ep["response_day"] + ep["response_tolerance"]
-    responders = ["CR", "CRi"] if ep["cri_counts_as_cr"] else ["CR"]
+    used = _used(study, analyses)
+    paras = []
+    first = ""
+    if used & RESPONSE_COLUMNS:
+        lo = max(0, ep["response_day"] - ep["response_tolerance"])
+        hi = ep["response_day"] + ep["response_tolerance"]
+        responders = ["CR", "CRi"] if ep["cri_counts_as_cr"] else ["CR"]
+        first += (
+            f"Response was the best disease status assessed between day {lo} and day {hi} after "
+            f"each infusion (day {ep['response_day']} +/- {ep['response_tolerance']}); "
+            f"{_join(responders)} counted as complete remission (CR)"
+            + (" only when MRD-negative" if ep.get("require_mrd_negative") else "")
+            + ". Infusions without an assessment in that window were not evaluable. "
+        )
+    if any(c.startswith(("crs_", "icans_")) for c in used):
+        first += (
+            f"Cytokine release syndrome (CRS) and neurotoxicity (ICANS) were graded by the "
+            f"{ep['grading']} consensus criteria (grade source: "
+            f"{ep['grade_source'].replace('_', ' ')}); severe means grade >= "
+            f"{ep['severe_grade']}; the worst grade per infusion was analysed."
+        )
+    if first:
+        paras.append(first.strip())
+    endpoints = [e for e in ("os", "pfs", "efs", "rfs", "dor", "crisk") if f"{e}_days" in used]
+    if endpoints:
+        paras.append(_time_to_event(ep, pres, endpoints))
+    s = analysis_methods(study, analyses)
+    if s:
+        paras.append(s)
+    thr = int(pres.get("small_cell_threshold", 0))
+    paras.append(
+        f"All statistics were computed with {software} (Python), whose estimators are tested "
+        "against R's survival and stats packages. P values are two-sided"
+        + (f"; counts below {thr} are suppressed in tables" if thr else "")
+        + "."
+    )
+    return paras
+
+
+def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
     relapse_types = ["morphologic", "extramedullary"] + (
         ["MRD"] if ep["mrd_relapse_is_event"] else []
-    )
-    types = {a.type for a in analyses if a.status == "ok"}
-    paras = []
-    paras.append(
-        f"Response was the best disease status assessed between day {lo} and day {hi} after "
-        f"each infusion (day {ep['response_day']} +/- {ep['response_tolerance']}); "
-        f"{_join(responders)} counted as complete remission (CR)"
-        + (" only when MRD-negative" if ep.get("require_mrd_negative") else "")
-        + ". Infusions without an assessment in that window were not evaluable. Cytokine "
-        f"release syndrome (CRS) and neurotoxicity (ICANS) were graded by the {ep['grading']} "
-        f"consensus criteria (grade source: {ep['grade_source'].replace('_', ' ')}); severe "
-        f"means grade >= {ep['severe_grade']}; the worst grade per infusion was analysed."
     )
     nonresp = {
         "not_event": "a non-responder's event is the documented progression",
@@ -53,78 +106,43 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
         )
         if ep.get(flag)
     ]
-    paras.append(
-        "Time origin was the infusion analysed (for salvage comparisons, the start of the "
-        "salvage treatment). Overall survival (OS) counted deaths from any cause and was censored "
-        "at the last contact"
-        + ("" if ep.get("censor_os") else ", never at transplant")
-        + ". Progression-free survival (PFS) counted "
-        f"{_join(relapse_types)} relapse, progression or death, whichever came first ({nonresp})"
-        + (f", censored at {_join(censor)}" if censor else "")
-        + f". Times are reported in {pres['time_unit']}"
-        + (f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else "")
-        + "."
-    )
-    tests = []
-    for a in analyses:
-        if a.type == "compare_proportions" and a.status == "ok":
-            tests.append(a.details.get("method", ""))
-    tests = list(dict.fromkeys(t for t in tests if t))
+    cens = f", censored at {_join(censor)}" if censor else ""
     s = (
-        f"Proportions are given with {_CI.get(pres['ci_method'], pres['ci_method'])} "
-        f"{100 * pres['conf_level']:.0f}% confidence intervals. "
+        "Time origin was the infusion analysed (for salvage comparisons, the start of the "
+        "salvage treatment)."
     )
-    if tests:
+    if "os" in endpoints:
         s += (
-            f"Proportions were compared between infusions with {_join(tests)}, as in the "
-            "published study, which treats CART1 and CART2 as independent groups; because every "
-            "CART2 patient also had CART1, the paired comparison (McNemar's test on the "
-            "patients with both) is reported as well, with Fisher's exact test for reference. "
+            " Overall survival (OS) counted deaths from any cause and was censored at the last "
+            "contact" + ("" if ep.get("censor_os") else ", never at transplant") + "."
         )
-    if "descriptive" in types:
+    if "pfs" in endpoints:
         s += (
-            "Baseline characteristics are medians (interquartile range) compared with the "
-            "Wilcoxon rank-sum test, and counts (%) compared with Pearson's chi-square test "
-            "(Fisher's exact test for 2x2 tables with an expected count below 5). "
+            f" Progression-free survival (PFS) counted {_join(relapse_types)} relapse, "
+            f"progression or death, whichever came first ({nonresp}){cens}."
         )
-    paras.append(s)
-    s = ""
-    if "km" in types:
+    if "efs" in endpoints:
+        efs = "day 0" if ep.get("efs_nonresponse", "time_zero") == "time_zero" else "the assessment"
         s += (
-            f"Survival was estimated by the Kaplan-Meier method with {pres['km_conf_type']}-"
-            "transformed pointwise confidence intervals (Greenwood variance); medians follow R's "
-            "survfit rule and 'NR' means not reached. Groups were compared with the log-rank "
-            "test. "
+            " Event-free survival (EFS) counted relapse, progression or death, with "
+            f"non-response as an event at {efs}{cens}."
         )
-    if "cox" in types:
-        s += "Hazard ratios come from Cox proportional-hazards models (Efron ties). "
-    if "logistic" in types:
-        firth = any(
-            getattr(a, "details", {}).get("firth") for a in analyses if a.type == "logistic"
-        )
+    if "rfs" in endpoints:
         s += (
-            "Odds ratios for response come from "
-            + ("Firth's penalised-likelihood " if firth else "")
-            + "logistic regression, univariable and multivariable. "
+            " Relapse-free survival (RFS) started at the infusion of responders (CR) and "
+            f"counted relapse or death{cens}."
         )
-    if "time_dependent" in types:
+    if "dor" in endpoints:
         s += (
-            "Because allo-HSCT happens after the time origin, its association with survival was "
-            "also estimated without immortal-time bias: with HSCT as a time-dependent covariate "
-            "in a Cox model, and by a landmark analysis. "
+            " Duration of remission (DOR) ran from the first qualifying remission to relapse "
+            f"or death{cens}."
         )
-    if "adjusted" in types:
+    if "crisk" in endpoints:
         s += (
-            "Adjusted comparisons used stabilised inverse-probability-of-treatment weights from "
-            "a Firth logistic propensity model with a weighted Cox model (robust variance). "
+            " For competing risks, relapse or progression and death without prior relapse "
+            "(non-relapse mortality) were competing events."
         )
-    if s:
-        paras.append(s.strip())
-    thr = int(pres.get("small_cell_threshold", 0))
-    paras.append(
-        f"All statistics were computed with {software} (Python), whose estimators are tested "
-        "against R's survival and stats packages. P values are two-sided"
-        + (f"; counts below {thr} are suppressed in tables" if thr else "")
-        + "."
+    s += f" Times are reported in {pres['time_unit']}" + (
+        f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else ""
     )
-    return paras
+    return s + "."

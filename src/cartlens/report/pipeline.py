@@ -2,10 +2,10 @@
 
 ``run_to_directory`` validates the study file, reads the registry (a cartlens store, or a
 folder of entity CSV files that is validated first), runs the study, and writes
-``results.json``, ``report.html`` and ``figures/`` into the output folder (a CSV folder is
-imported into a temporary store, which validates it with the registry's rules). Everything is
-written to a temporary folder beside the target and moved into place only when all of it
-succeeded, so a failed run leaves no partial output behind.
+``results.json``, ``report.html``, ``report.docx``, ``tables/`` (CSV) and ``figures/`` into
+the output folder (a CSV folder is imported into a temporary store, which validates it with
+the registry's rules). Everything is written to a temporary folder beside the target and
+moved into place only when all of it succeeded, so a failed run leaves no partial output behind.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run_to_directory(
 
         write_report(run, tmp, png=png)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("results.json", "report.html", "figures"):
+        for name in ("results.json", "report.html", "report.docx", "tables", "figures"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)

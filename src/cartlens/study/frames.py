@@ -218,6 +218,11 @@ def build_frames(
         df[f"{e}_days"] = pd.to_numeric(d[f"{e}_days"], errors="coerce").to_numpy()
         df[f"{e}_event"] = pd.to_numeric(d[f"{e}_event"], errors="coerce").astype(int).to_numpy()
         df[f"{e}_months"] = df[f"{e}_days"] / month_days
+    # every other column of the derive layer's table, under its own name (disease, target
+    # antigen, bridging therapy, cause of death, EFS/RFS/DOR, ...)
+    for col in d.columns:
+        if col not in df.columns:
+            df[col] = d[col].to_numpy()
     salvage = _salvage_frame(tables, df, ep, month_days)
     return {"infusions": df.reset_index(drop=True), "salvage": salvage.reset_index(drop=True)}
 
@@ -249,6 +254,21 @@ def _by_patient(df: pd.DataFrame) -> dict:
     if df.empty or "patient_id" not in df:
         return {}
     return {k: g for k, g in df.groupby("patient_id", sort=False)}
+
+
+#: patient-level columns of the CART1 row carried into the salvage frame
+_SALVAGE_FROM_CART1 = (
+    "disease",
+    "disease_subtype",
+    "cytogenetic_risk",
+    "tp53_mutated",
+    "kmt2a_rearranged",
+    "product",
+    "target_antigen",
+    "prior_allo_hsct",
+    "death_cause",
+    "death_date",
+)
 
 
 def _salvage_frame(
@@ -296,6 +316,9 @@ def _salvage_frame(
             "last_contact_date": c1["last_contact_date"],
             "dead": c1["dead"],
         }
+        for col in _SALVAGE_FROM_CART1:
+            if col in c1.index and col not in row:
+                row[col] = c1[col]
         th = ther[ther["start_date"] >= r["relapse_date"]] if not ther.empty else ther
         c2 = cart2.loc[pid] if pid in cart2.index else None
         if c2 is not None and c2["infusion_date"] >= r["relapse_date"]:

@@ -13,47 +13,32 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from cartlens.derive.settings import EndpointRules
-from cartlens.errors import InputError
+from cartlens.study.analyses import REGISTRY
+from cartlens.study.analyses.adjusted import AdjustedComparison
+from cartlens.study.analyses.base import AnalysisSpec, Condition, Scalar, SpecError, _Model
+from cartlens.study.analyses.compare_proportions import CompareProportions
+from cartlens.study.analyses.competing_risks import CompetingRisksAnalysis
+from cartlens.study.analyses.cox import CoxAnalysis
+from cartlens.study.analyses.descriptive import DescriptiveAnalysis
+from cartlens.study.analyses.grade_distribution import GradeDistribution
+from cartlens.study.analyses.km import KMAnalysis
+from cartlens.study.analyses.logistic import LogisticAnalysis
+from cartlens.study.analyses.paired_proportions import PairedProportions
+from cartlens.study.analyses.proportion import ProportionAnalysis
+from cartlens.study.analyses.swimmer import SwimmerAnalysis
+from cartlens.study.analyses.time_dependent import TimeDependentAnalysis
+from cartlens.study.variables import Variable
 
 #: The bundled reference study (Xu et al. 2023, run on the demo registry).
 REFERENCE_STUDY = Path(__file__).parent / "reference_study.toml"
 
 FRAMES = ("infusions", "salvage")
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "not_null")
-
-
-class SpecError(InputError):
-    """A study file that cannot be used; names the key (dotted path) and its line."""
-
-    def __init__(self, message: str, *, key: str | None = None, line: int | None = None):
-        self.key = key
-        self.line = line
-        where = ""
-        if key:
-            where = f"key '{key}'"
-            if line:
-                where += f" (line {line})"
-            where += ": "
-        super().__init__(f"study file: {where}{message}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Scalar = str | int | float | bool
-
-
-class Condition(_Model):
-    """One comparison ``column <op> value``."""
-
-    op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "not_null"] = "=="
-    value: Scalar | list[Scalar] | None = None
 
 
 class StudyInfo(_Model):
@@ -99,6 +84,13 @@ class Endpoints(EndpointRules):
         return DeriveSettings(**fields, month_days=month_days)
 
 
+class Section(_Model):
+    """A report section: its heading and an optional introductory paragraph."""
+
+    title: str
+    text: str = ""
+
+
 class Cohort(_Model):
     """Rows of a derived frame that meet every condition (and those of ``parent``)."""
 
@@ -109,130 +101,9 @@ class Cohort(_Model):
     where: dict[str, Scalar | list[Scalar] | Condition] = Field(default_factory=dict)
 
 
-class _Analysis(_Model):
-    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    title: str = ""
-    section: str = ""
-
-
-class DescriptiveAnalysis(_Analysis):
-    type: Literal["descriptive"]
-    cohort: str
-    by: str | None = None
-    variables: list[str]
-    categorical: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-class ProportionAnalysis(_Analysis):
-    type: Literal["proportion"]
-    cohorts: list[str] = Field(min_length=1)
-    outcome: str
-
-
-class CompareProportions(_Analysis):
-    type: Literal["compare_proportions"]
-    cohorts: tuple[str, str]
-    outcome: str
-    test: Literal["chisq", "fisher", "auto"] = "chisq"
-    correct: bool = False
-
-
-class PairedProportions(_Analysis):
-    type: Literal["paired_proportions"]
-    cohorts: tuple[str, str]
-    outcome: str
-    pair_by: str = "patient_id"
-    exact: bool = True
-
-
-class GradeDistribution(_Analysis):
-    type: Literal["grade_distribution"]
-    cohorts: list[str] = Field(min_length=1)
-    toxicity: Literal["crs", "icans"]
-    max_grade: int = Field(5, ge=1, le=5)
-
-
-class KMAnalysis(_Analysis):
-    type: Literal["km"]
-    cohort: str
-    endpoint: Literal["pfs", "os"]
-    by: str | None = None
-    groups: list[Scalar] | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    logrank_pairs: list[tuple[Scalar, Scalar]] = Field(default_factory=list)
-
-
-class CoxAnalysis(_Analysis):
-    type: Literal["cox"]
-    cohort: str
-    endpoint: Literal["pfs", "os"]
-    covariates: list[str] = Field(min_length=1)
-    univariable: bool = True
-    multivariable: bool = True
-    firth: bool = False
-    ties: Literal["efron", "breslow"] = "efron"
-
-
-class LogisticAnalysis(_Analysis):
-    type: Literal["logistic"]
-    cohort: str
-    outcome: str
-    covariates: list[str] = Field(min_length=1)
-    univariable: bool = True
-    multivariable: bool = True
-    firth: bool = True
-
-
-class CompetingRisksAnalysis(_Analysis):
-    """Cumulative incidence of relapse and of non-relapse mortality (competing events)."""
-
-    type: Literal["competing_risks"]
-    cohort: str
-    by: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    times: list[float] = Field(default_factory=lambda: [6.0, 12.0])
-
-
-class SwimmerAnalysis(_Analysis):
-    type: Literal["swimmer"]
-    cohort: str
-
-
-class TimeDependentAnalysis(_Analysis):
-    """Exposure dated after time zero: landmark and time-dependent Cox (immortal-time safe)."""
-
-    type: Literal["time_dependent"]
-    cohort: str
-    endpoint: Literal["pfs", "os"] = "os"
-    exposure_day: str
-    landmark_days: float = Field(180, gt=0)
-
-
-class AdjustedComparison(_Analysis):
-    type: Literal["adjusted"]
-    cohort: str
-    treatment: str
-    treated: Scalar
-    control: Scalar
-    endpoint: Literal["pfs", "os"] = "os"
-    method: Literal["restriction", "multivariable", "iptw", "matching"] = "iptw"
-    covariates: list[str] = Field(default_factory=list)
-
-
+#: one ``[[analyses]]`` entry: the union of every registered analysis type's spec model
 Analysis = Annotated[
-    DescriptiveAnalysis
-    | ProportionAnalysis
-    | CompareProportions
-    | PairedProportions
-    | GradeDistribution
-    | KMAnalysis
-    | CoxAnalysis
-    | LogisticAnalysis
-    | SwimmerAnalysis
-    | CompetingRisksAnalysis
-    | TimeDependentAnalysis
-    | AdjustedComparison,
+    Union[tuple(t.spec for t in REGISTRY.values())],  # noqa: UP007 - built at run time
     Field(discriminator="type"),
 ]
 
@@ -252,17 +123,32 @@ class Study(_Model):
     study: StudyInfo
     presentation: Presentation = Presentation()
     endpoints: Endpoints = Endpoints()
+    variables: dict[str, Variable] = Field(default_factory=dict)
     cohorts: dict[str, Cohort] = Field(min_length=1)
     analyses: list[Analysis] = Field(min_length=1)
     replication: dict[str, ReplicationTarget] = Field(default_factory=dict)
+    #: report sections in the order given; an analysis names one with ``section``
+    sections: dict[str, Section] = Field(default_factory=dict)
 
-    @field_validator("cohorts")
+    @field_validator("cohorts", "variables", "sections")
     @classmethod
-    def _names(cls, v: dict[str, Cohort]) -> dict[str, Cohort]:
+    def _names(cls, v: dict, info) -> dict:
         for name in v:
             if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", name):
-                raise ValueError(f"cohort name '{name}' must be letters, digits and _")
+                what = info.field_name[:-1]
+                raise ValueError(f"{what} name '{name}' must be letters, digits and _")
         return v
+
+    def variable(self, name: str) -> Variable:
+        """The declared variable, else an empty description (type inferred from the data)."""
+        return self.variables.get(name) or Variable()
+
+    def variable_label(self, name: str) -> str:
+        """The variable's label with its unit (``Age, years``), else the column name."""
+        v = self.variables.get(name)
+        if v is None or not v.label:
+            return name
+        return f"{v.label}, {v.unit}" if v.unit else v.label
 
     @model_validator(mode="after")
     def _references(self) -> Study:
@@ -283,11 +169,16 @@ class Study(_Model):
             if a.id in seen:
                 raise _RefError(f"analyses[{i}].id", f"duplicate analysis id '{a.id}'")
             seen.add(a.id)
-            names = [a.cohort] if hasattr(a, "cohort") else list(getattr(a, "cohorts", []))
-            for n in names:
+            for n in a.cohort_names():
                 if n not in self.cohorts:
-                    field = "cohort" if hasattr(a, "cohort") else "cohorts"
-                    raise _RefError(f"analyses[{i}].{field}", f"unknown cohort '{n}'")
+                    raise _RefError(f"analyses[{i}].{a.cohort_field}", f"unknown cohort '{n}'")
+        if self.sections:
+            for i, a in enumerate(self.analyses):
+                if a.section and a.section not in self.sections:
+                    raise _RefError(
+                        f"analyses[{i}].section",
+                        f"unknown section '{a.section}' (sections: {', '.join(self.sections)})",
+                    )
         for key, t in self.replication.items():
             if t.analysis not in seen:
                 raise _RefError(
@@ -445,3 +336,29 @@ def load_study(path: str | Path) -> Study:
     if not p.exists():
         raise SpecError(f"study file '{p}' does not exist")
     return parse_study(p.read_text(encoding="utf-8"), source=str(p))
+
+
+__all__ = [
+    "REFERENCE_STUDY",
+    "AdjustedComparison",
+    "Analysis",
+    "AnalysisSpec",
+    "CompareProportions",
+    "CompetingRisksAnalysis",
+    "Condition",
+    "CoxAnalysis",
+    "DescriptiveAnalysis",
+    "GradeDistribution",
+    "KMAnalysis",
+    "LogisticAnalysis",
+    "PairedProportions",
+    "ProportionAnalysis",
+    "Scalar",
+    "SpecError",
+    "Study",
+    "SwimmerAnalysis",
+    "TimeDependentAnalysis",
+    "key_lines",
+    "load_study",
+    "parse_study",
+]

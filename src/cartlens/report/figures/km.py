@@ -14,6 +14,37 @@ def _fmt(v: float | None, decimals: int) -> str:
     return "NR" if v is None or not math.isfinite(v) else f"{v:.{decimals}f}"
 
 
+def _empty_corner(curves, xmax: float) -> tuple[float, float, str, str]:
+    """Axes position of the corner (lower left, upper right, lower right) with the fewest
+    curve points, for the test results."""
+    xs = np.linspace(0, xmax, 120)
+    pts = []
+    for c in curves:
+        t = np.r_[0.0, np.asarray(c.time, dtype=float)]
+        s = np.r_[1.0, np.asarray(c.surv, dtype=float)]
+        i = np.searchsorted(t, xs, side="right") - 1
+        keep = xs <= (t[-1] if len(t) else 0)
+        pts.append(np.column_stack([xs[keep] / xmax, s[i[keep]] / 1.03]))
+    p = np.vstack(pts) if pts else np.zeros((0, 2))
+    corners = [
+        ((0.02, 0.03, "left", "bottom"), (0.0, 0.45, 0.0, 0.28)),
+        ((0.98, 0.97, "right", "top"), (0.55, 1.0, 0.72, 1.0)),
+        ((0.98, 0.03, "right", "bottom"), (0.55, 1.0, 0.0, 0.28)),
+    ]
+    best = min(
+        corners,
+        key=lambda c: int(
+            np.sum(
+                (p[:, 0] >= c[1][0])
+                & (p[:, 0] <= c[1][1])
+                & (p[:, 1] >= c[1][2])
+                & (p[:, 1] <= c[1][3])
+            )
+        ),
+    )
+    return best[0]
+
+
 def km_figure(
     km,
     curves: Sequence[dict],
@@ -25,6 +56,7 @@ def km_figure(
     pvalues: Sequence[str] = (),
     decimals: int = 1,
     count_format=str,
+    cumulative_events: bool = False,
 ):
     """Kaplan-Meier figure from a :class:`~cartlens.stats.km.KMResult`.
 
@@ -39,17 +71,30 @@ def km_figure(
         Lines of test results printed in the plot (e.g. ``"log-rank P = 0.014"``).
     count_format : callable
         Formats counts (n, numbers at risk), e.g. with small-cell suppression.
+    cumulative_events : bool
+        Add a second table with the cumulative number of events (``events_at`` per curve).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
 
     apply_style()
     k = len(km.curves)
-    fig = plt.figure(figsize=(6.4, 4.2 + 0.22 * k))
-    gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.45 + 0.25 * k], hspace=0.32)
+    tables = [("Number at risk", "at_risk")]
+    if cumulative_events:
+        tables.append(("Cumulative events", "events_at"))
+    labels = [str(info["label"]) for info in curves]
+    longest = max((len(s) for s in labels), default=4)
+    left = min(0.45, max(0.11, 0.04 + 0.0095 * longest))
+    rows_guess = k if k > 2 else 1
+    fig = plt.figure(figsize=(6.9, 4.0 + 0.22 * k * len(tables) + 0.18 * rows_guess))
+    ratios = [4.0] + [0.45 + 0.22 * k] * len(tables)
+    gs = fig.add_gridspec(1 + len(tables), 1, height_ratios=ratios, hspace=0.34)
     ax = fig.add_subplot(gs[0])
-    tab = fig.add_subplot(gs[1], sharex=ax)
+    tabs = [fig.add_subplot(gs[i + 1], sharex=ax) for i in range(len(tables))]
     tmax = max(float(np.max(c.time)) if len(c.time) else 0.0 for c in km.curves)
-    xmax = max([t for t in risk_times if t <= tmax * 1.05] + [tmax]) * 1.02
+    ticks = [float(x) for x in risk_times]
+    end = max([tmax] + ticks)
+    xmax = end * 1.02 if end > 0 else 1.0
     for i, (c, info) in enumerate(zip(km.curves, curves)):
         col = color(i)
         t = np.r_[0.0, np.asarray(c.time, dtype=float)]
@@ -59,7 +104,7 @@ def km_figure(
         n_text = count_format(int(c.n))
         label = f"{info['label']} (n={n_text}, median {_fmt(info.get('median'), decimals)})"
         ax.step(t, s, where="post", color=col, lw=1.6, label=label)
-        ax.fill_between(t, lo, hi, step="post", color=col, alpha=0.15, lw=0)
+        ax.fill_between(t, lo, hi, step="post", color=col, alpha=0.12, lw=0)
         cens = np.asarray(c.n_censor) > 0
         ax.plot(
             np.asarray(c.time)[cens],
@@ -78,24 +123,60 @@ def km_figure(
     ax.set_xlim(0, xmax)
     ax.set_ylabel(f"{endpoint} probability")
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    # the legend above the panel, outside the curves (survminer's legend = "top")
+    handles, leg_labels = ax.get_legend_handles_labels()
+    ncol = 2 if k > 1 and max(len(s) for s in leg_labels) <= 40 else 1
+    n_leg_rows = math.ceil(k / ncol)
+    title_h = 0.05 if title else 0.0
+    fig.legend(
+        handles,
+        leg_labels,
+        loc="upper left",
+        bbox_to_anchor=(0.01, 0.995 - title_h),
+        ncol=ncol,
+        frameon=False,
+        fontsize=8,
+    )
     if title:
-        ax.set_title(title, loc="left")
-    ax.legend(loc="upper right")
+        fig.suptitle(title, x=0.01, y=0.995, ha="left", va="top", fontsize=10)
     if pvalues:
-        ax.text(0.02, 0.04, "\n".join(pvalues), transform=ax.transAxes, fontsize=8, va="bottom")
+        x, y, ha, va = _empty_corner(km.curves, xmax)
+        ax.text(
+            x,
+            y,
+            "\n".join(pvalues),
+            transform=ax.transAxes,
+            fontsize=8,
+            va=va,
+            ha=ha,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
+        )
     plt.setp(ax.get_xticklabels(), visible=True)
-    ax.set_xticks([t for t in risk_times if t <= xmax])
+    ax.set_xticks([x for x in ticks if x <= xmax])
     ax.set_xlabel(f"Time ({time_unit})")
-    # number at risk
-    tab.set_ylim(-0.5, k - 0.5)
-    tab.invert_yaxis()
-    tab.axis("off")
-    tab.set_title("Number at risk", loc="left", fontsize=8, pad=2)
-    for i, info in enumerate(curves):
-        for x, n in zip(risk_times, info.get("at_risk", [])):
-            if x <= xmax:
-                tab.text(
-                    x, i, count_format(n), ha="center", va="center", fontsize=8, color=color(i)
-                )
-    fig.subplots_adjust(left=0.11, right=0.97, top=0.93, bottom=0.06)
+    for tab, (heading, key) in zip(tabs, tables):
+        tab.set_ylim(-0.5, k - 0.5)
+        tab.invert_yaxis()
+        tab.axis("off")
+        tab.set_title(heading, loc="left", fontsize=8, pad=2)
+        names = blended_transform_factory(fig.transFigure, tab.transData)
+        for i, info in enumerate(curves):
+            tab.text(
+                0.01,
+                i,
+                labels[i],
+                transform=names,
+                ha="left",
+                va="center",
+                fontsize=8,
+                color=color(i),
+            )
+            for x, n in zip(ticks, info.get(key, [])):
+                if x <= xmax:
+                    tab.text(
+                        x, i, count_format(n), ha="center", va="center", fontsize=8, color=color(i)
+                    )
+    height = fig.get_size_inches()[1]
+    top = 0.99 - title_h - (0.2 * n_leg_rows + 0.08) / height
+    fig.subplots_adjust(left=left, right=0.97, top=top, bottom=0.05)
     return fig

@@ -22,7 +22,12 @@ def grade_bar_figure(rows: Sequence[dict], *, title: str = "", toxicity: str = "
     left = np.zeros(len(rows))
     for g in range(1, 6):
         pct = np.array(
-            [100 * int(r["counts"].get(str(g), r["counts"].get(g, 0))) / r["n"] for r in rows]
+            [
+                100 * int(r["counts"].get(str(g), r["counts"].get(g, 0))) / r["n"]
+                if r["n"]
+                else 0.0
+                for r in rows
+            ]
         )
         if not pct.any():
             continue

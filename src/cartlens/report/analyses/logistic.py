@@ -1,0 +1,22 @@
+"""Rendering of the ``logistic`` analysis: regression table, forest plot, methods sentence."""
+
+from __future__ import annotations
+
+from cartlens.report.analyses.base import RenderContext, register
+from cartlens.report.analyses.model_table import render_model
+
+
+def render(a, rc: RenderContext) -> None:
+    render_model(a, rc, "or")
+
+
+def methods(analyses: list, rc: RenderContext) -> str:
+    firth = any(a.details.get("firth") for a in analyses)
+    return (
+        "Odds ratios come from "
+        + ("Firth's penalised-likelihood " if firth else "")
+        + "logistic regression, univariable and multivariable."
+    )
+
+
+register("logistic", methods=methods, section="risk", render=render)
