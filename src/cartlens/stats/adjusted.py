@@ -113,7 +113,10 @@ def _prepare(data, time, event, treatment, formula):
     kept = data[cols].notna().all(axis=1).to_numpy()
     sub = data.loc[kept].reset_index(drop=True)
     if len(sub) < 2:
-        raise InputError("fewer than 2 complete rows", column=treatment)
+        raise InputError(
+            f"fewer than 2 complete rows ({len(sub)}) are left after dropping missing values",
+            column=treatment,
+        )
     from cartlens.stats._surv import check_survival_input
 
     t, e, _, _ = check_survival_input(
@@ -244,6 +247,8 @@ def adjusted_survival(
         raise InputError("must be finite times >= 0", column="times")
     rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
     sub, t, e, a, levels, n_drop = _prepare(data, time, event, treatment, formula)
+    if e.sum() == 0:
+        raise InputError("has no events: survival curves cannot be adjusted", column=event)
     k = len(levels)
     if method == "iptw" and k != 2:
         raise InputError(
@@ -280,6 +285,12 @@ def adjusted_survival(
         except (InputError, np.linalg.LinAlgError, FloatingPointError):
             continue
     ok = np.isfinite(reps).all(axis=(1, 2))
+    if ok.sum() < 2:
+        raise InputError(
+            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed (too few "
+            "events or subjects per level for the bootstrap)",
+            column=treatment,
+        )
     reps = reps[ok]
     alpha = 1 - conf_level
     q = (alpha / 2, 1 - alpha / 2)
@@ -461,6 +472,10 @@ def adjusted_cif(
         except (InputError, np.linalg.LinAlgError):
             continue
     ok = np.isfinite(reps).all(axis=(1, 2))
+    if ok.sum() < 2:
+        raise InputError(
+            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed", column=treatment
+        )
     reps = reps[ok]
     q = ((1 - conf_level) / 2, 1 - (1 - conf_level) / 2)
     curves = []

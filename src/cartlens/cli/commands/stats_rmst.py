@@ -299,6 +299,18 @@ def mi(
                 raise InputError(f"--model {model} needs --time and --event")
             rhs, outcome = formula, [time, event]
         require_columns(df, outcome, data)
+        for c in outcome if model != "logistic" else ():
+            df[c] = numeric_column(df, c)
+        if model != "logistic":
+            import numpy as np
+
+            tv = df[time].to_numpy(dtype=float)
+            bad = ~np.isnan(tv) & (~np.isfinite(tv) | (tv < 0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputError(
+                    f"value {tv[i]:g} in data row {i + 1} is not a finite time >= 0", column=time
+                )
         _, used = _prepare_formula(rhs, [str(c) for c in df.columns])
         cols = list(dict.fromkeys([*outcome, *used]))
         for c in outcome:
