@@ -910,7 +910,6 @@ def _api_cases():
     from cartlens.stats.tables import fisher_test
     from cartlens.stats.weighting import iptw_weights
 
-    rxc = [[1, 2, 3], [3, 2, 1]]
     t = np.array([3, 6, 9, 9, 12, 15, 15, 18, 21, 21, 24, 27.0])
     e = np.array([0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1])
     g = np.arange(12) % 2
