@@ -632,6 +632,8 @@ OPTION_ERRORS = [
     ("match", ["--scale", "foo"], "scale"),
     ("match", ["--m-order", "foo"], "m_order"),
     ("match", ["--exact", "no_such_col"], "no_such_col"),
+    ("match", ["--ties", "foo"], "ties"),
+    ("match", ["--ties", "matchit", "--replace"], "ties"),
     ("fisher", ["--alternative", "foo"], "alternative"),
     ("fisher", ["--B", "0"], "--B"),
     ("fisher", ["--conf-level", "2"], "--conf-level"),

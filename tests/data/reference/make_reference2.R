@@ -310,4 +310,34 @@ write_json_file(list(
   })
 ), "adjusted.json")
 
+# ------------------------------------------------------------------------------------------
+# MatchIt's tie-breaking: nearest-neighbour matching on a distance with many ties. The
+# distance is a whole-number score: MatchIt 4.5.1's matcher compares distances with C's
+# integer abs() (the cause of its ignored calipers, MatchIt issue #163), which is exact only
+# for whole numbers, so its intended rule is what these matches show. cartlens gets
+# score / 64 (exact in binary) as its "ps".
+# ------------------------------------------------------------------------------------------
+
+suppressPackageStartupMessages(library(MatchIt))
+set.seed(7)
+ties_df <- data.frame(id = 1:60, score = rep(c(0, 2, 3, 5), 15) + rep(c(0, 1), 30),
+                      treat = as.integer(runif(60) < rep(c(0.2, 0.4, 0.5, 0.6), 15)))
+write.csv(ties_df, file.path(outdir, "data", "matchit_ties.csv"), row.names = FALSE)
+ties_block <- function(ratio, m.order) {
+  call <- sprintf(paste0("matchit(treat ~ score, data = ties_df, method = \"nearest\", ",
+                         "distance = ties_df$score, ratio = %d, m.order = \"%s\")"), ratio, m.order)
+  m <- suppressWarnings(ev(call))
+  mm <- m$match.matrix
+  list(r_call = call, treated_rows = arr(as.integer(rownames(mm))),
+       match_matrix = rows(matrix(as.integer(mm), nrow = nrow(mm))))
+}
+write_json_file(list(
+  r_versions = r_versions(c("MatchIt", "jsonlite")),
+  data = "data/matchit_ties.csv (row numbers = id; the whole-number score ties heavily)",
+  note = "match_matrix[i] = the control row(s) matched to treated row treated_rows[i]; null = none",
+  largest_1 = ties_block(1L, "largest"),
+  smallest_1 = ties_block(1L, "smallest"),
+  data_2 = ties_block(2L, "data")
+), "matchit_ties.json")
+
 cat("reference files written to", normalizePath(outdir), "\n")
