@@ -107,3 +107,36 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
                 forest, measure=meas, model=model
             ),
         )
+
+
+def missing_sentence(analyses: list) -> str:
+    """How missing covariate values were handled, for the methods text of a model type."""
+    mi = [
+        a
+        for a in analyses
+        if (a.details.get("missing") or {}).get("method") == "multiple_imputation"
+    ]
+    if not mi:
+        return (
+            " Each model used the patients with complete data for its variables "
+            "(complete-case analysis)."
+        )
+    info = mi[0].details["missing"]
+    fmi = [
+        (r["fmi"], r["term"])
+        for a in mi
+        for r in a.details.get("rows", [])
+        if r.get("model") == "multivariable" and r.get("fmi") is not None
+    ]
+    worst = max(fmi) if fmi else None
+    imputed = ", ".join(sorted({c for a in mi for c in a.details["missing"].get("imputed", {})}))
+    s = (
+        f" Missing covariate values ({imputed or 'none'}) were multiply imputed by chained "
+        f"equations ({info['imputations']} imputed data sets, {info['iterations']} iterations, "
+        "predictive mean matching for continuous and logistic or multinomial regression for "
+        f"categorical variables, seed {info['seed']}), and the estimates pooled with Rubin's "
+        "rules (Barnard-Rubin degrees of freedom)"
+    )
+    if worst is not None:
+        s += f"; the largest fraction of missing information was {worst[0]:.2f} ({worst[1]})"
+    return s + "."
