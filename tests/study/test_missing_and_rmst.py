@@ -1,4 +1,5 @@
-"""``missing = "complete_case" | "multiple_imputation"`` in the model analyses (issue 12)."""
+"""Issue 12 in studies: ``missing = "complete_case" | "multiple_imputation"`` in the model
+analyses, and the ``rmst`` analysis type."""
 
 from __future__ import annotations
 
@@ -83,3 +84,52 @@ def test_logistic_multiple_imputation(store):
 def test_unknown_missing_method_is_a_spec_error():
     with pytest.raises(SpecError, match="missing"):
         parse_study(STUDY.replace("MISSING", 'missing = "drop"'))
+
+
+RMST_STUDY = """\
+[study]
+title = "rmst"
+
+[cohorts.salv]
+frame = "salvage"
+where.group = ["hsct_cart2", "nohsct_cart2"]
+
+[[analyses]]
+id = "os_rmst"
+type = "rmst"
+cohort = "salv"
+endpoint = "os"
+by = "group"
+groups = ["nohsct_cart2", "hsct_cart2"]
+TAU
+"""
+
+
+def test_rmst_analysis_matches_rmst2_and_renders(store, tmp_path):
+    """The study's ``rmst`` type runs :func:`cartlens.stats.rmst.rmst2` on the cohort (the
+    first listed group is the reference) and its report section renders."""
+    from cartlens.report.pipeline import run_to_directory
+
+    text = RMST_STUDY.replace("TAU", "")
+    run = run_study(parse_study(text), store, spec_text=text)
+    a = run.analysis("os_rmst")
+    assert a.status == "ok", a.note
+    r = a.results["rmst"]
+    assert r.groups == ("nohsct_cart2", "hsct_cart2")
+    assert a.summary["difference"] == r.difference["estimate"]
+    g = {row["group"]: row for row in r.per_group}
+    assert a.summary["rmst.hsct_cart2"] == g["hsct_cart2"]["rmst"]
+    assert r.tau == min(row["max_time"] for row in r.per_group)  # survRM2's default tau
+    assert a.details["tau_rule"].startswith("default")
+    tau_run = run_study(
+        parse_study(RMST_STUDY.replace("TAU", "tau_days = 180")),
+        store,
+        spec_text=RMST_STUDY.replace("TAU", "tau_days = 180"),
+    ).analysis("os_rmst")
+    assert tau_run.details["tau_rule"] == "given"
+    study_file = tmp_path / "rmst.toml"
+    study_file.write_text(text)
+    out = tmp_path / "out"
+    run_to_directory(study_file, DEMO_REGISTRY_DIR, out)
+    html = (out / "report.html").read_text()
+    assert "restricted mean survival time was" in html and "Restricted mean survival" in html
