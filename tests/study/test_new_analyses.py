@@ -133,3 +133,46 @@ def test_rmst_analysis_matches_rmst2_and_renders(store, tmp_path):
     run_to_directory(study_file, DEMO_REGISTRY_DIR, out)
     html = (out / "report.html").read_text()
     assert "restricted mean survival time was" in html and "Restricted mean survival" in html
+
+
+ADJ_STUDY = """\
+[study]
+title = "adjusted curves"
+
+[cohorts.salv]
+frame = "salvage"
+where.group = ["hsct_cart2", "nohsct_cart2"]
+
+[[analyses]]
+id = "adj_os"
+type = "adjusted_survival"
+cohort = "salv"
+endpoint = "os"
+treatment = "group"
+covariates = ["age"]
+method = "METHOD"
+times_days = [180, 365]
+bootstrap = 30
+"""
+
+
+@pytest.mark.parametrize("method", ["gformula", "iptw"])
+def test_adjusted_survival_analysis_and_report(store, tmp_path, method):
+    from cartlens.report.pipeline import run_to_directory
+
+    text = ADJ_STUDY.replace("METHOD", method)
+    a = run_study(parse_study(text), store, spec_text=text).analysis("adj_os")
+    assert a.status == "ok", a.note
+    r = a.results["curves"]
+    assert r.levels == ("hsct_cart2", "nohsct_cart2") and r.method == method
+    assert set(a.summary) >= {"surv.hsct_cart2.180", "difference.nohsct_cart2.365.p"}
+    for c in r.curves:
+        assert all(lo <= s <= hi for lo, s, hi in zip(c["lower"], c["surv"], c["upper"]))
+    if method == "iptw":
+        assert "IPT weights" in r.weighted_label
+    study_file = tmp_path / "adj.toml"
+    study_file.write_text(text)
+    run_to_directory(study_file, DEMO_REGISTRY_DIR, tmp_path / "out", png=False)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Covariate-adjusted survival curves were estimated" in html
+    assert "bootstrap" in html and "minus" in html
