@@ -176,3 +176,30 @@ def test_adjusted_survival_analysis_and_report(store, tmp_path, method):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Covariate-adjusted survival curves were estimated" in html
     assert "bootstrap" in html and "minus" in html
+
+
+def test_time_dependent_landmark_survival_times(store):
+    text = """\
+[study]
+title = "landmark"
+
+[cohorts.all]
+frame = "infusions"
+
+[[analyses]]
+id = "td"
+type = "time_dependent"
+cohort = "all"
+endpoint = "os"
+exposure_day = "hsct_after_day"
+landmark_days = 90
+landmark_times_days = [180, 365]
+"""
+    a = run_study(parse_study(text), store, spec_text=text).analysis("td")
+    assert a.status == "ok", a.note
+    rows = a.details["landmark_survival"]
+    assert {r["time_days"] for r in rows} == {180, 365}
+    lm = a.results["landmark"]
+    assert [r["surv"] for r in rows] == [r["surv"] for r in lm.survival]
+    assert any(k.startswith("landmark.surv.") for k in a.summary)
+    assert a.summary["landmark.hr"] == pytest.approx(lm.cox["hr"])  # the same landmark Cox
