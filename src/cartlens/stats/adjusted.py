@@ -41,6 +41,7 @@ from scipy.stats import norm
 
 from cartlens.errors import InputError
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor
 
 METHODS = ("gformula", "iptw")
 #: The g-formula's whole curve (for figures) is evaluated at no more than this many event
@@ -149,7 +150,7 @@ def _gformula_once(t, e, a, Z, k, at, curves=True):
     beta = np.nan_to_num(fit.coef, nan=0.0)
     base = fit.baseline
     h0 = base["cumhaz"] * math.exp(-float(np.nan_to_num(fit.means) @ beta))  # uncentred
-    eta_z = Z @ beta[k - 1 :] if Z.shape[1] else np.zeros(t.size)
+    eta_z = linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size)
     grid = base["times"]
     if grid.size > _GRID:  # the whole curve on at most _GRID event times (linear cost)
         keep = np.unique(np.linspace(0, grid.size - 1, _GRID).round().astype(int))

@@ -45,6 +45,7 @@ from scipy import stats
 
 from cartlens.errors import InputError
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor
 
 # --------------------------------------------------------------------------------------------
 # Rubin's rules
@@ -372,7 +373,7 @@ def _multinomial(X, codes, k, rng, mis, obs) -> np.ndarray:
     ridge = 1e-4  # keeps the fit finite under separation
     for _ in range(30):  # Newton-Raphson on the penalised multinomial log-likelihood
         B = theta.reshape(q, p).T
-        eta = np.column_stack([np.zeros(len(Xb)), Xb @ B])
+        eta = np.column_stack([np.zeros(len(Xb)), *(linear_predictor(Xb, b) for b in B.T)])
         P = np.exp(eta - eta.max(axis=1, keepdims=True))
         P /= P.sum(axis=1, keepdims=True)
         Pk = P[:, 1:]
@@ -387,7 +388,7 @@ def _multinomial(X, codes, k, rng, mis, obs) -> np.ndarray:
         if np.max(np.abs(step)) < 1e-8:
             break
     B = theta.reshape(q, p).T
-    eta = np.column_stack([np.zeros(int(mis.sum())), X[mis] @ B])
+    eta = np.column_stack([np.zeros(int(mis.sum())), *(linear_predictor(X[mis], b) for b in B.T)])
     P = np.exp(eta - eta.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
     u = rng.random(P.shape[0])[:, None]
