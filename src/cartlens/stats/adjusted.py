@@ -190,6 +190,106 @@ def _iptw_once(t, e, a, Z, at):
     return out_at, curves, w
 
 
+def _check_common(B, seed, conf_level, times, risk_times):
+    """Validated (B, seed, conf_level, times, risk_times); a missing seed is drawn."""
+    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
+        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
+    if not (0 < conf_level < 1):
+        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
+    at = np.asarray(list(times), dtype=float)
+    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
+        raise InputError("must be finite times >= 0", column="times")
+    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    return int(B), int(seed), float(conf_level), at, rt
+
+
+def _bootstrap(once, n: int, a: np.ndarray, k: int, shape, B: int, seed: int, column: str):
+    """``B`` resamples of the subjects: ``once(idx)`` per resample (skipped when a level is
+    absent or the fit fails); returns the usable replicates and how many there were."""
+    rng = np.random.default_rng(seed)
+    reps = np.full((B, *shape), np.nan)
+    for b in range(B):
+        idx = rng.integers(0, n, n)
+        if np.unique(a[idx]).size < k:
+            continue
+        try:
+            reps[b] = once(idx)
+        except (InputError, np.linalg.LinAlgError, FloatingPointError):
+            continue
+    ok = np.isfinite(reps).all(axis=tuple(range(1, reps.ndim)))
+    if ok.sum() < 2:
+        raise InputError(
+            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed (too few "
+            "events or subjects per level for the bootstrap)",
+            column=column,
+        )
+    return reps[ok], int(ok.sum())
+
+
+def _summarise(est, reps, levels, at, steps, conf_level):
+    """Curves (estimate, bootstrap SE and percentile CI) and differences from the first
+    level at each time, with a normal-theory P from the bootstrap SE."""
+    q = ((1 - conf_level) / 2, 1 - (1 - conf_level) / 2)
+    curves = []
+    for j, lev in enumerate(levels):
+        lo, hi = np.quantile(reps[:, j], q, axis=0)
+        curves.append(
+            {
+                "level": lev,
+                "time": at,
+                "surv": est[j],
+                "se": reps[:, j].std(axis=0, ddof=1),
+                "lower": lo,
+                "upper": hi,
+                "step_time": steps[j][0],
+                "step_surv": steps[j][1],
+            }
+        )
+    diffs = []
+    for j in range(1, len(levels)):
+        d_reps = reps[:, j] - reps[:, 0]
+        d_est = est[j] - est[0]
+        se = d_reps.std(axis=0, ddof=1)
+        lo, hi = np.quantile(d_reps, q, axis=0)
+        for i, tv in enumerate(at):
+            diffs.append(
+                {
+                    "level": levels[j],
+                    "reference": levels[0],
+                    "time": float(tv),
+                    "estimate": float(d_est[i]),
+                    "se": float(se[i]),
+                    "lower": float(lo[i]),
+                    "upper": float(hi[i]),
+                    "p": float(2 * norm.sf(abs(d_est[i]) / se[i])) if se[i] > 0 else math.nan,
+                }
+            )
+    return tuple(curves), tuple(diffs)
+
+
+def _risk_table(t, a, levels, rt, w):
+    """Per level: unweighted numbers at risk at ``rt`` and, with weights, the weighted ones."""
+    table = []
+    for j, lev in enumerate(levels):
+        risk = t[a == j][None, :] >= rt[:, None]
+        n_risk = risk.sum(axis=1).astype(float)
+        n_w = n_risk if w is None else (risk * w[a == j][None, :]).sum(axis=1)
+        table.append({"level": lev, "time": rt, "n_risk": n_risk, "n_risk_weighted": n_w})
+    return tuple(table)
+
+
+def _ci_text(usable: int, B: int, seed: int, conf_level: float, what: str) -> str:
+    return (
+        f"nonparametric bootstrap of the subjects ({usable} of {B} resamples usable, seed "
+        f"{seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; {what} refitted "
+        "in each resample"
+    )
+
+
 def adjusted_survival(
     data: Any,
     *,
@@ -235,18 +335,7 @@ def adjusted_survival(
     """
     if method not in METHODS:
         raise InputError(f"must be one of {', '.join(METHODS)}, got {method!r}", column="method")
-    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
-        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
-    if not (0 < conf_level < 1):
-        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
-    at = np.asarray(list(times), dtype=float)
-    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
-        raise InputError("must be finite times >= 0", column="times")
-    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    B, seed, conf_level, at, rt = _check_common(B, seed, conf_level, times, risk_times)
     sub, t, e, a, levels, n_drop = _prepare(data, time, event, treatment, formula)
     if e.sum() == 0:
         raise InputError("has no events: survival curves cannot be adjusted", column=event)
@@ -271,75 +360,18 @@ def adjusted_survival(
             "inverse probability of treatment weighted Kaplan-Meier (logistic propensity "
             "model of the covariates, ATE weights 1 / P(A = a | x))"
         )
-    rng = np.random.default_rng(seed)
-    reps = np.full((B, k, at.size), np.nan)
     n = t.size
-    for b in range(B):
-        idx = rng.integers(0, n, n)
-        if np.unique(a[idx]).size < k or e[idx].sum() == 0:
-            continue
-        try:
-            if method == "gformula":
-                reps[b] = _gformula_once(t[idx], e[idx], a[idx], Z[idx], k, at, False)[0]
-            else:
-                reps[b] = _iptw_once(t[idx], e[idx], a[idx], Z[idx], at)[0]
-        except (InputError, np.linalg.LinAlgError, FloatingPointError):
-            continue
-    ok = np.isfinite(reps).all(axis=(1, 2))
-    if ok.sum() < 2:
-        raise InputError(
-            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed (too few "
-            "events or subjects per level for the bootstrap)",
-            column=treatment,
-        )
-    reps = reps[ok]
-    alpha = 1 - conf_level
-    q = (alpha / 2, 1 - alpha / 2)
-    curves = []
-    for j, lev in enumerate(levels):
-        se = reps[:, j].std(axis=0, ddof=1)
-        lo, hi = np.quantile(reps[:, j], q, axis=0)
-        curves.append(
-            {
-                "level": lev,
-                "time": at,
-                "surv": est[j],
-                "se": se,
-                "lower": lo,
-                "upper": hi,
-                "step_time": steps[j][0],
-                "step_surv": steps[j][1],
-            }
-        )
-    diffs = []
-    for j in range(1, k):
-        d_reps = reps[:, j] - reps[:, 0]
-        d_est = est[j] - est[0]
-        se = d_reps.std(axis=0, ddof=1)
-        lo, hi = np.quantile(d_reps, q, axis=0)
-        for i, tv in enumerate(at):
-            diffs.append(
-                {
-                    "level": levels[j],
-                    "reference": levels[0],
-                    "time": float(tv),
-                    "estimate": float(d_est[i]),
-                    "se": float(se[i]),
-                    "lower": float(lo[i]),
-                    "upper": float(hi[i]),
-                    "p": float(2 * norm.sf(abs(d_est[i]) / se[i])) if se[i] > 0 else math.nan,
-                }
-            )
-    table = []
-    for j, lev in enumerate(levels):
-        tj = t[a == j]
-        n_risk = (tj[None, :] >= rt[:, None]).sum(axis=1).astype(float)
-        if w is not None:
-            wj = w[a == j]
-            n_w = ((tj[None, :] >= rt[:, None]) * wj[None, :]).sum(axis=1)
-        else:
-            n_w = n_risk
-        table.append({"level": lev, "time": rt, "n_risk": n_risk, "n_risk_weighted": n_w})
+
+    def once(idx):
+        if e[idx].sum() == 0:
+            return np.nan
+        if method == "gformula":
+            return _gformula_once(t[idx], e[idx], a[idx], Z[idx], k, at, False)[0]
+        return _iptw_once(t[idx], e[idx], a[idx], Z[idx], at)[0]
+
+    reps, usable = _bootstrap(once, n, a, k, (k, at.size), B, seed, treatment)
+    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
+    table = _risk_table(t, a, levels, rt, w)
     return AdjustedCurves(
         method=method,
         description=desc,
@@ -347,19 +379,15 @@ def adjusted_survival(
         formula=formula,
         levels=tuple(levels),
         times=at,
-        curves=tuple(curves),
-        differences=tuple(diffs),
-        risk_table=tuple(table),
+        curves=curves,
+        differences=diffs,
+        risk_table=table,
         weighted_label=(
             "weighted number at risk: sum of the IPT weights of the subjects at risk"
             if w is not None
             else "g-formula: no weights, the numbers at risk are the unweighted ones"
         ),
-        ci_method=(
-            f"nonparametric bootstrap of the subjects ({int(ok.sum())} of {B} resamples "
-            f"usable, seed {seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; "
-            "every model refitted in each resample"
-        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, "every model"),
         B=int(B),
         seed=int(seed),
         conf_level=float(conf_level),
@@ -430,18 +458,7 @@ def adjusted_cif(
     """
     import pandas as pd
 
-    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
-        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
-    if not (0 < conf_level < 1):
-        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
-    at = np.asarray(list(times), dtype=float)
-    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
-        raise InputError("must be finite times >= 0", column="times")
-    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    B, seed, conf_level, at, rt = _check_common(B, seed, conf_level, times, risk_times)
     if not isinstance(data, pd.DataFrame):
         raise InputError("must be a pandas DataFrame", column="data")
     if status not in data.columns:
@@ -461,67 +478,19 @@ def adjusted_cif(
         )
     Z, _ = _covariates(sub, formula)
     est, steps, w = _iptw_cif_once(t, st, a, Z, at, cause, cencode)
-    rng = np.random.default_rng(seed)
-    reps = np.full((B, 2, at.size), np.nan)
-    n = t.size
-    for b in range(B):
-        idx = rng.integers(0, n, n)
-        if np.unique(a[idx]).size < 2:
-            continue
-        try:
-            reps[b] = _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0]
-        except (InputError, np.linalg.LinAlgError):
-            continue
-    ok = np.isfinite(reps).all(axis=(1, 2))
-    if ok.sum() < 2:
-        raise InputError(
-            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed", column=treatment
-        )
-    reps = reps[ok]
-    q = ((1 - conf_level) / 2, 1 - (1 - conf_level) / 2)
-    curves = []
-    for j, lev in enumerate(levels):
-        lo, hi = np.quantile(reps[:, j], q, axis=0)
-        curves.append(
-            {
-                "level": lev,
-                "time": at,
-                "surv": est[j],
-                "se": reps[:, j].std(axis=0, ddof=1),
-                "lower": lo,
-                "upper": hi,
-                "step_time": steps[j][0],
-                "step_surv": steps[j][1],
-            }
-        )
-    d_reps = reps[:, 1] - reps[:, 0]
-    se = d_reps.std(axis=0, ddof=1)
-    lo, hi = np.quantile(d_reps, q, axis=0)
-    diffs = tuple(
-        {
-            "level": levels[1],
-            "reference": levels[0],
-            "time": float(tv),
-            "estimate": float(est[1, i] - est[0, i]),
-            "se": float(se[i]),
-            "lower": float(lo[i]),
-            "upper": float(hi[i]),
-            "p": float(2 * norm.sf(abs(est[1, i] - est[0, i]) / se[i])) if se[i] > 0 else math.nan,
-        }
-        for i, tv in enumerate(at)
+    reps, usable = _bootstrap(
+        lambda idx: _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0],
+        t.size,
+        a,
+        2,
+        (2, at.size),
+        B,
+        seed,
+        treatment,
     )
-    table = []
-    for j, lev in enumerate(levels):
-        tj, wj = t[a == j], w[a == j]
-        risk = tj[None, :] >= rt[:, None]
-        table.append(
-            {
-                "level": lev,
-                "time": rt,
-                "n_risk": risk.sum(axis=1).astype(float),
-                "n_risk_weighted": (risk * wj[None, :]).sum(axis=1),
-            }
-        )
+    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
+    table = _risk_table(t, a, levels, rt, w)
+    n = t.size
     return AdjustedCurves(
         method="iptw",
         description=(
@@ -532,15 +501,11 @@ def adjusted_cif(
         formula=formula,
         levels=tuple(levels),
         times=at,
-        curves=tuple(curves),
+        curves=curves,
         differences=diffs,
-        risk_table=tuple(table),
+        risk_table=table,
         weighted_label="weighted number at risk: sum of the IPT weights of the subjects at risk",
-        ci_method=(
-            f"nonparametric bootstrap of the subjects ({int(ok.sum())} of {B} resamples "
-            f"usable, seed {seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; "
-            "the propensity model refitted in each resample"
-        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, "the propensity model"),
         B=int(B),
         seed=int(seed),
         conf_level=float(conf_level),

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cartlens.report.figures.competing import risk_table_axis
 from cartlens.report.style import apply_style, color
 
 
@@ -56,12 +57,9 @@ def adjusted_curves_figure(
     ax.legend(loc="upper right" if not cif else "upper left", frameon=False)
     if title:
         ax.set_title(title, loc="left")
-    tab = fig.add_subplot(gs[1], sharex=ax)
-    tab.set_ylim(-0.5, rows - 0.5)
-    tab.invert_yaxis()
-    ticks = []
-    for i, (name, rt) in enumerate(zip(names, curves.risk_table, strict=True)):
-        ticks += [f"{name}", f"{name}, weighted"]
+    ticks = [lab for name in names for lab in (name, f"{name}, weighted")]
+    tab = risk_table_axis(fig.add_subplot(gs[1], sharex=ax), ticks)
+    for i, rt in enumerate(curves.risk_table):
         for j, key in enumerate(("n_risk", "n_risk_weighted")):
             for x, n in zip(rt["time"], rt[key], strict=True):
                 if x <= ax.get_xlim()[1]:
@@ -74,11 +72,5 @@ def adjusted_curves_figure(
                         fontsize=8,
                         color=color(i),
                     )
-    tab.set_yticks(range(rows), ticks, fontsize=8)
-    tab.tick_params(axis="x", labelbottom=False, length=0)
-    tab.tick_params(axis="y", length=0, pad=16)
-    for side in ("top", "right", "bottom", "left"):
-        tab.spines[side].set_visible(False)
-    tab.set_title("Number at risk", loc="left", fontsize=8, pad=2)
     fig.subplots_adjust(left=0.22)
     return fig
