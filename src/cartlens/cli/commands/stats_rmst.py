@@ -19,12 +19,13 @@ from typing import Annotated
 import typer
 
 from cartlens.cli.apps import stats_app
+from cartlens.cli.commands.stats_cox import CodeOpt, EventOpt, TimeOpt
+from cartlens.cli.commands.stats_cr import _numeric_frame
 from cartlens.cli.common import (
     DataOpt,
     JsonOpt,
     event_indicator,
     load_survival_frame,
-    numbers_if_numeric,
     numeric_column,
     parse_floats,
     print_table,
@@ -34,9 +35,6 @@ from cartlens.cli.common import (
 )
 from cartlens.errors import InputError
 
-TimeOpt = Annotated[str, typer.Option("--time", help="Time column.")]
-EventOpt = Annotated[str, typer.Option("--event", help="Event column.")]
-CodeOpt = Annotated[str, typer.Option("--event-code", help="Value meaning 'event' (1).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (drawn and shown if absent).")]
 
 
@@ -116,15 +114,6 @@ def rmst(
         print_table("Between-group contrasts", ["", "estimate", "lower", "upper", "p"], rows)
 
     run_command(compute, as_json, render)
-
-
-def _numeric_frame(df):
-    out = df.copy()
-    for c in out.columns:
-        conv = numbers_if_numeric(out[c])
-        if out[c].notna().any() and conv is not None:
-            out[c] = conv
-    return out
 
 
 @stats_app.command("adjusted")
