@@ -73,6 +73,18 @@ def test_multiple_imputation_uses_every_patient_and_reports_fmi(store):
     assert again.summary == mi.summary  # seeded
 
 
+def test_multiple_imputation_report_has_an_fmi_column(store, tmp_path):
+    from cartlens.report.pipeline import run_to_directory
+
+    text = STUDY.replace("MISSING", 'missing = "multiple_imputation"\nimputations = 3')
+    study_file = tmp_path / "mi.toml"
+    study_file.write_text(text)
+    run_to_directory(study_file, DEMO_REGISTRY_DIR, tmp_path / "out", png=False)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "FMI = fraction of missing information" in html and ">FMI<" in html
+    assert "multiply imputed by chained equations" in html
+
+
 def test_logistic_multiple_imputation(store):
     a = _run(store, 'missing = "multiple_imputation"\nimputations = 3').analysis("cr_logit")
     assert a.status == "ok", a.note

@@ -28,6 +28,7 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
     mv = models.get("multivariable", {})
     zph = mv.get("zph") or {}
     has_uv, has_mv = bool(d.get("univariable")), bool(d.get("multivariable"))
+    mi = has_mv and (d.get("missing") or {}).get("method") == "multiple_imputation"
 
     def cells(row):
         if row is None:
@@ -45,6 +46,8 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
         head += [f"{short} (univariable)", "95% CI", "p"]
     if has_mv:
         head += [f"{short} (multivariable)", "95% CI", "p"]
+    if mi:
+        head.append("FMI")
     if ph and has_mv:
         head.append("PH test p")
     out, forest = [], []
@@ -64,6 +67,9 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
             row = [label, n]
             row += cells(uv) if has_uv else []
             row += cells(mvr) if has_mv else []
+        if mi:
+            fmi = (mvr or {}).get("fmi") if lay["kind"] == "term" else None
+            row.append(fmt.num(fmi, 2) if fmi is not None else "")
         if ph and has_mv:
             row.append(ph_p)
         out.append(row)
@@ -91,6 +97,12 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
         notes.append(
             f"Events: {fmt.count(ref.get('events'))} of {fmt.count(ref.get('n'))} "
             f"({which}). {LONG.get(meas, short)}; CI = confidence interval."
+        )
+    if mi:
+        k = (d.get("missing") or {}).get("imputations")
+        notes.append(
+            f"Missing covariates multiply imputed ({k} data sets), estimates pooled with "
+            "Rubin's rules; FMI = fraction of missing information."
         )
     if ph and has_mv:
         notes.append("PH test p: Grambsch-Therneau test of proportional hazards (cox.zph).")
