@@ -6,6 +6,9 @@ Kaplan-Meier, with bootstrap CIs, differences at chosen times and risk tables.
   subject's predicted survival with the treatment set to each level:
   ``S_a(t) = mean_i exp(-H0(t) exp(beta_a + x_i' beta))``, as ``riskRegression::ate(...,
   estimator = "GFORMULA")`` (which reports the risk ``1 - S_a(t)``).
+* ``adjusted_cif(method="gformula")``: the same for the cumulative incidence of one cause
+  from cause-specific Cox models of every cause, as ``riskRegression::ate(CSC(...), cause
+  =)``; ``adjusted_cif(method="iptw")``: the IPTW-weighted Aalen-Johansen CIF.
 * ``method="iptw"``: a logistic propensity model ``treatment ~ covariates``, ATE weights
   ``1 / P(A = a | x)``, and the weighted Kaplan-Meier curve of each arm (``survfit(...,
   weights = w)``). Binary treatment only.
@@ -430,6 +433,69 @@ def _iptw_cif_once(t, status, a, Z, at, cause, cencode):
     return out, steps, w
 
 
+#: Patterns of linear predictors per block of the g-formula CIF, so that its working memory
+#: stays about ``_CHUNK x event times`` floats whatever the number of subjects.
+_CHUNK = 256
+
+
+def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
+    """CIF_a(at) of ``cause`` for each level a from cause-specific Cox models of every
+    cause in ``causes`` (array (k, len(at))), and the whole curves on at most ``_GRID``
+    event times.
+
+    As ``riskRegression::ate(CSC(...))`` (``predict.CauseSpecificCox`` with its default
+    ``product.limit = TRUE``): each cause-specific model is ``coxph`` with Efron ties and
+    its baseline hazard increments ``dLambda_c`` are the Efron-type ones (``predictCox``
+    uses the fit's ties); the event-free survival just before ``s`` is the product limit
+    ``prod_{u < s} (1 - sum_c exp(lp_c) dLambda_c(u))``, and
+    ``CIF_a(t) = mean_i sum_{s <= t} exp(lp_cause,i(a)) dLambda_cause(s) S_i(s-)``.
+    Subjects with the same linear predictors of every cause are computed once (weighted by
+    their count), in blocks of ``_CHUNK`` patterns: cost O(patterns x event times) per
+    level, memory O(_CHUNK x event times).
+    """
+    from cartlens.stats.cox import coxph
+
+    A = np.column_stack([(a == j).astype(float) for j in range(1, k)])
+    X = np.column_stack([A, Z]) if Z.shape[1] else A
+    grid = np.unique(t[np.isin(st, causes)])  # every event time of any cause
+    incs, etas, shifts = [], [], []
+    for c in causes:
+        fit = coxph(t, (st == c).astype(float), X, concordance=False)
+        beta = np.nan_to_num(fit.coef, nan=0.0)
+        base = fit.baseline
+        inc = np.zeros(grid.size)  # uncentred increments on the common grid
+        inc[np.searchsorted(grid, base["times"])] = base["hazard"] * math.exp(
+            -float(np.nan_to_num(fit.means) @ beta)
+        )
+        incs.append(inc)
+        etas.append(linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size))
+        shifts.append(np.r_[0.0, beta[: k - 1]])
+    dlam = np.vstack(incs)  # (K, T)
+    ci = list(causes).index(cause)
+    # subjects with the same linear predictors of every cause give the same curve
+    pat, counts = np.unique(np.column_stack(etas), axis=0, return_counts=True)
+    wts = counts / t.size
+    pos_at = np.searchsorted(grid, at, side="right")  # index into [0, cif...]
+    if curves and grid.size > _GRID:
+        keep = np.unique(np.linspace(0, grid.size - 1, _GRID).round().astype(int))
+    else:
+        keep = np.arange(grid.size)
+    shift = np.column_stack(shifts)  # (k, K)
+    out_at = np.zeros((k, at.size))
+    out_grid = np.zeros((k, keep.size))
+    for j in range(k):
+        for lo in range(0, pat.shape[0], _CHUNK):
+            risk = np.exp(pat[lo : lo + _CHUNK] + shift[j][None, :])  # (P, K)
+            surv = np.cumprod(1.0 - risk @ dlam, axis=1)
+            s_minus = np.c_[np.ones(len(risk)), surv[:, :-1]]
+            cif = np.cumsum(risk[:, ci, None] * dlam[ci][None, :] * s_minus, axis=1)
+            w = wts[lo : lo + _CHUNK]
+            out_at[j] += w @ np.c_[np.zeros(len(risk)), cif][:, pos_at]
+            if curves:
+                out_grid[j] += w @ cif[:, keep]
+    return out_at, grid[keep], out_grid
+
+
 def adjusted_cif(
     data: Any,
     *,
@@ -440,15 +506,29 @@ def adjusted_cif(
     times: Sequence[float],
     cause: Any = 1,
     cencode: Any = 0,
+    method: str = "iptw",
     risk_times: Sequence[float] | None = None,
     B: int = 200,
     seed: int | None = None,
     conf_level: float = 0.95,
 ) -> AdjustedCurves:
-    """IPTW-adjusted cumulative incidence of ``cause`` per arm (binary treatment): the
-    weighted Aalen-Johansen estimator with ATE weights from a logistic propensity model, as
-    ``survfit(Surv(time, factor(status)) ~ a, weights = w)``; bootstrap CIs and differences
-    of the CIFs (``surv`` in the result holds the cumulative incidence here).
+    """Adjusted cumulative incidence of ``cause`` per treatment level; bootstrap CIs and
+    differences of the CIFs from the first level (``surv`` in the result holds the
+    cumulative incidence here).
+
+    * ``method="iptw"`` (binary treatment): the weighted Aalen-Johansen estimator with ATE
+      weights from a logistic propensity model, as ``survfit(Surv(time, factor(status)) ~
+      a, weights = w)``.
+    * ``method="gformula"`` (any number of levels): direct standardisation from
+      cause-specific Cox models ``coxph(Surv(time, status == c) ~ treatment + covariates)``
+      of every cause ``c`` (Efron ties), ``CIF_a(t) = mean_i sum_{s <= t}
+      exp(lp_cause,i(a)) dLambda_cause(s) prod_{u < s} (1 - sum_c exp(lp_c,i(a))
+      dLambda_c(u))`` with the Efron-type baseline hazards, as ``riskRegression::ate(CSC(
+      Hist(time, status) ~ treatment + covariates), treatment =, times =, cause =)`` (its
+      default ``product.limit = TRUE``). Cost: O(levels x distinct linear-predictor
+      patterns x event times) per fit (subjects with equal linear predictors of every
+      cause are computed once), in blocks of 256 patterns so that memory stays
+      O(256 x event times); the bootstrap repeats it ``B`` times.
 
     References
     ----------
@@ -458,6 +538,8 @@ def adjusted_cif(
     """
     import pandas as pd
 
+    if method not in METHODS:
+        raise InputError(f"must be one of {', '.join(METHODS)}, got {method!r}", column="method")
     B, seed, conf_level, at, rt = _check_common(B, seed, conf_level, times, risk_times)
     if not isinstance(data, pd.DataFrame):
         raise InputError("must be a pandas DataFrame", column="data")
@@ -471,32 +553,52 @@ def adjusted_cif(
         raise InputError(f"value {sub[status].iloc[i]!r} is not a number", column=status)
     if not np.any(st == cause):
         raise InputError(f"cause {cause!r} does not occur", column=status)
-    if len(levels) != 2:
+    k = len(levels)
+    if method == "iptw" and k != 2:
         raise InputError(
-            f"IPTW curves need a binary treatment; found {len(levels)} levels: {levels}",
+            f"IPTW curves need a binary treatment; found {k} levels: {levels}",
             column=treatment,
         )
     Z, _ = _covariates(sub, formula)
-    est, steps, w = _iptw_cif_once(t, st, a, Z, at, cause, cencode)
-    reps, usable = _bootstrap(
-        lambda idx: _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0],
-        t.size,
-        a,
-        2,
-        (2, at.size),
-        B,
-        seed,
-        treatment,
-    )
+    if method == "gformula":
+        causes = np.unique(st[st != cencode])
+        est, grid, grid_cif = _csc_gformula_once(t, st, a, Z, k, at, cause, causes)
+        steps = [(grid, grid_cif[j]) for j in range(k)]
+        w = None
+
+        def once(idx):
+            present = np.unique(st[idx][st[idx] != cencode])
+            if cause not in present:
+                return np.nan  # a cause absent from a resample has no model: skipped
+            return _csc_gformula_once(
+                t[idx], st[idx], a[idx], Z[idx], k, at, cause, present, False
+            )[0]
+
+        desc = (
+            f"g-formula (direct standardisation) cumulative incidence of cause {cause} from "
+            f"cause-specific Cox models of each cause ({', '.join(f'{c:g}' for c in causes)};"
+            " Efron ties, product-limit event-free survival): the mean over all subjects of "
+            "the predicted cumulative incidence at each level"
+        )
+        refitted = "every cause-specific model"
+    else:
+        est, steps, w = _iptw_cif_once(t, st, a, Z, at, cause, cencode)
+
+        def once(idx):
+            return _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0]
+
+        desc = (
+            f"inverse probability of treatment weighted cumulative incidence of cause {cause} "
+            "(weighted Aalen-Johansen; logistic propensity model, ATE weights)"
+        )
+        refitted = "the propensity model"
+    reps, usable = _bootstrap(once, t.size, a, k, (k, at.size), B, seed, treatment)
     curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
     table = _risk_table(t, a, levels, rt, w)
     n = t.size
     return AdjustedCurves(
-        method="iptw",
-        description=(
-            f"inverse probability of treatment weighted cumulative incidence of cause {cause} "
-            "(weighted Aalen-Johansen; logistic propensity model, ATE weights)"
-        ),
+        method=method,
+        description=desc,
         treatment=treatment,
         formula=formula,
         levels=tuple(levels),
@@ -504,8 +606,12 @@ def adjusted_cif(
         curves=curves,
         differences=diffs,
         risk_table=table,
-        weighted_label="weighted number at risk: sum of the IPT weights of the subjects at risk",
-        ci_method=_ci_text(usable, B, seed, conf_level, "the propensity model"),
+        weighted_label=(
+            "weighted number at risk: sum of the IPT weights of the subjects at risk"
+            if w is not None
+            else "g-formula: no weights, the numbers at risk are the unweighted ones"
+        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, refitted),
         B=int(B),
         seed=int(seed),
         conf_level=float(conf_level),

@@ -308,6 +308,28 @@ write_json_file(list(
     list(ps_call = psc, r_call = call, strata = arr(as.character(s2$strata)),
          time = arr(s2$time), states = arr(s2$states), pstate = rows(s2$pstate))
   })
+,
+  # g-formula CIF from cause-specific Cox models (CSC: coxph per cause, Efron ties; ate's
+  # default product.limit = TRUE for CSC), on the mg2 rows of the block above
+  mgus2_sex_csc_gformula = local({
+    mg3 <- mg2
+    mg3$male <- factor(mg3$male)
+    assign("mg3", mg3, envir = globalenv())
+    fit_txt <- "CSC(Hist(etime, event) ~ male + age + hgb, data = mg3)"
+    fit <- ev(fit_txt)
+    setNames(lapply(1:2, function(cz) {
+      call <- sprintf("ate(<fit>, treatment = \"male\", data = mg3, times = c(60, 120, 240), cause = %d, verbose = FALSE)", cz)
+      a <- ate(fit, treatment = "male", data = mg3, times = c(60, 120, 240), cause = cz,
+               verbose = FALSE)
+      mr <- as.data.frame(a$meanRisk); dr <- as.data.frame(a$diffRisk)
+      list(fit_call = fit_txt, r_call = call, cause = cz,
+           mean_risk = list(time = arr(mr$time), treatment = arr(as.character(mr$treatment)),
+                            estimate = arr(mr$estimate), se = arr(mr$se)),
+           diff_risk = list(time = arr(dr$time), A = arr(as.character(dr$A)),
+                            B = arr(as.character(dr$B)), estimate = arr(dr$estimate),
+                            se = arr(dr$se)))
+    }), c("cause1", "cause2"))
+  })
 ), "adjusted.json")
 
 # ------------------------------------------------------------------------------------------
