@@ -243,12 +243,33 @@ ARGS = {
     "ps-two": ["--treatment", "hsct", "--formula", "age + age2"],
     "match": ["--treatment", "hsct", "--formula", "age2"],
     "match-two": ["--treatment", "hsct", "--formula", "age + age2"],
+    # issue 12: r x c Fisher, Hodges-Lehmann, RMST, adjusted curves, multiple imputation
+    "fisher": ["--rows", "arm", "--cols", "resp"],
+    "wilcox": ["--value", "age2", "--group", "arm"],
+    "rmst": [*SURV, "--group", "arm"],
+    "adjusted": [
+        *[*SURV, "--treatment", "hsct", "--formula", "age", "--times", "5,10"],
+        *["--n-boot", "20", "--seed", "1"],
+    ],
+    "adjusted-iptw": [
+        *[*SURV, "--treatment", "hsct", "--formula", "age", "--times", "5,10"],
+        *["--n-boot", "20", "--seed", "1", "--method", "iptw"],
+    ],
+    "adjusted-cif": [
+        *["--time", "os_days", "--event", "status", "--treatment", "hsct", "--formula", "age"],
+        *["--times", "5,10", "--method", "iptw", "--cause", "1", "--n-boot", "20", "--seed", "1"],
+    ],
+    "mi": [
+        *[*SURV, "--model", "cox", "--formula", "age + age2"],
+        *["--m", "2", "--maxit", "2", "--seed", "1"],
+    ],
+    "landmark-times": [*SURV, "--landmark", "2", "--exposure-time", "tx_day", "--times", "2,5"],
 }
 
 
 def command(variant: str) -> str:
     name = variant
-    for suffix in ("-weights", "-start", "-two", "-cox", "-causes"):
+    for suffix in ("-weights", "-start", "-two", "-cox", "-causes", "-iptw", "-cif", "-times"):
         name = name.removesuffix(suffix)
     return name
 
@@ -354,6 +375,11 @@ TIME_COMMANDS = (
     "landmark",
     "bootstrap",
     "permutation-logrank",
+    "rmst",
+    "adjusted",
+    "adjusted-cif",
+    "mi",
+    "landmark-times",
 )
 
 TIME_CASES = []
@@ -522,6 +548,26 @@ MATRIX = [
         extra=["--outcome-code", "1"],
         tag="-code",
     ),
+    # issue 12's commands on degenerate data
+    case("fisher", "one_group", err("'arm'", "'a'")),
+    case("fisher", "no_rows", err("no rows")),
+    case("fisher", "ok", Ok(), extra=["--simulate", "--seed", "3"], tag="-simulate"),
+    case("wilcox", "one_group", err("'arm'")),
+    case("wilcox", "no_rows", err("no rows")),
+    case("wilcox", "text_covariate_value", err("'age2'", "high")),
+    case("rmst", "one_group", err("'arm'", "two groups")),
+    case("rmst", "all_censored", warn("SparseDataWarning")),
+    case("rmst", "no_rows", err("no ", "rows")),
+    case("adjusted", "all_censored", err("'died'", "no events")),
+    case("adjusted", "treatment_one_value", err("'hsct'")),
+    case("adjusted-iptw", "treatment_three_values", err("'hsct'", "binary")),
+    case("adjusted", "no_rows", err("rows")),
+    case("adjusted-cif", "cause_text", err("'status'", "relapse")),
+    case("adjusted-cif", "ok", err("cause 9"), extra=["--cause", "9"], tag="-cause9"),
+    case("mi", "no_rows", err("no ", "rows")),
+    # age2 becomes a factor of singleton levels: a term not estimable in an imputation
+    case("mi", "text_covariate_value", err("age2[")),
+    case("landmark-times", "ok", Ok()),
     # competing-risk status codes (0 = censored, any other number = a cause)
     case("cif", "cause_text", err("'status'", "relapse")),
     case("finegray", "cause_text", err("'status'", "relapse")),
@@ -586,6 +632,30 @@ OPTION_ERRORS = [
     ("match", ["--scale", "foo"], "scale"),
     ("match", ["--m-order", "foo"], "m_order"),
     ("match", ["--exact", "no_such_col"], "no_such_col"),
+    ("match", ["--ties", "foo"], "ties"),
+    ("match", ["--ties", "matchit", "--replace"], "ties"),
+    ("fisher", ["--alternative", "foo"], "alternative"),
+    ("fisher", ["--B", "0"], "--B"),
+    ("fisher", ["--conf-level", "2"], "--conf-level"),
+    ("wilcox", ["--conf-level", "2"], "conf_level"),
+    ("wilcox", ["--alternative", "up"], "alternative"),
+    ("wilcox", ["--reference", "zz"], "--reference"),
+    ("rmst", ["--tau", "-5"], "tau"),
+    ("rmst", ["--tau", "99999"], "tau"),
+    ("rmst", ["--reference", "zz"], "reference"),
+    ("rmst", ["--conf-level", "1"], "conf_level"),
+    ("adjusted", ["--method", "foo"], "method"),
+    ("adjusted", ["--n-boot", "5"], "'B'"),
+    ("adjusted", ["--times", "x"], "--times"),
+    ("adjusted", ["--times", "-1"], "times"),
+    ("adjusted", ["--cause", "1"], "--method"),
+    ("adjusted-cif", ["--cause", "x"], "--cause"),
+    ("mi", ["--model", "foo"], "--model"),
+    ("mi", ["--m", "1"], "'m'"),
+    ("mi", ["--maxit", "0"], "maxit"),
+    ("mi", ["--impute", "no_such_col"], "no_such_col"),
+    ("landmark", ["--times", "abc"], "--times"),
+    ("landmark", ["--times", "-2"], "times"),
 ]
 
 
@@ -617,6 +687,26 @@ EVALUE_CASES = [
         id="negative-se",
     ),
 ]
+
+
+FISHER_TABLE_CASES = [
+    pytest.param(["--table", "1,2;3"], err("--table", "same number"), id="ragged"),
+    pytest.param(["--table", "1,x;3,4"], err("--table"), id="text"),
+    pytest.param(["--table", "1,-2;3,4"], err("negative"), id="negative"),
+    pytest.param(["--table", "0,0;0,0"], err("empty"), id="all-zero"),
+    pytest.param(["--table", "1,2,3"], err("2 rows"), id="one-row"),
+    pytest.param(["--table", "1,2;3,4", "--rows", "arm"], err("--data"), id="rows-without-data"),
+    pytest.param(
+        ["--table", "9,1,0;0,9,1", "--alternative", "less"], err("2 x 2"), id="one-sided-rxc"
+    ),
+    pytest.param([], err("--table"), id="nothing"),
+]
+
+
+@pytest.mark.parametrize("args, expect", FISHER_TABLE_CASES)
+def test_fisher_table_bad_input(args, expect):
+    """``cartlens stats fisher --table`` without a data file."""
+    check(expect, ["fisher", *args])
 
 
 @pytest.mark.parametrize("args, expect", EVALUE_CASES)
@@ -653,6 +743,11 @@ ALL_VARIANTS = (
     "logistic",
     "ps",
     "match",
+    "fisher",
+    "wilcox",
+    "rmst",
+    "adjusted",
+    "mi",
 )
 NO_DATA_COMMANDS = ("evalue",)  # audited by test_evalue_bad_input
 
@@ -688,6 +783,11 @@ MISSING_COLUMN = {
     "logistic": ["--formula"],
     "ps": ["--formula", "--treatment"],
     "match": ["--formula"],
+    "fisher": ["--rows", "--cols"],
+    "wilcox": ["--value", "--group"],
+    "rmst": ["--group", "--time"],
+    "adjusted": ["--formula", "--treatment"],
+    "mi": ["--formula", "--time"],
 }
 
 
@@ -791,14 +891,21 @@ def test_subprocess_unknown_option_is_a_usage_error(tmp_path):
 
 
 def _api_cases():
+    import pandas as pd
+
+    from cartlens.stats.adjusted import adjusted_survival
     from cartlens.stats.competing import cuminc
     from cartlens.stats.concordance import concordance
     from cartlens.stats.cox import coxph
     from cartlens.stats.finegray import finegray
     from cartlens.stats.followup import median_followup
+    from cartlens.stats.imputation import mice, rubin_pool
     from cartlens.stats.km import kaplan_meier
     from cartlens.stats.logrank import logrank_test
+    from cartlens.stats.nonparametric import mann_whitney
     from cartlens.stats.propensity import propensity_score_arrays
+    from cartlens.stats.rmst import rmst2
+    from cartlens.stats.tables import fisher_test
     from cartlens.stats.weighting import iptw_weights
 
     t = np.array([3, 6, 9, 9, 12, 15, 15, 18, 21, 21, 24, 27.0])
@@ -854,6 +961,40 @@ def _api_cases():
         ("iptw-nan-ps", lambda: iptw_weights(np.r_[np.nan, np.full(11, 0.5)], g), "ps"),
         ("concordance-nan-x", lambda: concordance(t, e, np.r_[np.nan, x[1:]]), "x"),
         ("concordance-event-2", lambda: concordance(t, 2 * e, x), "event"),
+        # issue 12's functions
+        (
+            "fisher-rxc-one-sided",
+            lambda: fisher_test([[1, 2, 3], [3, 2, 1]], alternative="less"),
+            "alternative",
+        ),
+        (
+            "fisher-rxc-seed",
+            lambda: fisher_test([[1, 2, 3], [3, 2, 1]], simulate_p_value=True, seed=-1),
+            "seed",
+        ),
+        ("rmst2-three-groups", lambda: rmst2(t, e, np.arange(12) % 3), "group"),
+        ("rmst2-negative-time", lambda: rmst2(neg, e, g), "time"),
+        ("rmst2-tau", lambda: rmst2(t, e, g, tau=1000), "tau"),
+        (
+            "hl-conf-level",
+            lambda: mann_whitney(x[:6], x[6:], conf_int=True, conf_level=2),
+            "conf_level",
+        ),
+        ("pool-one-imputation", lambda: rubin_pool([[1.0]], [[1.0]]), "m"),
+        ("mice-m-1", lambda: mice(pd.DataFrame({"a": [1.0, np.nan, 2, 3]}), m=1), "m"),
+        (
+            "adjusted-method",
+            lambda: adjusted_survival(
+                pd.DataFrame({"t": t, "e": e, "g": g, "x": x}),
+                time="t",
+                event="e",
+                treatment="g",
+                formula="x",
+                times=[5],
+                method="nope",
+            ),
+            "method",
+        ),
     ]
 
 

@@ -118,6 +118,16 @@ def test_landmark_command(tmp_path):
     assert first["n"] == ref["n"]
     assert first["logrank"]["chisq"] == pytest.approx(ref["chisq"], rel=1e-6)
     assert [g["median"] for g in first["groups"]] == ref["median"]
+    # Cox HR and S(t) since the landmark, R: coxph / summary(survfit, times =) (landmark.json)
+    lm_ref = load_reference("landmark")["landmarks"][0]
+    assert first["cox"]["hr"] == pytest.approx(lm_ref["cox"]["hr"], rel=1e-6)
+    with_times = run_json(
+        *["landmark", "--data", str(path), "--time", "futime", "--event", "dead"],
+        *["--landmark", "30", "--exposure-time", "txtime", "--times", "30,180,365"],
+    )
+    surv = with_times["landmarks"][0]["survival"]
+    s_ref = lm_ref["survival"]
+    assert [s["surv"] for s in surv if s["group"] == "exposed"] == pytest.approx(s_ref["surv"][3:])
     table = run(
         "landmark",
         "--data",

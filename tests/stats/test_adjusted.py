@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cartlens.errors import InputError
-from cartlens.stats.adjusted import adjusted_survival
+from cartlens.stats.adjusted import adjusted_cif, adjusted_survival
 from conftest import load_reference
 
 REF = load_reference("adjusted")
@@ -137,3 +138,123 @@ def test_bad_input(lung):
         adjusted_survival(lung, **{**kw, "treatment": "ph.ecog"}, method="iptw")
     with pytest.raises(InputError, match="'nope'"):
         adjusted_survival(lung, **{**kw, "treatment": "nope"})
+
+
+def test_iptw_cif_matches_weighted_survfit_multistate():
+    """R: glm(male ~ age + hgb, binomial) on mgus2 rows with hgb; w = 1/ps or 1/(1 - ps);
+    summary(survfit(Surv(etime, factor(event)) ~ male, weights = w), times = c(60, 120, 240))
+    pstate of state "1" (progression) and "2" (death)."""
+    ref = REF["mgus2_sex_iptw_cif"]
+    d = pd.read_csv(DATA / "mgus2.csv")
+    d = d[d.hgb.notna()].reset_index(drop=True)
+    d["etime"] = np.where(d.pstat == 0, d.futime, d.ptime)
+    d["event"] = np.where(d.pstat == 0, 2 * d.death, 1)
+    d["male"] = (d.sex == "M").astype(int)
+    for cause in (1, 2):
+        r = adjusted_cif(
+            d,
+            time="etime",
+            status="event",
+            treatment="male",
+            formula="age + hgb",
+            times=[60, 120, 240],
+            cause=cause,
+            B=20,
+            seed=4,
+        )
+        got = {
+            (f"male={c['level']}", tv): c["surv"][i]
+            for c in r.curves
+            for i, tv in enumerate(r.times)
+        }
+        col = ref["states"].index(str(cause))
+        for st, tv, row in zip(ref["strata"], ref["time"], ref["pstate"], strict=True):
+            assert got[(st, tv)] == pytest.approx(row[col], rel=1e-6)
+        assert all(dd["lower"] <= dd["estimate"] <= dd["upper"] for dd in r.differences)
+    with pytest.raises(InputError, match="cause 9"):
+        adjusted_cif(
+            d,
+            time="etime",
+            status="event",
+            treatment="male",
+            formula="age",
+            times=[60],
+            cause=9,
+            B=20,
+            seed=1,
+        )
+
+
+@pytest.fixture(scope="module")
+def mgus2():
+    d = pd.read_csv(DATA / "mgus2.csv")
+    d = d[d.hgb.notna()].reset_index(drop=True)
+    d["etime"] = np.where(d.pstat == 0, d.futime, d.ptime)
+    d["event"] = np.where(d.pstat == 0, 2 * d.death, 1)
+    d["male"] = (d.sex == "M").astype(int)
+    return d
+
+
+@pytest.mark.parametrize("cause", [1, 2])
+def test_gformula_cif_matches_ate_of_csc(mgus2, cause):
+    """R: ate(CSC(Hist(etime, event) ~ male + age + hgb), treatment = "male",
+    times = c(60, 120, 240), cause = cause): mean risks and differences to 1e-6."""
+    ref = REF["mgus2_sex_csc_gformula"][f"cause{cause}"]
+    r = adjusted_cif(
+        mgus2,
+        time="etime",
+        status="event",
+        treatment="male",
+        formula="age + hgb",
+        times=[60, 120, 240],
+        cause=cause,
+        method="gformula",
+        B=40,
+        seed=5,
+    )
+    assert r.method == "gformula" and r.levels == (0, 1)
+    mr = ref["mean_risk"]
+    got = {(str(c["level"]), tv): c for c in r.curves for tv in r.times}
+    for tv, lev, est, se in zip(mr["time"], mr["treatment"], mr["estimate"], mr["se"], strict=True):
+        c = got[(lev, tv)]
+        i = list(r.times).index(tv)
+        assert c["surv"][i] == pytest.approx(est, rel=1e-6)
+        # bootstrap SE (B = 40) against ate's influence-function SE: the same quantity
+        assert c["se"][i] == pytest.approx(se, rel=0.4)
+        assert c["lower"][i] <= c["surv"][i] <= c["upper"][i]
+    dr = ref["diff_risk"]
+    for d, tv, est in zip(r.differences, dr["time"], dr["estimate"], strict=True):
+        assert d["time"] == tv and d["estimate"] == pytest.approx(est, rel=1e-6, abs=1e-12)
+    # the whole curve is non-decreasing and ends at the value at the last event time
+    for c in r.curves:
+        assert np.all(np.diff(c["step_surv"]) >= -1e-15) and 0 < c["step_surv"][-1] < 1
+    assert "cause-specific Cox" in r.description and "seed 5" in r.ci_method
+    assert "no weights" in r.weighted_label
+
+
+def test_gformula_cif_chunking_and_levels(mgus2, monkeypatch):
+    """The block size of the pattern loop does not change the result, and the CIFs of the
+    two causes plus the event-free survival add up to at most one; three levels work."""
+    import cartlens.stats.adjusted as adj
+
+    kw = {"time": "etime", "status": "event", "formula": "age + hgb", "B": 20, "seed": 6}
+    kw["times"] = [30, 120, 300]
+    base = adjusted_cif(mgus2, treatment="male", method="gformula", **kw)
+    monkeypatch.setattr(adj, "_CHUNK", 7)
+    small = adjusted_cif(mgus2, treatment="male", method="gformula", **kw)
+    for c0, c1 in zip(base.curves, small.curves, strict=True):
+        np.testing.assert_allclose(c1["surv"], c0["surv"], rtol=1e-12)
+        np.testing.assert_allclose(c1["step_surv"], c0["step_surv"], rtol=1e-12)
+    two = adjusted_cif(mgus2, treatment="male", method="gformula", **{**kw, "cause": 2})
+    for c1, c2 in zip(base.curves, two.curves, strict=True):
+        assert np.all(c1["surv"] + c2["surv"] <= 1)
+    d3 = mgus2.assign(agegrp=pd.cut(mgus2.age, [0, 60, 75, 200], labels=False))
+    r3 = adjusted_cif(d3, treatment="agegrp", method="gformula", **{**kw, "formula": "hgb"})
+    assert r3.levels == (0, 1, 2) and len(r3.differences) == 2 * 3
+    s3 = {c["level"]: c["surv"] for c in r3.curves}
+    for d in r3.differences:
+        i = list(r3.times).index(d["time"])
+        assert d["reference"] == 0
+        assert d["estimate"] == pytest.approx(s3[d["level"]][i] - s3[0][i], rel=1e-12)
+    with pytest.raises(InputError, match="method"):
+        adjusted_cif(mgus2, treatment="male", method="aipw", **kw)

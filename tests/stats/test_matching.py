@@ -301,3 +301,55 @@ def test_discard_both_counts_match_matchit():
     assert m.nn["Discarded"] == {"control": 8, "treated": 0}
     assert m.nn["Unmatched"] == {"control": 39, "treated": 0}
     assert m.nn["Matched"] == {"control": 90, "treated": 90}
+
+
+# ---- MatchIt's tie-breaking (ties="matchit"), issue 12 -------------------------------------
+
+
+def _matchit_ties_case():
+    import json
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parents[1] / "data" / "reference"
+    ref = json.loads((ref_dir / "matchit_ties.json").read_text())
+    df = pd.read_csv(ref_dir / "data" / "matchit_ties.csv")
+    return ref, df
+
+
+@pytest.mark.parametrize(
+    ("key", "ratio", "m_order"),
+    [("largest_1", 1, "largest"), ("smallest_1", 1, "smallest"), ("data_2", 2, "data")],
+)
+def test_matchit_tie_order_reproduces_matchit_pairs(key, ratio, m_order):
+    """R (make_reference2.R, matchit_ties.json): matchit(treat ~ score, method = "nearest",
+    distance = score, ratio, m.order) on a whole-number score with many ties: the
+    match.matrix, pair for pair, with ties="matchit" on score / 64 (scale "ps", no caliper).
+    """
+    from cartlens.stats.matching import match_nearest
+
+    ref, df = _matchit_ties_case()
+    block = ref[key]
+    ps = df["score"].to_numpy() / 64.0
+    treat = df["treat"].to_numpy()
+    kw = {"ratio": ratio, "caliper": None, "scale": "ps", "m_order": m_order}
+    m = match_nearest(ps, treat, ties="matchit", **kw)
+    got: dict[int, list[int]] = {}
+    for t, c in zip(m.pairs_treated.tolist(), m.pairs_control.tolist(), strict=True):
+        got.setdefault(int(t) + 1, []).append(int(c) + 1)
+    want = {
+        t: [c for c in row if c is not None]
+        for t, row in zip(block["treated_rows"], block["match_matrix"], strict=True)
+    }
+    assert {t: v for t, v in want.items() if v} == got
+    default = match_nearest(ps, treat, **kw)
+    assert sorted(default.pairs_treated.tolist()) == sorted(m.pairs_treated.tolist())
+
+
+def test_matchit_ties_option_is_checked():
+    from cartlens.stats.matching import match_nearest
+
+    ps = np.array([0.2, 0.4, 0.4, 0.6])
+    with pytest.raises(InputError, match="ties"):
+        match_nearest(ps, [1, 0, 0, 1], ties="random")
+    with pytest.raises(InputError, match="without replacement"):
+        match_nearest(ps, [1, 0, 0, 1], ties="matchit", replace=True)

@@ -6,6 +6,9 @@ Kaplan-Meier, with bootstrap CIs, differences at chosen times and risk tables.
   subject's predicted survival with the treatment set to each level:
   ``S_a(t) = mean_i exp(-H0(t) exp(beta_a + x_i' beta))``, as ``riskRegression::ate(...,
   estimator = "GFORMULA")`` (which reports the risk ``1 - S_a(t)``).
+* ``adjusted_cif(method="gformula")``: the same for the cumulative incidence of one cause
+  from cause-specific Cox models of every cause, as ``riskRegression::ate(CSC(...), cause
+  =)``; ``adjusted_cif(method="iptw")``: the IPTW-weighted Aalen-Johansen CIF.
 * ``method="iptw"``: a logistic propensity model ``treatment ~ covariates``, ATE weights
   ``1 / P(A = a | x)``, and the weighted Kaplan-Meier curve of each arm (``survfit(...,
   weights = w)``). Binary treatment only.
@@ -114,7 +117,10 @@ def _prepare(data, time, event, treatment, formula):
     kept = data[cols].notna().all(axis=1).to_numpy()
     sub = data.loc[kept].reset_index(drop=True)
     if len(sub) < 2:
-        raise InputError("fewer than 2 complete rows", column=treatment)
+        raise InputError(
+            f"fewer than 2 complete rows ({len(sub)}) are left after dropping missing values",
+            column=treatment,
+        )
     from cartlens.stats._surv import check_survival_input
 
     t, e, _, _ = check_survival_input(
@@ -187,6 +193,106 @@ def _iptw_once(t, e, a, Z, at):
     return out_at, curves, w
 
 
+def _check_common(B, seed, conf_level, times, risk_times):
+    """Validated (B, seed, conf_level, times, risk_times); a missing seed is drawn."""
+    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
+        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
+    if not (0 < conf_level < 1):
+        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
+    at = np.asarray(list(times), dtype=float)
+    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
+        raise InputError("must be finite times >= 0", column="times")
+    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    return int(B), int(seed), float(conf_level), at, rt
+
+
+def _bootstrap(once, n: int, a: np.ndarray, k: int, shape, B: int, seed: int, column: str):
+    """``B`` resamples of the subjects: ``once(idx)`` per resample (skipped when a level is
+    absent or the fit fails); returns the usable replicates and how many there were."""
+    rng = np.random.default_rng(seed)
+    reps = np.full((B, *shape), np.nan)
+    for b in range(B):
+        idx = rng.integers(0, n, n)
+        if np.unique(a[idx]).size < k:
+            continue
+        try:
+            reps[b] = once(idx)
+        except (InputError, np.linalg.LinAlgError, FloatingPointError):
+            continue
+    ok = np.isfinite(reps).all(axis=tuple(range(1, reps.ndim)))
+    if ok.sum() < 2:
+        raise InputError(
+            f"only {int(ok.sum())} of {B} bootstrap resamples could be analysed (too few "
+            "events or subjects per level for the bootstrap)",
+            column=column,
+        )
+    return reps[ok], int(ok.sum())
+
+
+def _summarise(est, reps, levels, at, steps, conf_level):
+    """Curves (estimate, bootstrap SE and percentile CI) and differences from the first
+    level at each time, with a normal-theory P from the bootstrap SE."""
+    q = ((1 - conf_level) / 2, 1 - (1 - conf_level) / 2)
+    curves = []
+    for j, lev in enumerate(levels):
+        lo, hi = np.quantile(reps[:, j], q, axis=0)
+        curves.append(
+            {
+                "level": lev,
+                "time": at,
+                "surv": est[j],
+                "se": reps[:, j].std(axis=0, ddof=1),
+                "lower": lo,
+                "upper": hi,
+                "step_time": steps[j][0],
+                "step_surv": steps[j][1],
+            }
+        )
+    diffs = []
+    for j in range(1, len(levels)):
+        d_reps = reps[:, j] - reps[:, 0]
+        d_est = est[j] - est[0]
+        se = d_reps.std(axis=0, ddof=1)
+        lo, hi = np.quantile(d_reps, q, axis=0)
+        for i, tv in enumerate(at):
+            diffs.append(
+                {
+                    "level": levels[j],
+                    "reference": levels[0],
+                    "time": float(tv),
+                    "estimate": float(d_est[i]),
+                    "se": float(se[i]),
+                    "lower": float(lo[i]),
+                    "upper": float(hi[i]),
+                    "p": float(2 * norm.sf(abs(d_est[i]) / se[i])) if se[i] > 0 else math.nan,
+                }
+            )
+    return tuple(curves), tuple(diffs)
+
+
+def _risk_table(t, a, levels, rt, w):
+    """Per level: unweighted numbers at risk at ``rt`` and, with weights, the weighted ones."""
+    table = []
+    for j, lev in enumerate(levels):
+        risk = t[a == j][None, :] >= rt[:, None]
+        n_risk = risk.sum(axis=1).astype(float)
+        n_w = n_risk if w is None else (risk * w[a == j][None, :]).sum(axis=1)
+        table.append({"level": lev, "time": rt, "n_risk": n_risk, "n_risk_weighted": n_w})
+    return tuple(table)
+
+
+def _ci_text(usable: int, B: int, seed: int, conf_level: float, what: str) -> str:
+    return (
+        f"nonparametric bootstrap of the subjects ({usable} of {B} resamples usable, seed "
+        f"{seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; {what} refitted "
+        "in each resample"
+    )
+
+
 def adjusted_survival(
     data: Any,
     *,
@@ -232,19 +338,10 @@ def adjusted_survival(
     """
     if method not in METHODS:
         raise InputError(f"must be one of {', '.join(METHODS)}, got {method!r}", column="method")
-    if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 20:
-        raise InputError(f"must be a whole number >= 20, got {B!r}", column="B")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
-    if not (0 < conf_level < 1):
-        raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
-    at = np.asarray(list(times), dtype=float)
-    if at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
-        raise InputError("must be finite times >= 0", column="times")
-    rt = at if risk_times is None else np.asarray(list(risk_times), dtype=float)
+    B, seed, conf_level, at, rt = _check_common(B, seed, conf_level, times, risk_times)
     sub, t, e, a, levels, n_drop = _prepare(data, time, event, treatment, formula)
+    if e.sum() == 0:
+        raise InputError("has no events: survival curves cannot be adjusted", column=event)
     k = len(levels)
     if method == "iptw" and k != 2:
         raise InputError(
@@ -266,69 +363,18 @@ def adjusted_survival(
             "inverse probability of treatment weighted Kaplan-Meier (logistic propensity "
             "model of the covariates, ATE weights 1 / P(A = a | x))"
         )
-    rng = np.random.default_rng(seed)
-    reps = np.full((B, k, at.size), np.nan)
     n = t.size
-    for b in range(B):
-        idx = rng.integers(0, n, n)
-        if np.unique(a[idx]).size < k or e[idx].sum() == 0:
-            continue
-        try:
-            if method == "gformula":
-                reps[b] = _gformula_once(t[idx], e[idx], a[idx], Z[idx], k, at, False)[0]
-            else:
-                reps[b] = _iptw_once(t[idx], e[idx], a[idx], Z[idx], at)[0]
-        except (InputError, np.linalg.LinAlgError, FloatingPointError):
-            continue
-    ok = np.isfinite(reps).all(axis=(1, 2))
-    reps = reps[ok]
-    alpha = 1 - conf_level
-    q = (alpha / 2, 1 - alpha / 2)
-    curves = []
-    for j, lev in enumerate(levels):
-        se = reps[:, j].std(axis=0, ddof=1)
-        lo, hi = np.quantile(reps[:, j], q, axis=0)
-        curves.append(
-            {
-                "level": lev,
-                "time": at,
-                "surv": est[j],
-                "se": se,
-                "lower": lo,
-                "upper": hi,
-                "step_time": steps[j][0],
-                "step_surv": steps[j][1],
-            }
-        )
-    diffs = []
-    for j in range(1, k):
-        d_reps = reps[:, j] - reps[:, 0]
-        d_est = est[j] - est[0]
-        se = d_reps.std(axis=0, ddof=1)
-        lo, hi = np.quantile(d_reps, q, axis=0)
-        for i, tv in enumerate(at):
-            diffs.append(
-                {
-                    "level": levels[j],
-                    "reference": levels[0],
-                    "time": float(tv),
-                    "estimate": float(d_est[i]),
-                    "se": float(se[i]),
-                    "lower": float(lo[i]),
-                    "upper": float(hi[i]),
-                    "p": float(2 * norm.sf(abs(d_est[i]) / se[i])) if se[i] > 0 else math.nan,
-                }
-            )
-    table = []
-    for j, lev in enumerate(levels):
-        tj = t[a == j]
-        n_risk = (tj[None, :] >= rt[:, None]).sum(axis=1).astype(float)
-        if w is not None:
-            wj = w[a == j]
-            n_w = ((tj[None, :] >= rt[:, None]) * wj[None, :]).sum(axis=1)
-        else:
-            n_w = n_risk
-        table.append({"level": lev, "time": rt, "n_risk": n_risk, "n_risk_weighted": n_w})
+
+    def once(idx):
+        if e[idx].sum() == 0:
+            return np.nan
+        if method == "gformula":
+            return _gformula_once(t[idx], e[idx], a[idx], Z[idx], k, at, False)[0]
+        return _iptw_once(t[idx], e[idx], a[idx], Z[idx], at)[0]
+
+    reps, usable = _bootstrap(once, n, a, k, (k, at.size), B, seed, treatment)
+    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
+    table = _risk_table(t, a, levels, rt, w)
     return AdjustedCurves(
         method=method,
         description=desc,
@@ -336,23 +382,240 @@ def adjusted_survival(
         formula=formula,
         levels=tuple(levels),
         times=at,
-        curves=tuple(curves),
-        differences=tuple(diffs),
-        risk_table=tuple(table),
+        curves=curves,
+        differences=diffs,
+        risk_table=table,
         weighted_label=(
             "weighted number at risk: sum of the IPT weights of the subjects at risk"
             if w is not None
             else "g-formula: no weights, the numbers at risk are the unweighted ones"
         ),
-        ci_method=(
-            f"nonparametric bootstrap of the subjects ({int(ok.sum())} of {B} resamples "
-            f"usable, seed {seed}): SE = bootstrap SD, {conf_level:.0%} percentile interval; "
-            "every model refitted in each resample"
-        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, "every model"),
         B=int(B),
         seed=int(seed),
         conf_level=float(conf_level),
         n=int(n),
         events=int(e.sum()),
+        n_dropped_missing=n_drop,
+    )
+
+
+def _weighted_aj(t: np.ndarray, status: np.ndarray, w: np.ndarray, cause, cencode):
+    """Weighted Aalen-Johansen CIF of ``cause`` (jump times and values)."""
+    order = np.argsort(t, kind="stable")
+    t, status, w = t[order], status[order], w[order]
+    ut, first = np.unique(t, return_index=True)
+    ywt = np.cumsum(w[::-1])[::-1][first]  # weight at risk at each distinct time
+    ev = status != cencode
+    idx = np.searchsorted(ut, t)
+    d_all = np.bincount(idx, weights=w * ev, minlength=ut.size)
+    d_k = np.bincount(idx, weights=w * (status == cause), minlength=ut.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz = np.where(ywt > 0, d_all / ywt, 0.0)
+        haz_k = np.where(ywt > 0, d_k / ywt, 0.0)
+    s_minus = np.r_[1.0, np.cumprod(1 - haz)[:-1]]
+    return ut, np.cumsum(s_minus * haz_k)
+
+
+def _iptw_cif_once(t, status, a, Z, at, cause, cencode):
+    from cartlens.stats.propensity import propensity_score_arrays
+    from cartlens.stats.weighting import iptw_weights
+
+    ps = propensity_score_arrays(a, Z, check=False)
+    w = iptw_weights(ps.ps, a, estimand="ate").weights
+    out = np.empty((2, at.size))
+    steps = []
+    for j in range(2):
+        sel = a == j
+        ut, f = _weighted_aj(t[sel], status[sel], w[sel], cause, cencode)
+        out[j] = _step(ut, f, at, 0.0)
+        steps.append((ut, f))
+    return out, steps, w
+
+
+#: Patterns of linear predictors per block of the g-formula CIF, so that its working memory
+#: stays about ``_CHUNK x event times`` floats whatever the number of subjects.
+_CHUNK = 256
+
+
+def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
+    """CIF_a(at) of ``cause`` for each level a from cause-specific Cox models of every
+    cause in ``causes`` (array (k, len(at))), and the whole curves on at most ``_GRID``
+    event times.
+
+    As ``riskRegression::ate(CSC(...))`` (``predict.CauseSpecificCox`` with its default
+    ``product.limit = TRUE``): each cause-specific model is ``coxph`` with Efron ties and
+    its baseline hazard increments ``dLambda_c`` are the Efron-type ones (``predictCox``
+    uses the fit's ties); the event-free survival just before ``s`` is the product limit
+    ``prod_{u < s} (1 - sum_c exp(lp_c) dLambda_c(u))``, and
+    ``CIF_a(t) = mean_i sum_{s <= t} exp(lp_cause,i(a)) dLambda_cause(s) S_i(s-)``.
+    Subjects with the same linear predictors of every cause are computed once (weighted by
+    their count), in blocks of ``_CHUNK`` patterns: cost O(patterns x event times) per
+    level, memory O(_CHUNK x event times).
+    """
+    from cartlens.stats.cox import coxph
+
+    A = np.column_stack([(a == j).astype(float) for j in range(1, k)])
+    X = np.column_stack([A, Z]) if Z.shape[1] else A
+    grid = np.unique(t[np.isin(st, causes)])  # every event time of any cause
+    incs, etas, shifts = [], [], []
+    for c in causes:
+        fit = coxph(t, (st == c).astype(float), X, concordance=False)
+        beta = np.nan_to_num(fit.coef, nan=0.0)
+        base = fit.baseline
+        inc = np.zeros(grid.size)  # uncentred increments on the common grid
+        inc[np.searchsorted(grid, base["times"])] = base["hazard"] * math.exp(
+            -float(np.nan_to_num(fit.means) @ beta)
+        )
+        incs.append(inc)
+        etas.append(linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size))
+        shifts.append(np.r_[0.0, beta[: k - 1]])
+    dlam = np.vstack(incs)  # (K, T)
+    ci = list(causes).index(cause)
+    # subjects with the same linear predictors of every cause give the same curve
+    pat, counts = np.unique(np.column_stack(etas), axis=0, return_counts=True)
+    wts = counts / t.size
+    pos_at = np.searchsorted(grid, at, side="right")  # index into [0, cif...]
+    if curves and grid.size > _GRID:
+        keep = np.unique(np.linspace(0, grid.size - 1, _GRID).round().astype(int))
+    else:
+        keep = np.arange(grid.size)
+    shift = np.column_stack(shifts)  # (k, K)
+    out_at = np.zeros((k, at.size))
+    out_grid = np.zeros((k, keep.size))
+    for j in range(k):
+        for lo in range(0, pat.shape[0], _CHUNK):
+            risk = np.exp(pat[lo : lo + _CHUNK] + shift[j][None, :])  # (P, K)
+            surv = np.cumprod(1.0 - risk @ dlam, axis=1)
+            s_minus = np.c_[np.ones(len(risk)), surv[:, :-1]]
+            cif = np.cumsum(risk[:, ci, None] * dlam[ci][None, :] * s_minus, axis=1)
+            w = wts[lo : lo + _CHUNK]
+            out_at[j] += w @ np.c_[np.zeros(len(risk)), cif][:, pos_at]
+            if curves:
+                out_grid[j] += w @ cif[:, keep]
+    return out_at, grid[keep], out_grid
+
+
+def adjusted_cif(
+    data: Any,
+    *,
+    time: str,
+    status: str,
+    treatment: str,
+    formula: str,
+    times: Sequence[float],
+    cause: Any = 1,
+    cencode: Any = 0,
+    method: str = "iptw",
+    risk_times: Sequence[float] | None = None,
+    B: int = 200,
+    seed: int | None = None,
+    conf_level: float = 0.95,
+) -> AdjustedCurves:
+    """Adjusted cumulative incidence of ``cause`` per treatment level; bootstrap CIs and
+    differences of the CIFs from the first level (``surv`` in the result holds the
+    cumulative incidence here).
+
+    * ``method="iptw"`` (binary treatment): the weighted Aalen-Johansen estimator with ATE
+      weights from a logistic propensity model, as ``survfit(Surv(time, factor(status)) ~
+      a, weights = w)``.
+    * ``method="gformula"`` (any number of levels): direct standardisation from
+      cause-specific Cox models ``coxph(Surv(time, status == c) ~ treatment + covariates)``
+      of every cause ``c`` (Efron ties), ``CIF_a(t) = mean_i sum_{s <= t}
+      exp(lp_cause,i(a)) dLambda_cause(s) prod_{u < s} (1 - sum_c exp(lp_c,i(a))
+      dLambda_c(u))`` with the Efron-type baseline hazards, as ``riskRegression::ate(CSC(
+      Hist(time, status) ~ treatment + covariates), treatment =, times =, cause =)`` (its
+      default ``product.limit = TRUE``). Cost: O(levels x distinct linear-predictor
+      patterns x event times) per fit (subjects with equal linear predictors of every
+      cause are computed once), in blocks of 256 patterns so that memory stays
+      O(256 x event times); the bootstrap repeats it ``B`` times.
+
+    References
+    ----------
+    See the module docstring; Neumann A, Billionnet C. Covariate adjustment of cumulative
+    incidence functions for competing risks data using inverse probability of treatment
+    weighting. Comput Methods Programs Biomed 2016;129:63-70.
+    """
+    import pandas as pd
+
+    if method not in METHODS:
+        raise InputError(f"must be one of {', '.join(METHODS)}, got {method!r}", column="method")
+    B, seed, conf_level, at, rt = _check_common(B, seed, conf_level, times, risk_times)
+    if not isinstance(data, pd.DataFrame):
+        raise InputError("must be a pandas DataFrame", column="data")
+    if status not in data.columns:
+        raise InputError("does not exist in the data", column=status)
+    work = data.assign(__ev=(data[status] != cencode).astype(float).where(data[status].notna()))
+    sub, t, e, a, levels, n_drop = _prepare(work, time, "__ev", treatment, formula)
+    st = pd.to_numeric(sub[status], errors="coerce").to_numpy()
+    if np.isnan(st).any():
+        i = int(np.flatnonzero(np.isnan(st))[0])
+        raise InputError(f"value {sub[status].iloc[i]!r} is not a number", column=status)
+    if not np.any(st == cause):
+        raise InputError(f"cause {cause!r} does not occur", column=status)
+    k = len(levels)
+    if method == "iptw" and k != 2:
+        raise InputError(
+            f"IPTW curves need a binary treatment; found {k} levels: {levels}",
+            column=treatment,
+        )
+    Z, _ = _covariates(sub, formula)
+    if method == "gformula":
+        causes = np.unique(st[st != cencode])
+        est, grid, grid_cif = _csc_gformula_once(t, st, a, Z, k, at, cause, causes)
+        steps = [(grid, grid_cif[j]) for j in range(k)]
+        w = None
+
+        def once(idx):
+            present = np.unique(st[idx][st[idx] != cencode])
+            if cause not in present:
+                return np.nan  # a cause absent from a resample has no model: skipped
+            return _csc_gformula_once(
+                t[idx], st[idx], a[idx], Z[idx], k, at, cause, present, False
+            )[0]
+
+        desc = (
+            f"g-formula (direct standardisation) cumulative incidence of cause {cause} from "
+            f"cause-specific Cox models of each cause ({', '.join(f'{c:g}' for c in causes)};"
+            " Efron ties, product-limit event-free survival): the mean over all subjects of "
+            "the predicted cumulative incidence at each level"
+        )
+        refitted = "every cause-specific model"
+    else:
+        est, steps, w = _iptw_cif_once(t, st, a, Z, at, cause, cencode)
+
+        def once(idx):
+            return _iptw_cif_once(t[idx], st[idx], a[idx], Z[idx], at, cause, cencode)[0]
+
+        desc = (
+            f"inverse probability of treatment weighted cumulative incidence of cause {cause} "
+            "(weighted Aalen-Johansen; logistic propensity model, ATE weights)"
+        )
+        refitted = "the propensity model"
+    reps, usable = _bootstrap(once, t.size, a, k, (k, at.size), B, seed, treatment)
+    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
+    table = _risk_table(t, a, levels, rt, w)
+    n = t.size
+    return AdjustedCurves(
+        method=method,
+        description=desc,
+        treatment=treatment,
+        formula=formula,
+        levels=tuple(levels),
+        times=at,
+        curves=curves,
+        differences=diffs,
+        risk_table=table,
+        weighted_label=(
+            "weighted number at risk: sum of the IPT weights of the subjects at risk"
+            if w is not None
+            else "g-formula: no weights, the numbers at risk are the unweighted ones"
+        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, refitted),
+        B=int(B),
+        seed=int(seed),
+        conf_level=float(conf_level),
+        n=int(n),
+        events=int((st == cause).sum()),
         n_dropped_missing=n_drop,
     )

@@ -340,13 +340,13 @@ def _pmm(X, y, obs, mis, rng) -> np.ndarray:
     xtx = xtx + np.diag(np.maximum(np.diag(xtx), 1e-12) * _RIDGE)
     inv = np.linalg.inv(xtx)
     beta = inv @ Xo.T @ yo
-    resid = yo - Xo @ beta
+    resid = yo - linear_predictor(Xo, beta)
     dfree = max(obs.sum() - p, 1)
     sigma = math.sqrt(float(resid @ resid) / rng.chisquare(dfree))
     chol = np.linalg.cholesky((inv + inv.T) / 2)
     beta_star = beta + sigma * chol @ rng.standard_normal(p)
-    yhat_obs = Xo @ beta
-    yhat_mis = X[mis] @ beta_star
+    yhat_obs = linear_predictor(Xo, beta)  # equal rows, equal predictions (issue 14)
+    yhat_mis = linear_predictor(X[mis], beta_star)
     order = np.argsort(yhat_obs, kind="stable")
     sorted_hat = yhat_obs[order]
     k = min(PMM_DONORS, sorted_hat.size)

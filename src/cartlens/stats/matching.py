@@ -28,8 +28,13 @@ Ties
     ``ids`` (and ``seed`` for the random order) the result does not depend on row order.
     MatchIt breaks ties differently, so its pair identities can differ where distances tie;
     matched counts and balance do not (tied units share their covariates when the PS is a
-    function of them). Beware that MatchIt 4.5.1-4.5.3 ignore the caliper in this kind of
-    matching (MatchIt issue #163): their matches are not caliper matches.
+    function of them). ``ties="matchit"`` follows MatchIt's rule instead (its
+    ``nn_matchC_vec``): all units are put in one order by distance, ties in row order
+    (``sort.list``), and a treated unit takes the nearest available control to its left or
+    right in that order, the left one when both are equally far - so among tied controls the
+    last one in row order before it, else the first after it. Rows, not ``ids``, then decide,
+    as in MatchIt (without replacement only). Beware that MatchIt 4.5.1-4.5.3 ignore the
+    caliper in this kind of matching (MatchIt issue #163): their matches are not caliper matches.
 
 Weights
     As MatchIt (ATT): 1 for matched treated units; a control gets the sum over the treated
@@ -72,6 +77,8 @@ __all__ = [
 ]
 
 M_ORDERS = ("largest", "smallest", "random", "data")
+#: How equidistant controls are chosen: cartlens' (distance, id) rule or MatchIt's.
+TIES = ("distance-id", "matchit")
 SCALES = ("logit", "ps")
 
 
@@ -210,6 +217,67 @@ def _greedy_without_replacement(
     return out_t, out_c, out_d
 
 
+def _greedy_matchit(
+    d: np.ndarray, controls: np.ndarray, tord: np.ndarray, ratio: int, width: float
+) -> tuple[list[int], list[int], list[float]]:
+    """MatchIt's greedy matching (``nn_matchC_vec``) on one stratum, without replacement.
+
+    ``controls`` and ``tord`` are row indices (treated in matching order). All units of the
+    stratum are ordered by distance with ties in row order; each treated unit takes the
+    nearest available control to its left or right in that order (left on equal distance).
+    Returns row indices (treated, control) and |difference|.
+    """
+    units = np.sort(np.concatenate([controls, tord]))
+    pos = units[np.argsort(d[units], kind="stable")]  # sort.list(distance): ties by row
+    m = pos.size
+    rank = {int(u): i for i, u in enumerate(pos.tolist())}
+    dl = d[pos].tolist()
+    is_c = np.isin(pos, controls)
+    # right[i]: smallest available position >= i (m = none); left[i]: 1 + largest available
+    # position < i (0 = none); treated positions are never available
+    right = list(range(m + 1))
+    left = list(range(m + 1))
+    for i in np.flatnonzero(~is_c).tolist():
+        right[i] = i + 1
+        left[i + 1] = i
+
+    def find(arr: list[int], i: int) -> int:
+        while arr[i] != i:
+            arr[i] = arr[arr[i]]
+            i = arr[i]
+        return i
+
+    out_t: list[int] = []
+    out_c: list[int] = []
+    out_d: list[float] = []
+    active = tord.tolist()
+    for _round in range(ratio):
+        still = []
+        for u in active:
+            p = rank[u]
+            x = dl[p]
+            li = find(left, p)  # control position li - 1, 0 = none
+            r = find(right, p + 1)
+            cand_l = li - 1 if li > 0 and abs(x - dl[li - 1]) <= width else -1
+            cand_r = r if r < m and abs(dl[r] - x) <= width else -1
+            if cand_l >= 0 and cand_r >= 0:
+                k = cand_l if abs(dl[cand_l] - x) <= abs(dl[cand_r] - x) else cand_r
+            else:
+                k = max(cand_l, cand_r)
+            if k < 0:
+                continue
+            out_t.append(u)
+            out_c.append(int(pos[k]))
+            out_d.append(abs(dl[k] - x))
+            still.append(u)
+            right[k] = k + 1
+            left[k + 1] = k
+        active = still
+        if not active:
+            break
+    return out_t, out_c, out_d
+
+
 def _nearest_with_replacement(
     cd: np.ndarray, td: np.ndarray, ratio: int, width: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -287,6 +355,7 @@ def match_nearest(
     seed: int | None = None,
     ids: Any = None,
     discard: str = "none",
+    ties: str = "distance-id",
 ) -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score (see the module docstring).
 
@@ -318,6 +387,9 @@ def match_nearest(
         As MatchIt: before matching, drop treated units whose PS lies outside the range of
         the controls' (``"treated"``), controls outside the treated range (``"control"``),
         or both. The caliper SD is then taken over the units kept.
+    ties : {"distance-id", "matchit"}
+        Which of equidistant controls a treated unit takes: cartlens' rule (the smaller
+        distance, then the smaller id) or MatchIt's (see the module docstring).
 
     Returns
     -------
@@ -349,6 +421,13 @@ def match_nearest(
     m_order = str(m_order).lower()
     if m_order not in M_ORDERS:
         raise InputError(f"must be one of {', '.join(M_ORDERS)}", column="m_order")
+    if ties not in TIES:
+        raise InputError(f"must be one of {', '.join(TIES)}", column="ties")
+    if ties == "matchit" and replace:
+        raise InputError(
+            "MatchIt's tie order is implemented for matching without replacement only",
+            column="ties",
+        )
     if scale == "logit":
         if np.any((ps <= 0) | (ps >= 1)):
             raise InputError(
@@ -412,6 +491,12 @@ def match_nearest(
         if c_sorted.size == 0 or tord.size == 0:
             continue
         cd = d[c_sorted]
+        if ties == "matchit":
+            tk, ck, dk = _greedy_matchit(d, c_sorted, tord, ratio, width)
+            pt.append(np.asarray(tk, dtype=np.int64))
+            pc.append(np.asarray(ck, dtype=np.int64))
+            pd_.append(np.asarray(dk, dtype=float))
+            continue
         if replace:
             tk, ck, dk = _nearest_with_replacement(cd, d[tord], ratio, width)
         else:
@@ -590,6 +675,7 @@ def propensity_match(
     id_column: str | None = None,
     threshold: float = 0.1,
     discard: str = "none",
+    ties: str = "distance-id",
 ) -> tuple[Any, MatchResult]:
     """Fit the propensity model of ``formula``, match, and report balance (ATT).
 
@@ -603,7 +689,7 @@ def propensity_match(
     ----------
     formula, data, treatment, treated, firth
         As :func:`cartlens.stats.propensity.propensity_score`.
-    ratio, replace, caliper, scale, m_order, seed, discard
+    ratio, replace, caliper, scale, m_order, seed, discard, ties
         As :func:`match_nearest`.
     exact : sequence of str, optional
         Columns of ``data`` to match exactly on.
@@ -659,6 +745,7 @@ def propensity_match(
         seed=seed,
         ids=ids,
         discard=discard,
+        ties=ties,
     )
     _, X, names, _, _ = _design(used, _split_formula(formula, treatment)[0], fit.formula)
     covs = {nm: X[:, j] for j, nm in enumerate(names) if nm != "Intercept"}

@@ -207,12 +207,17 @@ def rmst2(
     v0, v1 = r0["rmst_se"] ** 2, r1["rmst_se"] ** 2
     diff = r1["rmst"] - r0["rmst"]
     se = math.sqrt(v0 + v1)
+    note = ""
+    if se == 0:
+        note = "no variance: neither group has an event before tau, the P is undefined"
+        warnings.warn(note, SparseDataWarning, stacklevel=2)
     difference = {
         "estimate": diff,
         "se": se,
         "lower": diff - z * se,
         "upper": diff + z * se,
         "p": float(2 * norm.sf(abs(diff) / se)) if se > 0 else math.nan,
+        "note": note,
     }
     return RMSTComparison(
         groups=tuple(labels),

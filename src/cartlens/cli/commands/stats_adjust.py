@@ -303,6 +303,10 @@ def match(
         str, typer.Option("--m-order", help="largest (default), smallest, random, data.")
     ] = "largest",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for --m-order random.")] = None,
+    ties: Annotated[
+        str,
+        typer.Option("--ties", help="Equidistant controls: distance-id (default) or matchit."),
+    ] = "distance-id",
     id_column: Annotated[
         str | None, typer.Option("--id", help="Unique id column (tie-breaking).")
     ] = None,
@@ -337,6 +341,7 @@ def match(
             scale=scale,
             exact=ex,
             m_order=m_order,
+            ties=ties,
             seed=seed,
             id_column=id_column,
             threshold=threshold,
@@ -357,6 +362,7 @@ def match(
                 "caliper_width": m.caliper_width,
                 "scale": m.scale,
                 "m_order": m.m_order,
+                "ties": ties,
                 "seed": m.seed,
                 "exact": list(m.exact),
                 "discard": discard,

@@ -7,7 +7,8 @@
   other value = a cause code.
 * ``finegray``: Fine-Gray subdistribution hazard model for ``--cause`` (``cmprsk::crr``).
 * ``landmark``: landmark analysis of an exposure dated after time zero (an empty
-  ``--exposure-time`` field = never exposed): KM medians and log-rank from each landmark.
+  ``--exposure-time`` field = never exposed): KM medians, log-rank and the Cox HR of exposure
+  from each landmark, and S(t) at ``--times`` since the landmark.
 
 Time-dependent Cox models run through ``cartlens stats cox --start``.
 """
@@ -252,9 +253,13 @@ def landmark_cmd(
         typer.Option("--exposure-time", help="Exposure time column (empty = never exposed)."),
     ],
     event_code: Annotated[str, typer.Option("--event-code", help="Value meaning event.")] = "1",
+    times: Annotated[
+        str | None,
+        typer.Option("--times", help="Report S(t) at these times since the landmark, e.g. 90,180."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Landmark analysis of an exposure dated after time zero (KM medians, log-rank)."""
+    """Landmark analysis of an exposure dated after time zero (KM, log-rank, Cox HR)."""
 
     def compute() -> dict:
         from cartlens.stats.landmark import landmark_series
@@ -265,7 +270,8 @@ def landmark_cmd(
         x = numeric_column(df, exposure_time)  # missing (never exposed) stays NaN
         lms = parse_floats(landmark, "--landmark") or []
         names = {"time": time, "event": event, "exposure_time": exposure_time}
-        series = landmark_series(t, e, x, lms, names=names)
+        tt = parse_floats(times, "--times")
+        series = landmark_series(t, e, x, lms, names=names, times=tt)
         return {
             "n": len(df),
             "n_dropped_missing": n_dropped,
@@ -277,6 +283,8 @@ def landmark_cmd(
                     "excluded": r.n_excluded,
                     "groups": list(r.groups),
                     "logrank": {"chisq": r.chisq, "df": r.df, "p": r.p},
+                    "cox": r.cox,
+                    "survival": list(r.survival),
                 }
                 for r in series.results
             ],
@@ -303,5 +311,42 @@ def landmark_cmd(
             ["landmark", "group", "n", "events", "median", "lower", "upper", "log-rank p"],
             rows,
         )
+        print_table(
+            "Cox model on the landmark data (exposed vs unexposed)",
+            ["landmark", "HR", "lower", "upper", "p"],
+            [
+                [
+                    r["landmark"],
+                    *(["not estimable (fewer than two groups or no events)"] + [""] * 3),
+                ]
+                if r["cox"] is None
+                else [
+                    r["landmark"],
+                    r["cox"]["hr"],
+                    r["cox"]["lower"],
+                    r["cox"]["upper"],
+                    r["cox"]["p"],
+                ]
+                for r in p["landmarks"]
+            ],
+        )
+        if any(r["survival"] for r in p["landmarks"]):
+            print_table(
+                "S(t) since the landmark",
+                ["landmark", "group", "time", "n at risk", "S(t)", "lower", "upper"],
+                [
+                    [
+                        r["landmark"],
+                        s["group"],
+                        s["time"],
+                        s["n_risk"],
+                        s["surv"],
+                        s["lower"],
+                        s["upper"],
+                    ]
+                    for r in p["landmarks"]
+                    for s in r["survival"]
+                ],
+            )
 
     run_command(compute, as_json, render)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cartlens.report.analyses.base import RenderContext, register
-from cartlens.report.analyses.model_table import render_model
+from cartlens.report.analyses.model_table import missing_sentence, render_model
 
 
 def render(a, rc: RenderContext) -> None:
@@ -18,7 +18,7 @@ def methods(analyses: list, rc: RenderContext) -> str:
         "with treatment contrasts for categorical covariates (the first level is the "
         "reference); proportional hazards were checked with the Grambsch-Therneau test."
     )
-    return s
+    return s + missing_sentence(analyses)
 
 
 register("cox", methods=methods, section="risk", render=render)

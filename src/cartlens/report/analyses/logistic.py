@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cartlens.report.analyses.base import RenderContext, register
-from cartlens.report.analyses.model_table import render_model
+from cartlens.report.analyses.model_table import missing_sentence, render_model
 
 
 def render(a, rc: RenderContext) -> None:
@@ -16,6 +16,7 @@ def methods(analyses: list, rc: RenderContext) -> str:
         "Odds ratios come from "
         + ("Firth's penalised-likelihood " if firth else "")
         + "logistic regression, univariable and multivariable."
+        + missing_sentence(analyses)
     )
 
 

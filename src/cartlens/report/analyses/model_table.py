@@ -28,6 +28,7 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
     mv = models.get("multivariable", {})
     zph = mv.get("zph") or {}
     has_uv, has_mv = bool(d.get("univariable")), bool(d.get("multivariable"))
+    mi = has_mv and (d.get("missing") or {}).get("method") == "multiple_imputation"
 
     def cells(row):
         if row is None:
@@ -45,6 +46,8 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
         head += [f"{short} (univariable)", "95% CI", "p"]
     if has_mv:
         head += [f"{short} (multivariable)", "95% CI", "p"]
+    if mi:
+        head.append("FMI")
     if ph and has_mv:
         head.append("PH test p")
     out, forest = [], []
@@ -64,6 +67,9 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
             row = [label, n]
             row += cells(uv) if has_uv else []
             row += cells(mvr) if has_mv else []
+        if mi:
+            fmi = (mvr or {}).get("fmi") if lay["kind"] == "term" else None
+            row.append(fmt.num(fmi, 2) if fmi is not None else "")
         if ph and has_mv:
             row.append(ph_p)
         out.append(row)
@@ -92,6 +98,12 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
             f"Events: {fmt.count(ref.get('events'))} of {fmt.count(ref.get('n'))} "
             f"({which}). {LONG.get(meas, short)}; CI = confidence interval."
         )
+    if mi:
+        k = (d.get("missing") or {}).get("imputations")
+        notes.append(
+            f"Missing covariates multiply imputed ({k} data sets), estimates pooled with "
+            "Rubin's rules; FMI = fraction of missing information."
+        )
     if ph and has_mv:
         notes.append("PH test p: Grambsch-Therneau test of proportional hazards (cox.zph).")
     rc.table(head, out, name=a.id, notes=notes)
@@ -107,3 +119,36 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
                 forest, measure=meas, model=model
             ),
         )
+
+
+def missing_sentence(analyses: list) -> str:
+    """How missing covariate values were handled, for the methods text of a model type."""
+    mi = [
+        a
+        for a in analyses
+        if (a.details.get("missing") or {}).get("method") == "multiple_imputation"
+    ]
+    if not mi:
+        return (
+            " Each model used the patients with complete data for its variables "
+            "(complete-case analysis)."
+        )
+    info = mi[0].details["missing"]
+    fmi = [
+        (r["fmi"], r["term"])
+        for a in mi
+        for r in a.details.get("rows", [])
+        if r.get("model") == "multivariable" and r.get("fmi") is not None
+    ]
+    worst = max(fmi) if fmi else None
+    imputed = ", ".join(sorted({c for a in mi for c in a.details["missing"].get("imputed", {})}))
+    s = (
+        f" Missing covariate values ({imputed or 'none'}) were multiply imputed by chained "
+        f"equations ({info['imputations']} imputed data sets, {info['iterations']} iterations, "
+        "predictive mean matching for continuous and logistic or multinomial regression for "
+        f"categorical variables, seed {info['seed']}), and the estimates pooled with Rubin's "
+        "rules (Barnard-Rubin degrees of freedom)"
+    )
+    if worst is not None:
+        s += f"; the largest fraction of missing information was {worst[0]:.2f} ({worst[1]})"
+    return s + "."

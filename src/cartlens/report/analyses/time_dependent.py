@@ -47,6 +47,21 @@ def render(a, rc: RenderContext) -> None:
         f"Counting exposed patients as exposed from time zero credits them with "
         f"{fmt.num(s.get('immortal_person_time'))} {unit} of immortal time."
     )
+    if d.get("landmark_survival"):
+        rc.table(
+            ["Group (at the landmark)", "days since the landmark", "at risk", "S(t)", "95% CI"],
+            [
+                [
+                    r["group"],
+                    fmt.num(r["time_days"], 0),
+                    fmt.count(r["n_risk"]),
+                    fmt.num(r["surv"]),
+                    fmt.interval(r["lower"], r["upper"]),
+                ]
+                for r in d["landmark_survival"]
+            ],
+            name=a.id + "_landmark_survival",
+        )
     from cartlens.report.figures.km import km_figure
 
     lm = a.results.get("landmark")

@@ -179,6 +179,21 @@ def landmark_figure(
     return fig
 
 
+def risk_table_axis(tab, row_labels: Sequence[str]):
+    """Style ``tab`` as a risk table: one labelled row per entry of ``row_labels`` (top
+    down), no frame, no x tick labels (it shares the curves' x axis)."""
+    n = len(row_labels)
+    tab.set_ylim(-0.5, n - 0.5)
+    tab.invert_yaxis()
+    tab.set_yticks(range(n), list(row_labels), fontsize=8)
+    tab.tick_params(axis="x", labelbottom=False, length=0)
+    tab.tick_params(axis="y", length=0, pad=16)
+    for side in ("top", "right", "bottom", "left"):
+        tab.spines[side].set_visible(False)
+    tab.set_title("Number at risk", loc="left", fontsize=8, pad=2)
+    return tab
+
+
 def cif_band_figure(
     cuminc: Any,
     cause: Any,
@@ -248,15 +263,7 @@ def cif_band_figure(
     if title:
         ax.set_title(title, loc="left")
     if with_table:
-        tab = fig.add_subplot(gs[1], sharex=ax)
-        tab.set_ylim(-0.5, k - 0.5)
-        tab.invert_yaxis()
-        tab.set_yticks(range(k), names, fontsize=8)
-        tab.tick_params(axis="x", labelbottom=False, length=0)
-        tab.tick_params(axis="y", length=0, pad=16)
-        for side in ("top", "right", "bottom", "left"):
-            tab.spines[side].set_visible(False)
-        tab.set_title("Number at risk", loc="left", fontsize=8, pad=2)
+        tab = risk_table_axis(fig.add_subplot(gs[1], sharex=ax), names)
         for i, c in enumerate(curves):
             for x, n in zip(risk_times, (at_risk or {}).get(c.group, []), strict=False):
                 if x <= tmax:

@@ -21,7 +21,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,12 @@ class ModelSpec(AnalysisSpec):
     covariates: list[str] = Field(min_length=1)
     univariable: bool = True
     multivariable: bool = True
+    #: how missing covariate values are handled: each model's complete cases, or multiple
+    #: imputation by chained equations (``imputations`` data sets, seeded) pooled with
+    #: Rubin's rules, the fraction of missing information reported per term
+    missing: Literal["complete_case", "multiple_imputation"] = "complete_case"
+    imputations: int = Field(20, ge=2, le=200)
+    imputation_seed: int = Field(20261204, ge=0)
 
     @field_validator("covariates")
     @classmethod
@@ -280,9 +286,16 @@ def run_models(
     model_info: dict[str, dict] = {}
     results: dict = {}
     summary: dict[str, Any] = {}
+    completed = None
+    missing_info: dict[str, Any] = {"method": a.missing}
+    if a.missing == "multiple_imputation":
+        completed, missing_info = _impute(a, frame, outcome_cols, cols)
+        results["imputation"] = missing_info.pop("result")
     for kind, ts in models:
         used = list(dict.fromkeys(p for t in ts for p in t.parts))
         sub = frame[[*outcome_cols, *used]].dropna()
+        if completed is not None:
+            sub = completed[0][[*outcome_cols, *used]]
         key = kind if kind == "multivariable" else f"univariable:{ts[0].text}"
         formula = " + ".join(term_formula(t, infos) for t in ts)
         info: dict[str, Any] = {
@@ -308,6 +321,9 @@ def run_models(
                     )
             r, trows, extra = fit(X, names, sub)
             info.update(extra)
+            if completed is not None:
+                r, trows = _pooled_fit(fit, formula, completed, outcome_cols, used, measure)
+                info["imputations"] = len(completed)
         except (CartlensError, ValueError, np.linalg.LinAlgError) as exc:
             rows.append({"model": kind, "term": ", ".join(t.text for t in ts), "error": str(exc)})
             info["error"] = str(exc)
@@ -338,8 +354,64 @@ def run_models(
         "measure": measure,
         "univariable": a.univariable,
         "multivariable": "multivariable" in model_info,
+        "missing": missing_info,
     }
+    if completed is not None:
+        for row in rows:
+            if row.get("model") == "multivariable" and row.get("fmi") is not None:
+                summary[f"multivariable.{row['term']}.fmi"] = row["fmi"]
     return summary, details, results
+
+
+def _impute(a: ModelSpec, frame: pd.DataFrame, outcome_cols: list[str], cols: list[str]):
+    """``imputations`` completed copies of the covariates (rows with an outcome only)."""
+    from cartlens.stats.imputation import mice
+
+    data = frame[[*outcome_cols, *cols]]
+    data = data[data[outcome_cols].notna().all(axis=1)].reset_index(drop=True)
+    imp = mice(data, m=a.imputations, seed=a.imputation_seed)
+    info = {
+        "method": "multiple_imputation",
+        "imputations": imp.m,
+        "iterations": imp.maxit,
+        "seed": imp.seed,
+        "imputed": {
+            c: {"method": imp.methods[c], "n_missing": imp.n_missing[c]} for c in imp.columns
+        },
+        "n": int(len(data)),
+        "description": imp.method,
+        "result": imp,
+    }
+    return imp.datasets(), info
+
+
+def _pooled_fit(fit, formula, completed, outcome_cols, used, measure):
+    """Fit the model on every completed data set and pool with Rubin's rules."""
+    from cartlens.stats.formula import design
+    from cartlens.stats.imputation import pool_fits
+
+    fits = []
+    for d in completed:
+        sub = d[[*outcome_cols, *used]]
+        dz = design(formula, sub)
+        fits.append(fit(dz.X, list(dz.names), sub)[0])
+    pooled = pool_fits(fits)
+    rows = []
+    for t in pooled.terms:
+        rows.append(
+            {
+                "term": t["term"],
+                "coef": t["qbar"],
+                "se": t["se"],
+                measure: t["exp_estimate"],
+                "lower": t["exp_lower"],
+                "upper": t["exp_upper"],
+                "p": t["p"],
+                "df": t["df"],
+                "fmi": t["fmi"],
+            }
+        )
+    return pooled, rows
 
 
 def _add_counts(layout, terms, infos, frame, outcome_cols, events_of) -> None:

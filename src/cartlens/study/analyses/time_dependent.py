@@ -26,6 +26,8 @@ class TimeDependentAnalysis(AnalysisSpec):
     endpoint: Endpoint = "os"
     exposure_day: str
     landmark_days: float = Field(180, gt=0)
+    #: days since the landmark at which S(t) of each group is reported (none by default)
+    landmark_times_days: list[float] = Field(default_factory=list)
     #: the exposure's name in labels ("HSCT" gives "HSCT by landmark"); default: the label
     #: of the ``exposure_day`` variable, else "exposure"
     exposure_label: str = ""
@@ -93,7 +95,16 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     results["simon_makuch"] = sm
     # landmark
     L = a.landmark_days
-    lm = landmark_analysis(td / scale, ev, xd / scale, L / scale, labels=(not_by_lm, by_lm))
+    lm = landmark_analysis(
+        td / scale,
+        ev,
+        xd / scale,
+        L / scale,
+        labels=(not_by_lm, by_lm),
+        times=[x / scale for x in a.landmark_times_days] or None,
+    )
+    for row in lm.survival:
+        summary[f"landmark.surv.{row['group']}.{row['time'] * scale:g}"] = row["surv"]
     results["landmark"] = lm
     summary["landmark.days"] = L
     summary["landmark.n"] = int(lm.n_at_landmark)
@@ -161,6 +172,7 @@ def run(a: TimeDependentAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         "endpoint": a.endpoint,
         "time_unit": p.time_unit,
         "exposure": a.exposure_day,
+        "landmark_survival": [{**row, "time_days": row["time"] * scale} for row in lm.survival],
     }
     return summary, details, results
 
