@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: in CI (CI=true) a derandomised profile, so every run draws the same cases and
+# a failure can be reproduced; locally the random search (and its example database) stays.
+settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
+)
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "reference"

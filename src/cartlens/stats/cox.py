@@ -63,6 +63,7 @@ from cartlens.errors import (
     SeparationWarning,
 )
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor, linear_predictor_t
 
 _Z975 = 1.959963984540054
 _TOLER_CHOL = np.finfo(float).eps ** 0.75
@@ -375,7 +376,7 @@ class _CoxEngine:
     def evaluate(self, beta: np.ndarray, *, hessian: bool = True, resid: bool = False) -> dict:
         """Log partial likelihood, score, information (and score residuals) at ``beta``."""
         X, w = self.X, self.w
-        eta = X @ beta if self.p else np.zeros(self.n)
+        eta = linear_predictor_t(self.XT, beta) if self.p else np.zeros(self.n)
         e = np.exp(eta)
         r = w * e
         vT = np.empty((self.p + 1, self.n))
@@ -616,7 +617,7 @@ def _firth_adjust(engine: _CoxEngine, beta: np.ndarray, st: dict) -> None:
     if sign <= 0:
         return
     Iinv = np.linalg.inv(info)
-    eta = X @ beta
+    eta = linear_predictor_t(engine.XT, beta)
     r = w * np.exp(eta)
     XT = engine.XT
     vT = np.concatenate(
@@ -833,7 +834,7 @@ def coxph(
     if concordance:
         from cartlens.stats.concordance import concordance as _conc
 
-        lp = Xc @ beta
+        lp = linear_predictor(Xc, beta)
         try:
             conc = _conc(
                 time,

@@ -51,6 +51,7 @@ from cartlens.errors import (
     SeparationWarning,
 )
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor, linear_predictor_t
 from cartlens.stats.competing import check_competing_input
 
 
@@ -218,7 +219,7 @@ class _FGData:
     def _sums(self, beta: np.ndarray, second: bool):
         p = self.p
         m = self.fidx.size
-        eta = self.X @ beta
+        eta = linear_predictor_t(self.XT, beta)
         w = np.exp(eta)
         nc = 1 + p + (self.XXT.shape[0] if second else 0)
         V = np.empty((nc, self.n))
@@ -641,7 +642,7 @@ def predict_cif(result: FineGrayResult, x: Any) -> dict:
     if xa.shape[1] != result.coef.size:
         raise InputError(f"needs {result.coef.size} covariate values per row", column="x")
     use = np.isfinite(result.coef)  # aliased terms (NaN) do not enter the prediction
-    lp = (xa[:, use] - result.settings["center"][use]) @ result.coef[use]
+    lp = linear_predictor(xa[:, use] - result.settings["center"][use], result.coef[use])
     lam = np.cumsum(result.bfitj)
     return {"time": result.uftime, "cif": 1 - np.exp(-np.outer(lam, np.exp(lp)))}
 

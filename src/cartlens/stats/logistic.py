@@ -59,6 +59,7 @@ from cartlens.errors import (
     SeparationWarning,
 )
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor
 
 #: Relative tolerance of the pivoting rule that declares a column aliased (R's glm: 1e-7).
 ALIAS_TOL = 1e-7
@@ -180,13 +181,13 @@ def _expit(eta: np.ndarray) -> np.ndarray:
 
 
 def _loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
 def _objective(X: np.ndarray, y: np.ndarray, beta: np.ndarray, firth: bool):
     """(objective, p, information) at beta; the objective is penalised when ``firth``."""
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     p = _expit(eta)
     w = p * (1.0 - p)
     info = X.T @ (X * w[:, None])
@@ -333,7 +334,7 @@ def _penalised_derivatives(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
     The Hessian is not the Fisher information: the penalised likelihood is not concave.
     Returns (-inf, None, None) where the information is singular.
     """
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     p = _expit(eta)
     w = p * (1.0 - p)
     info = X.T @ (X * w[:, None])

@@ -47,6 +47,7 @@ from cartlens.errors import (
     SeparationWarning,
 )
 from cartlens.results import Result
+from cartlens.stats._linalg import canonical_order, linear_predictor
 
 __all__ = [
     "PropensityResult",
@@ -385,7 +386,7 @@ def firth_logistic(
     beta = np.zeros(k)
 
     def penalised(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        eta = X @ b
+        eta = linear_predictor(X, b)
         p = 1.0 / (1.0 + np.exp(-eta))
         w = p * (1.0 - p)
         info = X.T @ (X * w[:, None])
@@ -419,7 +420,7 @@ def firth_logistic(
             converged = True
             break
     vcov = np.linalg.inv(info)
-    eta = X @ beta
+    eta = linear_predictor(X, beta)
     loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
     return {
         "coef": beta,
@@ -506,7 +507,7 @@ def _glm_fit(X: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-8, maxit: int 
             coef = np.linalg.solve(chol.T, np.linalg.solve(chol, rhs))
         except np.linalg.LinAlgError:
             coef = np.linalg.lstsq(info, rhs, rcond=None)[0]
-        eta = X @ coef
+        eta = linear_predictor(X, coef)
         mu = 1.0 / (1.0 + np.exp(-eta))
         dev = deviance(mu)
         if polish:
@@ -592,8 +593,12 @@ def propensity_score_arrays(
     if check:
         _check_design(X, names)
 
+    # fit on the rows in an order set by their contents: the same rows in any order give
+    # bit-identical coefficients and scores, so matches on tied scores do not depend on it
+    order = canonical_order(y, X)
+    Xo, yo = X[order], y[order]
     if firth:
-        fit = _firth_fit(X, y.astype(float))
+        fit = _firth_fit(Xo, yo.astype(float))
         fitted = np.asarray(fit["fitted"], dtype=float)
         pbar = n1 / n
         null_ll = n1 * np.log(pbar) + (n - n1) * np.log1p(-pbar)
@@ -605,11 +610,14 @@ def propensity_score_arrays(
         }
         method = "firth"
     else:
-        fit = _glm_fit(X, y.astype(float))
-        if not fit["separated"] and _separated(X, y.astype(float)):
+        fit = _glm_fit(Xo, yo.astype(float))
+        if not fit["separated"] and _separated(Xo, yo.astype(float)):
             fit["separated"] = True
         fitted = fit["fitted"]
         method = "glm"
+    fitted_rows = np.empty(n)
+    fitted_rows[order] = fitted
+    fitted = fitted_rows
     if not fit["converged"]:
         warnings.warn(
             f"the propensity model did not converge in {fit['iterations']} iterations",

@@ -364,8 +364,20 @@ def _iter_counts(
     rng: np.random.Generator,
     strata_codes: np.ndarray | None,
     cluster_codes: np.ndarray | None = None,
+    ids: Any = None,
 ) -> Iterator[np.ndarray]:
+    rank = None
+    if ids is not None and cluster_codes is None:
+        # draw in the order of the ids (row i is unit rank[i]), so that the same ids in any
+        # row order receive the same counts
+        rank = _id_rank(ids, n)
+        order = np.empty(n, dtype=np.intp)
+        order[rank] = np.arange(n)
+        if strata_codes is not None:
+            strata_codes = strata_codes[order]
     members, unit_of_row, n_units = _units(n, strata_codes, cluster_codes)
+    if rank is not None:
+        unit_of_row = rank
     chunk = max(1, _DRAW_CELLS // max(n, n_units, 1))
 
     def gen() -> Iterator[np.ndarray]:
@@ -381,6 +393,19 @@ def _iter_counts(
     return gen()
 
 
+def _id_rank(ids: Any, n: int) -> np.ndarray:
+    """Rank (0..n-1) of each row's id; the ids must be unique."""
+    uid = np.asarray(ids)
+    if uid.shape != (n,):
+        raise InputError(f"has {uid.size} values, expected {n}", column="ids")
+    order = np.argsort(uid, kind="stable")
+    if n > 1 and np.any(uid[order][1:] == uid[order][:-1]):
+        raise InputError("must be unique", column="ids")
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n)
+    return rank
+
+
 def bootstrap_counts(
     n: int,
     n_boot: int,
@@ -388,6 +413,7 @@ def bootstrap_counts(
     seed: int | np.random.Generator | None = None,
     strata: Any = None,
     cluster: Any = None,
+    ids: Any = None,
 ) -> np.ndarray:
     """Bootstrap replicates as a ``(n_boot, n)`` matrix of draw counts.
 
@@ -409,6 +435,11 @@ def bootstrap_counts(
         Stratum of each row.
     cluster : array-like, shape (n,), optional
         Cluster of each row; clusters are the resampling units (each within one stratum).
+    ids : array-like, shape (n,), optional
+        Unique row identifiers. Counts are drawn in the order of the ids (default: the row
+        position), so the same rows with the same ids in any order get the same counts and
+        every statistic of them the same replicates. Clusters are drawn in the order of
+        their labels already.
 
     Returns
     -------
@@ -424,7 +455,8 @@ def bootstrap_counts(
     rng, _ = _resolve_seed(seed)
     codes = None if strata is None else _group_codes(strata, int(n), "strata")[1]
     ccodes = None if cluster is None else _group_codes(cluster, int(n), "cluster")[1]
-    return np.concatenate(list(_iter_counts(int(n), n_boot, rng, codes, ccodes)), axis=0)
+    chunks = _iter_counts(int(n), n_boot, rng, codes, ccodes, ids)
+    return np.concatenate(list(chunks), axis=0)
 
 
 def _counts_source(
@@ -434,6 +466,7 @@ def _counts_source(
     strata_codes: np.ndarray | None,
     counts: np.ndarray | None,
     cluster: Any = None,
+    ids: Any = None,
 ) -> tuple[Iterator[np.ndarray], int, int | None]:
     """Chunks of counts: either drawn here (seeded) or the caller's ``counts``."""
     if counts is not None:
@@ -447,7 +480,7 @@ def _counts_source(
     n_boot = _check_n_boot(1000 if n_boot is None else n_boot)
     rng, used = _resolve_seed(seed)
     ccodes = None if cluster is None else _group_codes(cluster, n, "cluster")[1]
-    return _iter_counts(n, n_boot, rng, strata_codes, ccodes), n_boot, used
+    return _iter_counts(n, n_boot, rng, strata_codes, ccodes, ids), n_boot, used
 
 
 def _kernel_chunks(c: np.ndarray, width: int) -> Iterator[np.ndarray]:
@@ -697,6 +730,7 @@ def _km_bootstrap(
     cluster: Any,
     progress: bool | None,
     description: str,
+    ids: Any = None,
     method: str,
     level: float,
     statistic: str,
@@ -707,7 +741,7 @@ def _km_bootstrap(
     when ``stratified``), estimate on the data, replicates, BCa jackknife, result."""
     n = e.size
     strata = codes if stratified else None
-    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster)
+    source, B, used_seed = _counts_source(n, n_boot, seed, strata, counts, cluster, ids)
     est = stat(np.ones((1, n), dtype=np.int32))[0]
     reps = _replicates(source, B, progress, description, B * n >= 50_000_000, stat, width=1)
     jack = stat(_jackknife_counts(n, cluster)) if method == "bca" else None
@@ -743,6 +777,7 @@ def bootstrap_km_median(
     cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
+    ids: Any = None,
 ) -> BootstrapResult:
     """Bootstrap CIs of the Kaplan-Meier median survival per group and their difference.
 
@@ -775,6 +810,9 @@ def bootstrap_km_median(
         Use these replicate counts (e.g. from :func:`bootstrap_counts`) instead of drawing.
     progress : bool, optional
         Show a progress bar (default: only on a terminal for long runs).
+    ids : array-like, optional
+        Unique row identifiers: replicates are drawn in their order (default: row position),
+        so the same rows with the same ids and seed give the same result in any row order.
 
     Returns
     -------
@@ -822,6 +860,7 @@ def bootstrap_km_median(
         cluster=cluster,
         progress=progress,
         description="bootstrap KM median",
+        ids=ids,
         method=method,
         level=level,
         statistic="km_median" if p == 0.5 else "km_quantile",
@@ -863,6 +902,7 @@ def bootstrap_km_survival(
     cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
+    ids: Any = None,
 ) -> BootstrapResult:
     """Bootstrap CIs of Kaplan-Meier survival S(t) at given times, per group and difference.
 
@@ -917,6 +957,7 @@ def bootstrap_km_survival(
         cluster=cluster,
         progress=progress,
         description="bootstrap KM survival",
+        ids=ids,
         method=method,
         level=level,
         statistic="km_survival",
@@ -951,6 +992,7 @@ def bootstrap_cox(
     cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
+    ids: Any = None,
 ) -> BootstrapResult:
     """Bootstrap CIs of Cox regression coefficients (log hazard ratios) and hazard ratios.
 
@@ -1018,7 +1060,7 @@ def bootstrap_cox(
             stacklevel=2,
         )
     est = full.coef[0]
-    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster)
+    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster, ids)
     p = Xa.shape[1]
     width = 1 + p + p * (p + 1) // 2
     nonconv = 0
@@ -1165,6 +1207,7 @@ def bootstrap(
     cluster: Any = None,
     counts: np.ndarray | None = None,
     progress: bool | None = None,
+    ids: Any = None,
 ) -> BootstrapResult:
     """Bootstrap any statistic of the rows (one Python call per replicate).
 
@@ -1215,7 +1258,7 @@ def bootstrap(
     names = [f"stat{j + 1}" for j in range(k)] if names is None else [str(s) for s in names]
     if len(names) != k:
         raise InputError(f"{len(names)} names for {k} values", column="names")
-    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster)
+    source, B, used_seed = _counts_source(n, n_boot, seed, codes, counts, cluster, ids)
     reps = np.empty((B, k))
     idx = np.arange(n)
     b = 0

@@ -30,6 +30,7 @@ from scipy import special, stats
 
 from cartlens.errors import InputError
 from cartlens.results import Result
+from cartlens.stats._linalg import linear_predictor_t
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +145,7 @@ def cox_zph(
     engine = _CoxEngine(t, ev, Xc, ent, scodes, w, ties)
     # per-group score and information contributions at beta_hat
     XT, Xs = engine.XT, engine.X
-    r = engine.w * np.exp(Xs @ beta)
+    r = engine.w * np.exp(linear_predictor_t(XT, beta))
     vT = np.concatenate(
         [r[None, :], XT * r, (XT[:, None, :] * XT[None, :, :]).reshape(q * q, -1) * r]
     )
