@@ -24,27 +24,15 @@ def demo_run(tmp_path_factory) -> Path:
     return demo_run_dir(tmp_path_factory)
 
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multi_product"
-
-
 def example_run_dir(tmp_path_factory) -> Path:
     """Import the SYNTHETIC multi-product REDCap example and run its study, once per session."""
-    from cartlens.ingest.store import import_registry
     from cartlens.report.pipeline import run_to_directory
+    from example_registry import EXAMPLE, import_example
 
     base = tmp_path_factory.getbasetemp()
     out = base / "cartlens-example-run"
     if not (out / "report.html").exists():
-        store = base / "example.duckdb"
-        rc = EXAMPLE / "redcap"
-        rep = import_registry(
-            rc / "export.csv",
-            store,
-            mapping=rc / "mapping.toml",
-            dictionary=rc / "dictionary.csv",
-            mode="replace",
-        )
-        assert rep.ok, rep.errors.head()
+        store = import_example(base / "example.duckdb")
         run_to_directory(EXAMPLE / "study.toml", store, out)
     return out
 

@@ -15,28 +15,18 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "multi_product"
 DATA = ROOT / "tests" / "data" / "study"
 REF = json.loads((DATA / "study_reference.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
-    from cartlens.ingest.store import import_registry
     from cartlens.study.runner import run_study
     from cartlens.study.spec import load_study
+    from example_registry import import_example
 
-    store = tmp_path_factory.mktemp("example") / "example.duckdb"
-    rc = EXAMPLE / "redcap"
-    rep = import_registry(
-        rc / "export.csv",
-        store,
-        mapping=rc / "mapping.toml",
-        dictionary=rc / "dictionary.csv",
-        mode="replace",
-    )
-    assert rep.ok
-    study = load_study(EXAMPLE / "study.toml")
+    store = import_example(tmp_path_factory.mktemp("example") / "example.duckdb")
+    study = load_study(ROOT / "examples" / "multi_product" / "study.toml")
     return run_study(study, store), store, study
 
 

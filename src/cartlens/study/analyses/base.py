@@ -142,6 +142,14 @@ def label(v: Any) -> str:
     return str(v)
 
 
+def natural_key(s: str):
+    """Sort key: numeric text by its number, then other text alphabetically."""
+    try:
+        return (0, float(s), s)
+    except ValueError:
+        return (1, 0.0, s)
+
+
 def finite(v: Any) -> float | None:
     import math
 
@@ -205,7 +213,7 @@ def group_levels(ctx: Context, name: str, values: pd.Series) -> list[str]:
     order = ctx.study.variable(name).level_order()
     if order is not None:
         return [lv for lv in order if lv in present]
-    return sorted(present)
+    return sorted(present, key=natural_key)
 
 
 def group_label(ctx: Context, name: str, level: str, labels: dict | None = None) -> str:
