@@ -168,3 +168,28 @@ test = "chisq"
     assert summary["all.p"] == pytest.approx(chisq_test(np.array(tab), correct=False).p_value)
     assert [r["group"] for r in details["rows"]] == ["B", "A", "C"]
     assert summary["all.A.n"] == 30
+
+
+def test_pairwise_proportions_are_holm_adjusted_pair_tests():
+    from cartlens.stats.logrank import p_adjust
+    from cartlens.stats.tables import chisq_test
+
+    toml = """
+[[analyses]]
+id = "p"
+type = "proportion"
+cohorts = ["all"]
+outcome = "cr"
+by = "product"
+test = "chisq"
+pairwise = true
+"""
+    df = frame()
+    (summary, _, _), _ = run(toml, df)
+    order = ["B", "A", "C"]
+    tab = {g: [int(x["cr"].sum()), int((~x["cr"]).sum())] for g, x in df.groupby("product")}
+    pairs = [(order[i], order[j]) for i in range(3) for j in range(i + 1, 3)]
+    raw = [chisq_test(np.array([tab[a], tab[b]]), correct=False).p_value for a, b in pairs]
+    want = p_adjust(raw, "holm")
+    got = [summary[f"all.pairwise.{a}|{b}"] for a, b in pairs]
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -28,6 +28,8 @@ class GroupTest(_Model):
     fisher_simulate: bool = False
     fisher_B: int = Field(2000, ge=100)
     seed: int = 1
+    #: also test every pair of groups (Holm-adjusted P, as R's ``pairwise.prop.test``)
+    pairwise: bool = False
 
 
 def split_by(ctx: Context, df: pd.DataFrame, by: str, key: str, labels: dict | None = None):
@@ -113,3 +115,26 @@ def _fisher(t: np.ndarray, simulate: bool, B: int, seed: int) -> tuple[float, st
     if simulate:
         return float(r.p_value), f"Fisher's exact test (Monte Carlo, B = {B}, seed {seed})"
     return float(r.p_value), "Fisher's exact test"
+
+
+def pairwise_tests(a: GroupTest, table: list, levels: list[str], what: str) -> list[dict]:
+    """The test of ``a.test`` on every pair of rows of ``table``, Holm-adjusted."""
+    from cartlens.stats.logrank import p_adjust
+
+    out = []
+    for i in range(len(table)):
+        for j in range(i + 1, len(table)):
+            r = rxc_test(
+                [table[i], table[j]],
+                rule=a.test,
+                simulate=a.fisher_simulate,
+                B=a.fisher_B,
+                seed=a.seed,
+                what=f"{what}, {levels[i]} vs {levels[j]}",
+            )
+            out.append({"group1": levels[i], "group2": levels[j], **r})
+    ok = [k for k, r in enumerate(out) if r["p"] is not None]
+    adj = p_adjust([out[k]["p"] for k in ok], "holm") if ok else []
+    for k, v in zip(ok, adj):
+        out[k]["p_adjusted"] = float(v)
+    return out
