@@ -126,3 +126,13 @@ def test_undeclared_level_and_missing_column_are_spec_errors():
     with pytest.raises(SpecError) as e:
         apply_variables(study.variables, {"infusions": frame()}, {})
     assert e.value.key == "variables.age_group" and "age_years" in str(e.value)
+
+
+def test_unknown_key_in_a_variable_or_section_names_key_and_line():
+    with pytest.raises(SpecError) as e:
+        parse_study(STUDY.replace('label = "Sex"', 'lable = "Sex"'))
+    assert e.value.key == "variables.sex.lable" and e.value.line == 15
+    text = STUDY.replace("[[analyses]]", '[sections.main]\ntitle = "Main"\n\n[[analyses]]')
+    with pytest.raises(SpecError) as e:
+        parse_study(text + 'section = "other"\n')
+    assert e.value.key == "analyses[1].section" and "unknown section" in str(e.value)

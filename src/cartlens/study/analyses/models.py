@@ -355,7 +355,7 @@ def _not_estimable(row, measure, X, names, sub, events_of) -> str:
     est, lo, hi = row.get(measure), row.get("lower"), row.get("upper")
     coef = row.get("coef")
     finite = all(v is not None and math.isfinite(v) for v in (est, lo, hi))
-    if finite and (coef is None or abs(coef) < 15) and hi / max(lo, 1e-300) < 1e8:
+    if finite and (coef is None or abs(coef) < 15):
         return ""
     j = names.index(row["term"]) if row["term"] in names else None
     if j is not None:
