@@ -166,6 +166,8 @@ SCENARIOS = {
     "treatment_three_values": _set(2, hsct=2),
     "treatment_one_value": _all(hsct=1),
     "cause_text": _set(4, status="relapse"),
+    "outcome_three_values": _set(2, resp="PR"),
+    "outcome_text": lambda rows: [{**r, "resp": "yes" if r["resp"] else "no"} for r in rows],
 }
 
 # ---- expected outcomes ----------------------------------------------------------------
@@ -505,6 +507,21 @@ MATRIX = [
     case("match", "treatment_three_values", err("'hsct'")),
     case("ps", "treatment_one_value", err("'hsct'")),
     case("match", "treatment_one_value", err("'hsct'")),
+    # a binary outcome with a third value, or an --outcome-code that matches none of its
+    # values: an error naming the column and the values found (issue 12, point 7)
+    case("compare", "outcome_three_values", err("'resp'", "'0', '1', 'PR'")),
+    case("logistic", "outcome_three_values", err("'resp'", "'0', '1', 'PR'")),
+    case("paired", "outcome_three_values", err("'resp'", "'0', '1', 'PR'")),
+    case("compare", "outcome_text", err("'resp'", "--outcome-code '1'", "'no', 'yes'")),
+    case("compare", "outcome_text", Ok(), extra=["--outcome-code", "yes"], tag="-code"),
+    case("logistic", "outcome_text", err("'resp'", "'no', 'yes'")),
+    case(
+        "logistic",
+        "outcome_three_values",
+        err("'resp'", "'0', '1', 'PR'"),
+        extra=["--outcome-code", "1"],
+        tag="-code",
+    ),
     # competing-risk status codes (0 = censored, any other number = a cause)
     case("cif", "cause_text", err("'status'", "relapse")),
     case("finegray", "cause_text", err("'status'", "relapse")),

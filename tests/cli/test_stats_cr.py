@@ -33,6 +33,7 @@ def mgus2_csv(tmp_path_factory):
 def test_cif_matches_cuminc(mgus2_csv):
     """R: timepoints(cuminc(etime, event, sex), c(60, 120, 240, 360)) and $Tests."""
     ref = load_reference("mgus2")["competing_risks"]["cuminc_by_sex"]
+    aj_ref = load_reference("mgus2")["competing_risks"]["aalen_johansen_by_sex"]
     out = run_json(
         "cif",
         "--data",
@@ -52,6 +53,12 @@ def test_cif_matches_cuminc(mgus2_csv):
         np.testing.assert_allclose([a["estimate"] for a in g["at"]], r["est"], rtol=1e-6)
         np.testing.assert_allclose([a["variance"] for a in g["at"]], r["var"], rtol=1e-6)
         assert all(a["lower"] <= a["estimate"] <= a["upper"] for a in g["at"])
+        # beside Gray's variance: survfit's infinitesimal-jackknife SE and log CI
+        # R: summary(survfit(Surv(etime, event_f) ~ sex, data = mgus2_cr), times = ...)
+        state = {1: "pcm", 2: "death"}[g["cause"]]
+        aj = aj_ref["groups"][f"sex={g['group']}"]["states"][state]
+        for key, ref_key in (("ij_se", "std_err"), ("ij_lower", "lower"), ("ij_upper", "upper")):
+            np.testing.assert_allclose([a[key] for a in g["at"]], aj[ref_key], rtol=1e-6)
     for t in out["gray_test"]:
         r = ref["gray_test"][str(t["cause"])]
         assert t["stat"] == pytest.approx(r["stat"], rel=1e-6)

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartlens.report.figures.competing import cif_figure, landmark_figure, simon_makuch_figure
+from cartlens.errors import InputError
+from cartlens.report.figures.competing import (
+    cif_band_figure,
+    cif_figure,
+    landmark_figure,
+    simon_makuch_figure,
+)
 from cartlens.stats.competing import cuminc, numbers_at_risk
 from cartlens.stats.landmark import landmark_series
 from cartlens.stats.timedep import simon_makuch
@@ -55,3 +61,21 @@ def test_simon_makuch_and_landmark_figures(tmp_path):
     series = landmark_series(p.futime, p.dead, p.tx, [30, 90])
     fig = landmark_figure(series, risk_times=[0, 200, 400])
     _check(fig, tmp_path, "landmark")
+
+
+def test_cif_band_figure_draws_a_band_per_group_and_a_labelled_risk_table(mgus2, tmp_path):
+    et, ev, sex = mgus2
+    res = cuminc(et, ev, group=sex)
+    times = [0, 100, 200, 300]
+    risk = numbers_at_risk(et, times, group=sex)
+    fig = cif_band_figure(res, 1, at_risk=risk, risk_times=times, cause_label="PCM")
+    ax, tab = fig.axes
+    assert len(ax.collections) == 2  # one CI band per group
+    assert len(ax.lines) == 2
+    assert [t.get_text() for t in tab.get_yticklabels()] == ["F", "M"]
+    shown = [t.get_text() for t in tab.texts]
+    assert shown[:4] == [str(n) for n in risk["F"]]
+    assert "Gray's variance" in ax.get_ylabel()
+    _check(fig, tmp_path, "cif_band")
+    with pytest.raises(InputError, match="cause 7"):
+        cif_band_figure(res, 7)

@@ -95,3 +95,38 @@ def test_negative_or_infinite_time_is_an_input_error_naming_the_column():
             3,
             names={"exposure_time": "tx_day"},
         )
+
+
+def test_landmark_survival_at_times_and_cox_hr_match_r(heart_subjects):
+    """R (tests/data/reference/make_reference2.R, landmark.json): per landmark L,
+    ``summary(survfit(Surv(futime - L, dead) ~ tx, subset futime > L), times = c(30, 180, 365),
+    extend = TRUE)`` and ``coxph(Surv(futime - L, dead) ~ tx)`` (tx = transplant by L)."""
+    ref = json.loads((REFERENCE / "landmark.json").read_text())
+    p = heart_subjects
+    for block in ref["landmarks"]:
+        res = landmark_analysis(
+            p.futime, p.dead, p.txtime, block["landmark"], times=ref["times_since_landmark"]
+        )
+        assert res.n_at_landmark == block["n"]
+        s = block["survival"]
+        got = {(r["group"], r["time"]): r for r in res.survival}
+        assert len(got) == len(s["time"])
+        for i, stratum in enumerate(s["strata"]):
+            row = got[(stratum.removeprefix("tx="), s["time"][i])]
+            assert row["n_risk"] == s["n_risk"][i]
+            for k in ("surv", "std_err", "lower", "upper"):
+                assert row[k] == pytest.approx(s[k][i], rel=1e-9), k
+        c = block["cox"]
+        assert res.cox["term"] == "exposed vs unexposed"
+        assert (res.cox["n"], res.cox["events"]) == (c["n"], c["events"])
+        for k in ("coef", "se", "hr", "lower", "upper", "p", "lr_p"):
+            assert res.cox[k] == pytest.approx(c[k], rel=1e-6), k
+        row = res.row()
+        assert row["hr"] == res.cox["hr"] and "surv_exposed_180" in row
+
+
+def test_landmark_times_must_be_valid(heart_subjects):
+    p = heart_subjects
+    with pytest.raises(InputError, match="times"):
+        landmark_analysis(p.futime, p.dead, p.txtime, 30, times=[-1])
+    assert landmark_analysis(p.futime, p.dead, p.txtime, 30, cox=False).cox is None

@@ -167,18 +167,44 @@ def numbers_if_numeric(values):
     return conv if bool((conv.notna() == values.notna()).all()) else None
 
 
-def event_indicator(df, column: str, code: str = "1"):
-    """0/1 event indicator: 1 where the column equals ``code`` (compared as text and number)."""
+_NO_VALUES = {"0", "0.0", "false", "no", "n"}
+
+
+def event_indicator(df, column: str, code: str = "1", *, option: str | None = None):
+    """0/1 event indicator: 1 where the column equals ``code`` (compared as text and number).
+
+    For a survival event column (``option=None``) every other value is a censoring. With
+    ``option`` (the command's option that sets ``code``, e.g. ``--outcome-code``) the column is
+    a binary outcome: more than two distinct values, or a ``code`` that matches none of them
+    (unless the only value is a "no" such as 0), is an :class:`InputError` naming the column,
+    the values found and the option.
+    """
     import numpy as np
+    import pandas as pd
 
     raw = df[column].astype(str).str.strip()
     hit = raw == str(code).strip()
     try:
         num = float(code)
-        as_num = __import__("pandas").to_numeric(raw, errors="coerce")
+        as_num = pd.to_numeric(raw, errors="coerce")
         hit = hit | (as_num == num)
     except ValueError:
         pass
+    if option is None:
+        return hit.to_numpy().astype(np.int64)
+    values = sorted(set(raw[df[column].notna().to_numpy()]), key=label_key)
+    shown = ", ".join(repr(v) for v in values[:10]) + (", ..." if len(values) > 10 else "")
+    if len(values) > 2:
+        raise InputError(
+            f"must be binary (event / no event, the event value set by {option}), but "
+            f"{len(values)} values were found: {shown}; recode it to two values",
+            column=column,
+        )
+    if not hit.any() and not (len(values) == 1 and values[0].lower() in _NO_VALUES):
+        raise InputError(
+            f"no row has the event value {option} {code!r}; values found: {shown}",
+            column=column,
+        )
     return hit.to_numpy().astype(np.int64)
 
 

@@ -750,33 +750,42 @@ def _aj_one(t: np.ndarray, c: np.ndarray, causes: tuple, tau: np.ndarray, z: flo
     Cm = np.r_[0.0, C[:-1]]
     Bk = np.cumsum(ak * Cm, axis=1)
     G = np.cumsum(p0m * dAk / Y, axis=1)  # sum_s p0(s-) dA_k(s) / Y(s)
-    # subject-level pieces
+    # Subject-level influences, summed in squares without an n x len(tau) loop: a subject
+    # whose time is <= tau has u_i(tau) = alpha_i F(tau) + beta_i (F = p0 for the event-free
+    # state, with beta_i = 0), one still at risk after tau has the same u(tau) as every other
+    # such subject. Prefix sums over the distinct times give sum_i u_i(tau)^2 in O(n + m).
     ti = inv  # index of own time
     died = c > 0
     Di = np.where(died, Dt[ti], 0.0)
+    alpha = C[ti] - Di
     pos = np.searchsorted(ut, tau, side="right") - 1  # last time <= tau
+    pc = np.maximum(pos, 0)
+    first = pos < 0
+
+    def upto(x: np.ndarray) -> np.ndarray:
+        """sum of x_i over subjects with time index <= pos (0 before the first time)."""
+        cs = np.cumsum(np.bincount(ti, weights=x, minlength=m))
+        return np.where(first, 0.0, cs[pc])
+
+    n_before = upto(np.ones(n))
+    n_after = n - n_before
+    a2 = upto(alpha**2)
     out_p = np.zeros((K + 1, tau.size))
     out_se = np.zeros((K + 1, tau.size))
+    p0t = np.where(first, 1.0, p0[pc])
+    out_p[0] = p0t
+    var0 = p0t**2 * (a2 + n_after * np.where(first, 0.0, C[pc]) ** 2)
+    out_se[0] = np.where(first, 0.0, np.sqrt(np.maximum(var0, 0.0)))
+    for k in range(K):
+        own = np.where(c == k + 1, p0m[ti] / Y[ti], 0.0)
+        beta = -alpha * Fk[k, ti] + Bk[k, ti] + own - G[k, ti]
+        Ft = np.where(first, 0.0, Fk[k, pc])
+        after = np.where(first, 0.0, Bk[k, pc] - G[k, pc])
+        vk = Ft**2 * a2 + 2 * Ft * upto(alpha * beta) + upto(beta**2) + n_after * after**2
+        out_p[k + 1] = Ft
+        out_se[k + 1] = np.where(first, 0.0, np.sqrt(np.maximum(vk, 0.0)))
     # n at risk at tau: subjects with t >= tau
     nrisk = (n - np.searchsorted(np.sort(t), tau, side="left")).astype(float)
-    for j, pj in enumerate(pos):
-        if pj < 0:
-            out_p[0, j] = 1.0
-            continue
-        before = ti <= pj  # t_i <= tau (in distinct-time index)
-        cmin = np.where(before, C[ti], C[pj])
-        u0 = -p0[pj] * (np.where(before, Di, 0.0) - cmin)
-        out_p[0, j] = p0[pj]
-        out_se[0, j] = math.sqrt(float(u0 @ u0))
-        for k in range(K):
-            tail = np.where(before, Fk[k, pj] - Fk[k, ti], 0.0)
-            term1 = -Di * tail
-            term2 = np.where(before, Bk[k, ti], Bk[k, pj]) + np.where(before, C[ti] * tail, 0.0)
-            own = np.where(before & (c == k + 1), p0m[ti] / Y[ti], 0.0)
-            term3 = own - np.where(before, G[k, ti], G[k, pj])
-            uk = term1 + term2 + term3
-            out_p[k + 1, j] = Fk[k, pj]
-            out_se[k + 1, j] = math.sqrt(float(uk @ uk))
     res = {}
     names = ("(s0)",) + tuple(causes)
     for s_i, name in enumerate(names):

@@ -46,6 +46,15 @@ class LandmarkResult(Result):
         Kaplan-Meier fit by exposure status, on time since the landmark.
     logrank : LogrankResult or None
         Log-rank test (None when only one group remains).
+    survival : tuple of dict
+        With ``times``: per group and time since the landmark, ``group``, ``time``,
+        ``n_risk``, ``surv``, ``std_err``, ``lower``, ``upper`` (``summary(fit, times =,
+        extend = TRUE)`` on the landmark data).
+    cox : dict or None
+        Cox model (Efron ties) of exposed vs unexposed on the landmark data (time since the
+        landmark): ``term``, ``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``z``, ``p``
+        (Wald), ``lr_p`` (likelihood ratio), ``n``, ``events``; None without two groups or
+        without events.
     """
 
     landmark: float
@@ -59,6 +68,8 @@ class LandmarkResult(Result):
     df: int
     p: float
     settings: dict
+    survival: tuple = ()
+    cox: dict | None = None
 
     def row(self) -> dict:
         """A flat dict for side-by-side tables."""
@@ -74,6 +85,13 @@ class LandmarkResult(Result):
             out[f"n_{lab}"] = g["n"]
             out[f"events_{lab}"] = g["events"]
             out[f"median_{lab}"] = g["median"]
+        if self.cox is not None:
+            out["hr"] = self.cox["hr"]
+            out["hr_lower"] = self.cox["lower"]
+            out["hr_upper"] = self.cox["upper"]
+            out["hr_p"] = self.cox["p"]
+        for s in self.survival:
+            out[f"surv_{s['group']}_{s['time']:g}"] = s["surv"]
         return out
 
 
@@ -136,6 +154,8 @@ def landmark_analysis(
     conf_level: float = 0.95,
     rho: float = 0.0,
     names: Mapping[str, str] | None = None,
+    times: Sequence[float] | None = None,
+    cox: bool = True,
 ) -> LandmarkResult:
     """Landmark analysis at ``landmark`` (times measured from time zero).
 
@@ -158,6 +178,12 @@ def landmark_analysis(
     names : mapping, optional
         Names for error messages, keys ``time``, ``event``, ``exposure_time`` (e.g. the CSV
         column names); default the argument names.
+    times : sequence of float, optional
+        Times **since the landmark** at which to report S(t) per group with its CI (the
+        conditional survival given event-free at the landmark).
+    cox : bool
+        Also fit the Cox model of exposure on the landmark data (hazard ratio exposed vs
+        unexposed, as ``coxph(Surv(time - L, event) ~ exposed, subset = time > L)``).
 
     Returns
     -------
@@ -220,10 +246,53 @@ def landmark_analysis(
                     "median_upper": c.median_upper,
                 }
             )
+    surv_rows: list[dict] = []
+    if times is not None:
+        tt = np.asarray(list(times), dtype=float)
+        if tt.size == 0 or not np.all(np.isfinite(tt)) or np.any(tt < 0):
+            raise InputError(
+                "must be finite times >= 0 (measured from the landmark)", column="times"
+            )
+        if km is not None:
+            for lab in labels:
+                if not (gl == lab).any():
+                    continue
+                sa = km.curve(lab).survival_at(tt)
+                for j, tv in enumerate(sa.time):
+                    surv_rows.append(
+                        {
+                            "group": lab,
+                            "time": float(tv),
+                            "n_risk": float(sa.n_risk[j]),
+                            "surv": float(sa.surv[j]),
+                            "std_err": float(sa.std_err[j]),
+                            "lower": float(sa.lower[j]),
+                            "upper": float(sa.upper[j]),
+                        }
+                    )
     present = [g for g in groups if g["n"] > 0]
+    cox_row = None
     if len(present) == 2:
         lr = logrank_test(tl, el, gl, rho=rho)
         chisq, df, p = lr.chisq, lr.df, lr.p
+        if cox and el.sum() > 0:
+            from cartlens.stats.cox import coxph
+
+            x = (gl == labels[1]).astype(float)[:, None]
+            fit = coxph(
+                tl,
+                el,
+                x,
+                names=[f"{labels[1]} vs {labels[0]}"],
+                concordance=False,
+                conf_level=conf_level,
+            )
+            cox_row = {
+                **fit.terms_table()[0],
+                "lr_p": float(fit.lr_test["p"]),
+                "n": int(fit.n),
+                "events": int(fit.events),
+            }
     else:
         warnings.warn(
             f"landmark {L:g}: fewer than two exposure groups are at risk; no log-rank test",
@@ -241,6 +310,8 @@ def landmark_analysis(
         chisq=chisq,
         df=df,
         p=p,
+        survival=tuple(surv_rows),
+        cox=cox_row,
         settings={
             "rule": "kept: time > landmark; exposed: exposure_time <= landmark",
             "labels": tuple(labels),

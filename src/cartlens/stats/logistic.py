@@ -60,6 +60,7 @@ from cartlens.errors import (
 )
 from cartlens.results import Result
 from cartlens.stats._linalg import linear_predictor
+from cartlens.stats.formula import r_style_name
 
 #: Relative tolerance of the pivoting rule that declares a column aliased (R's glm: 1e-7).
 ALIAS_TOL = 1e-7
@@ -806,17 +807,10 @@ def firth_fit(X: Any, y: Any) -> dict:
 # Formula interface
 # --------------------------------------------------------------------------------------------
 
-_NAME_FIX = (
-    (re.compile(r"^Intercept$"), "(Intercept)"),
-    (re.compile(r"\[T\."), "["),
-)
-
 
 def _term_name(name: str) -> str:
-    out = name.replace("`", "")
-    for pat, rep in _NAME_FIX:
-        out = pat.sub(rep, out)
-    return out
+    """formulaic's column name -> ``(Intercept)`` or the ``var[level]`` of every command."""
+    return "(Intercept)" if name == "Intercept" else r_style_name(name)
 
 
 def _quote(expr: str, columns: Sequence[str]) -> str:
@@ -828,25 +822,26 @@ def _quote(expr: str, columns: Sequence[str]) -> str:
 
 
 def _outcome_vector(data: Any, outcome: str) -> np.ndarray:
-    """The outcome column as 0/1 floats with NaN for missing; booleans accepted."""
+    """The outcome column as 0/1 floats with NaN for missing; booleans accepted.
+
+    Anything else is an :class:`InputError` naming the column, the first offending row and
+    the distinct values found."""
     import pandas as pd
 
     col = data[outcome]
     if col.dtype == bool:
         return col.astype(float).to_numpy()
     vals = pd.to_numeric(col, errors="coerce")
-    bad = vals.isna() & col.notna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"must be coded 0/1; value {col.iloc[i]!r} in row {i + 1} is not", column=outcome
-        )
     arr = vals.to_numpy(dtype=float)
-    ok = np.isnan(arr) | np.isin(arr, (0.0, 1.0))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
+    bad = (vals.isna() & col.notna()).to_numpy() | ~(np.isnan(arr) | np.isin(arr, (0.0, 1.0)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        found = sorted({str(v) for v in col.dropna().tolist()})
+        shown = ", ".join(repr(v) for v in found[:10]) + (", ..." if len(found) > 10 else "")
         raise InputError(
-            f"must be coded 0/1; value {col.iloc[i]!r} in row {i + 1} is not", column=outcome
+            f"must be a binary outcome coded 0/1; value {col.iloc[i]!r} in row {i + 1} is "
+            f"not ({len(found)} values found: {shown})",
+            column=outcome,
         )
     return arr
 

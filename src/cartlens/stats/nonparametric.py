@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from functools import lru_cache
 
@@ -108,6 +109,109 @@ class MannWhitneyResult(Result):
     median_y: float
     ties: bool
     method: str
+    #: Hodges-Lehmann estimate of the location shift x - y and its interval (``conf_int``).
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    #: The level of the interval; lower than asked for when R says "not achievable".
+    conf_level: float | None = None
+    ci_method: str | None = None
+
+
+def _qwilcox(p: float, m: int, n: int) -> int:
+    """R's ``qwilcox(p, m, n)``: the smallest q with P(U <= q) >= p (R's 10 eps fuzz)."""
+    counts = _wilcox_counts(m, n)
+    total = sum(counts)
+    acc = 0
+    if p <= 0.5:
+        x = p - 10 * np.finfo(float).eps
+        for q, c in enumerate(counts):
+            acc += c
+            if acc / total >= x:
+                return q
+        return m * n
+    x = 1 - p + 10 * np.finfo(float).eps
+    for q, c in enumerate(counts):
+        acc += c
+        if acc / total > x:
+            return m * n - q
+    return 0
+
+
+def _hl_exact(xa, ya, alternative: str, conf_level: float):
+    """Exact Hodges-Lehmann interval: order statistics of the m n differences (R's code)."""
+    m, n = xa.size, ya.size
+    diffs = np.sort(np.subtract.outer(xa, ya).ravel())
+    alpha = 1 - conf_level
+    qu = _qwilcox(alpha / 2 if alternative == "two.sided" else alpha, m, n)
+    qu = max(qu, 1)
+    ql = m * n - qu
+    achieved = _pwilcox(qu - 1, m, n) * (2 if alternative == "two.sided" else 1)
+    lower = float(diffs[qu - 1]) if alternative != "less" else -math.inf
+    upper = float(diffs[ql]) if alternative != "greater" else math.inf
+    level = 1 - achieved if achieved - alpha > alpha / 2 else conf_level
+    return float(np.median(diffs)), lower, upper, level
+
+
+def _hl_normal(xa, ya, alternative: str, conf_level: float, correct: bool, tol: float):
+    """Hodges-Lehmann estimate and interval by inverting the normal-approximation statistic,
+    with R's ``uniroot`` (:func:`~cartlens.stats._zeroin.zeroin2`) at R's ``tol.root``."""
+    from cartlens.stats._zeroin import zeroin2
+
+    m, n = xa.size, ya.size
+
+    def w(d: float, correct: bool = correct) -> float:
+        dr = stats.rankdata(np.concatenate([xa - d, ya]))
+        nt = np.unique(dr, return_counts=True)[1].astype(float)
+        dz = dr[:m].sum() - m * (m + 1) / 2 - m * n / 2
+        corr = 0.0
+        if correct:
+            corr = {"two.sided": float(np.sign(dz)) * 0.5, "greater": 0.5, "less": -0.5}[
+                alternative
+            ]
+        sigma = math.sqrt(
+            (m * n / 12) * ((m + n + 1) - np.sum(nt**3 - nt) / ((m + n) * (m + n - 1)))
+        )
+        if sigma == 0:
+            raise InputError(
+                "cannot compute a confidence interval when all observations are tied",
+                column="x",
+            )
+        return (dz - corr) / sigma
+
+    mumin, mumax = float(xa.min() - ya.max()), float(xa.max() - ya.min())
+    wmin, wmax = w(mumin), w(mumax)
+
+    def root(zq: float) -> float:
+        fl = wmin - zq
+        if fl <= 0:
+            return mumin
+        fu = wmax - zq
+        if fu >= 0:
+            return mumax
+        return zeroin2(lambda d: w(d) - zq, mumin, mumax, fl, fu, tol)
+
+    alpha = 1 - conf_level
+    lower, upper = -math.inf, math.inf
+    if alternative == "two.sided":
+        lower, upper = (
+            root(float(stats.norm.isf(alpha / 2))),
+            root(float(stats.norm.ppf(alpha / 2))),
+        )
+    elif alternative == "greater":
+        lower = root(float(stats.norm.isf(alpha)))
+    else:
+        upper = root(float(stats.norm.ppf(alpha)))
+    # the estimate: uniroot(W, lower = mumin, upper = mumax, tol = tol.root), where R has set
+    # correct <- FALSE before (so the estimate's statistic has no continuity correction)
+    wmin, wmax = w(mumin, False), w(mumax, False)
+    if wmin * wmax > 0:
+        raise InputError(
+            "the Hodges-Lehmann estimate is undefined (the statistic does not change sign)",
+            column="x",
+        )
+    est = zeroin2(lambda d: w(d, False), mumin, mumax, wmin, wmax, tol)
+    return float(est), float(lower), float(upper), conf_level
 
 
 def mann_whitney(
@@ -117,6 +221,9 @@ def mann_whitney(
     alternative: str = "two.sided",
     exact: bool | None = None,
     correct: bool = True,
+    conf_int: bool = False,
+    conf_level: float = 0.95,
+    tol_root: float = 1e-4,
 ) -> MannWhitneyResult:
     """Wilcoxon rank-sum test of two independent samples, as R's ``wilcox.test(x, y)``.
 
@@ -134,17 +241,33 @@ def mann_whitney(
         asked for; ``exact`` in the result says which was used).
     correct : bool
         Continuity correction of the normal approximation (R default True).
+    conf_int : bool
+        Also give the Hodges-Lehmann estimate of the location shift x - y with its interval,
+        as ``wilcox.test(x, y, conf.int = TRUE)``. In the exact case (as for the p-value) the
+        estimate is the median of the n_x n_y differences x_i - y_j and the limits are order
+        statistics of them given by ``qwilcox``; if the level cannot be achieved (tiny
+        samples) ``conf_level`` in the result is the achieved one, as R reports. Otherwise
+        (ties, n >= 50) the estimate and limits are the roots of the continuity-corrected
+        normal statistic as a function of the shift, found with R's own ``uniroot`` iterates
+        at ``tol_root`` (R's ``tol.root = 1e-4``), so they are R's numbers, not only within
+        R's tolerance of them.
+    conf_level : float
+    tol_root : float
+        R's ``tol.root``.
 
     Returns
     -------
     MannWhitneyResult
-        ``statistic`` W = sum of the ranks of x - n_x (n_x + 1) / 2.
+        ``statistic`` W = sum of the ranks of x - n_x (n_x + 1) / 2; with ``conf_int``,
+        ``estimate``, ``lower``, ``upper``, ``conf_level`` and ``ci_method``.
 
     References
     ----------
     Mann HB, Whitney DR. On a test of whether one of two random variables is stochastically
     larger than the other. Ann Math Stat 1947;18:50-60. Hollander M, Wolfe DA. Nonparametric
-    Statistical Methods, 2nd ed, 1999. R: ``wilcox.test(x, y)``.
+    Statistical Methods, 2nd ed, 1999. Hodges JL, Lehmann EL. Estimates of location based on
+    rank tests. Ann Math Stat 1963;34:598-611. Bauer DF. Constructing confidence sets using
+    rank statistics. J Am Stat Assoc 1972;67:687-690. R: ``wilcox.test(x, y, conf.int = ...)``.
     """
     xa = _values(x, "x")
     ya = _values(y, "y")
@@ -210,7 +333,31 @@ def mann_whitney(
                 p = stats.norm.cdf(zz)
         method = "Wilcoxon rank sum test" + (" with continuity correction" if correct else "")
         used_correct = bool(correct)
+    hl: dict = {}
+    if conf_int:
+        if not (isinstance(conf_level, float | int) and 0 < conf_level < 1):
+            raise InputError(f"must be in (0, 1), got {conf_level!r}", column="conf_level")
+        if use_exact:
+            est, lo, hi, level = _hl_exact(xa, ya, alternative, float(conf_level))
+            how = "exact: order statistics of the pairwise differences (qwilcox)"
+        else:
+            est, lo, hi, level = _hl_normal(
+                xa, ya, alternative, float(conf_level), bool(correct), float(tol_root)
+            )
+            how = (
+                "normal approximation"
+                + (" with continuity correction" if correct else "")
+                + f", inverted with R's uniroot (tol {tol_root:g})"
+            )
+        if level < conf_level:
+            warnings.warn(
+                f"requested conf.level not achievable; the interval has level {level:.4g}",
+                SparseDataWarning,
+                stacklevel=2,
+            )
+        hl = {"estimate": est, "lower": lo, "upper": hi, "conf_level": level, "ci_method": how}
     return MannWhitneyResult(
+        **hl,
         statistic=w,
         p_value=float(min(p, 1.0)),
         alternative=alternative,

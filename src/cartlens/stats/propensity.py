@@ -48,6 +48,7 @@ from cartlens.errors import (
 )
 from cartlens.results import Result
 from cartlens.stats._linalg import canonical_order, linear_predictor
+from cartlens.stats.formula import r_style_name
 
 __all__ = [
     "PropensityResult",
@@ -79,7 +80,7 @@ class PropensityResult(Result):
     treated_level : str
         The treatment value coded 1.
     terms : tuple of str
-        Model terms (``Intercept`` first, as formulaic names them).
+        Model terms (``Intercept`` first; a factor level as ``var[level]``, as in every command).
     coef, se, z, p : numpy.ndarray
         Coefficients, standard errors, Wald z and two-sided p-values.
     vcov : numpy.ndarray
@@ -704,7 +705,7 @@ def _design(data: Any, treatment: str, rhs: str):
     except Exception as exc:  # noqa: BLE001 - formulaic raises many types
         raise InputError(f"cannot evaluate the formula '{rhs}': {exc}", column="formula") from exc
     values = np.asarray(mm, dtype=float)
-    names = [str(c) for c in mm.columns]
+    names = [r_style_name(str(c)) for c in mm.columns]  # var[level], as every command
     finite = np.all(np.isfinite(values), axis=1)
     rows = np.flatnonzero(complete)[finite]
     return data, values[finite], names, rows, int(len(data) - rows.size)

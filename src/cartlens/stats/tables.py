@@ -1,8 +1,9 @@
 """Contingency-table tests as R's ``stats`` package computes them.
 
 * :func:`chisq_test` - Pearson's chi-square (``chisq.test``), Yates-corrected on 2 x 2 tables.
-* :func:`fisher_test` - Fisher's exact test on a 2 x 2 table (``fisher.test``) with the
-  conditional maximum-likelihood odds ratio and its exact interval.
+* :func:`fisher_test` - Fisher's exact test (``fisher.test``): on a 2 x 2 table with the
+  conditional maximum-likelihood odds ratio, its exact interval and one-sided alternatives;
+  on an r x c table the exact p-value (network algorithm) or a seeded Monte Carlo one.
 * :func:`prop_test_two` - the two-sample ``prop.test``: chi-square and Wald interval of p1 - p2.
 * :func:`k_by_2_test` - k groups x (event, no event): chi-square and the Cochran-Armitage
   trend test (``prop.test`` / ``prop.trend.test``).
@@ -167,17 +168,25 @@ def chisq_test(table: object, *, correct: bool = True) -> ChisqResult:
 
 @dataclasses.dataclass(frozen=True)
 class FisherResult(Result):
-    """Fisher's exact test on a 2 x 2 table with the conditional MLE odds ratio."""
+    """Fisher's exact test; on a 2 x 2 table with the conditional MLE odds ratio.
+
+    ``odds_ratio``, ``lower`` and ``upper`` are ``None`` for a table larger than 2 x 2 (R
+    reports no estimate there either). ``simulated`` says whether ``p_value`` is a Monte Carlo
+    p-value from ``B`` tables drawn with ``seed``.
+    """
 
     table: np.ndarray
     p_value: float
-    odds_ratio: float
-    lower: float
-    upper: float
+    odds_ratio: float | None
+    lower: float | None
+    upper: float | None
     alternative: str
     conf_level: float
     method: str
     n: int
+    simulated: bool
+    B: int | None
+    seed: int | None
 
 
 class _NoncentralHypergeometric:
@@ -251,44 +260,109 @@ def _fisher_lower(h: _NoncentralHypergeometric, alpha: float) -> float:
 
 
 def fisher_test(
-    table: object, *, alternative: str = "two.sided", conf_level: float = 0.95
+    table: object,
+    *,
+    alternative: str = "two.sided",
+    conf_level: float = 0.95,
+    simulate_p_value: bool = False,
+    B: int = 2000,
+    seed: int | None = None,
 ) -> FisherResult:
-    """Fisher's exact test for a 2 x 2 table, as R's ``fisher.test``.
+    """Fisher's exact test for an r x c table, as R's ``fisher.test``.
 
     Parameters
     ----------
     table : array_like
-        2 x 2 table of counts (rows = groups, columns = event / no event).
+        r x c table of counts (rows = groups; for 2 x 2, columns = event / no event).
     alternative : {"two.sided", "less", "greater"}
-        For the p-value and interval; "less" means odds ratio < 1.
+        For the p-value and interval of a 2 x 2 table; "less" means odds ratio < 1. Larger
+        tables have only the two-sided test (a one-sided request is an error; R ignores it).
     conf_level : float
-        Confidence level of the exact interval.
+        Confidence level of the exact interval (2 x 2).
+    simulate_p_value : bool
+        Monte Carlo p-value for a table larger than 2 x 2, as ``simulate.p.value = TRUE``:
+        ``(1 + #{simulated tables at most as probable as the observed}) / (B + 1)`` over ``B``
+        tables drawn with the observed margins. As in R, a 2 x 2 table always gets the exact
+        p-value (``simulated`` is then ``False``).
+    B : int
+        Number of simulated tables (R's default 2000).
+    seed : int, optional
+        Seed of the simulation (numpy's PCG64). Without one a seed is drawn and recorded in
+        the result, so every simulated p-value can be reproduced. R's random stream cannot be
+        reproduced, so a simulated p-value agrees with R's only within Monte Carlo error
+        (its standard error is about ``sqrt(p (1 - p) / B)``).
 
     Returns
     -------
     FisherResult
-        ``p_value`` (two-sided: sum of the table probabilities <= P(observed) * (1 + 1e-7),
-        R's rule); ``odds_ratio`` is the conditional maximum-likelihood estimate, and
-        ``lower``/``upper`` its exact (Cornfield) interval. R solves these with ``uniroot`` at
-        its default tolerance, partly on a 1/OR scale, so R's printed estimate and limits are
-        accurate only to about 1e-6..1e-2 relative; here they are solved on the log(OR) scale
-        to ~1e-14 (they agree with ``scipy.stats.contingency.odds_ratio(kind="conditional")``).
+        2 x 2: ``p_value`` (two-sided: the sum of the table probabilities
+        <= P(observed) * (1 + 1e-7), R's rule); ``odds_ratio`` is the conditional
+        maximum-likelihood estimate, and ``lower``/``upper`` its exact (Cornfield) interval
+        (one-sided for a one-sided alternative: [0, upper] or [lower, Inf]). R solves these
+        with ``uniroot`` at its default tolerance, partly on a 1/OR scale, so R's printed
+        estimate and limits are accurate only to about 1e-6..1e-2 relative; here they are
+        solved on the log(OR) scale to ~1e-14 (they agree with
+        ``scipy.stats.contingency.odds_ratio(kind="conditional")``).
+        r x c: the exact p-value sums the probabilities of the tables with
+        log P <= log P(observed) + 3.45254e-7, the tolerance of R's FEXACT; it is computed by
+        a network algorithm (see :mod:`cartlens.stats._fexact`) whose work grows with the
+        number of distinct partial tables, not with the number of tables. A table too large
+        for it is an :class:`~cartlens.errors.InputError` that says to simulate.
 
     References
     ----------
     Fisher RA. The logic of inductive inference. J R Stat Soc 1935;98:39-82.
     Cornfield J. A statistical problem arising from retrospective studies. Proc Third
     Berkeley Symp 1956;4:135-148. Agresti A. Categorical Data Analysis, 3rd ed, 2013,
-    sec 3.5 and 16.6.
-    R: ``fisher.test(tab, alternative = ...)``.
+    sec 3.5 and 16.6. Mehta CR, Patel NR. A network algorithm for performing Fisher's exact
+    test in r x c contingency tables. J Am Stat Assoc 1983;78:427-434.
+    R: ``fisher.test(tab, alternative = ...)``, ``fisher.test(tab, simulate.p.value = TRUE,
+    B = ...)``.
     """
+    from cartlens.stats import _fexact
+
     x = _as_table(table)
-    if x.shape != (2, 2):
-        raise InputError(
-            f"Fisher's exact test here needs a 2 x 2 table, got shape {x.shape}", column="table"
-        )
     alternative = _check_alternative(alternative)
     conf_level = _check_level(conf_level)
+    if x.shape != (2, 2):
+        if alternative != "two.sided":
+            raise InputError(
+                f"a one-sided alternative is defined only for 2 x 2 tables; this table is "
+                f"{x.shape[0]} x {x.shape[1]}",
+                column="alternative",
+            )
+        method = "Fisher's Exact Test for Count Data"
+        if simulate_p_value:
+            if isinstance(B, bool) or not isinstance(B, int | np.integer) or B < 1:
+                raise InputError(f"must be a whole number >= 1, got {B!r}", column="B")
+            if seed is None:
+                seed = int(np.random.SeedSequence().entropy % (2**63))
+            elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+                raise InputError(f"must be a whole number >= 0, got {seed!r}", column="seed")
+            kept = x[x.sum(axis=1) > 0][:, x.sum(axis=0) > 0]
+            if kept.shape[0] < 2 or kept.shape[1] < 2:
+                raise InputError(
+                    "needs 2 or more non-zero row and column margins to simulate",
+                    column="table",
+                )
+            p, _ = _fexact.fisher_simulated(x, int(B), np.random.default_rng(int(seed)))
+            method += f" with simulated p-value (based on {int(B)} replicates)"
+        else:
+            p = _fexact.fisher_exact_rxc(x)
+        return FisherResult(
+            table=x.astype(np.int64),
+            p_value=float(p),
+            odds_ratio=None,
+            lower=None,
+            upper=None,
+            alternative=alternative,
+            conf_level=conf_level,
+            method=method,
+            n=int(x.sum()),
+            simulated=bool(simulate_p_value),
+            B=int(B) if simulate_p_value else None,
+            seed=int(seed) if simulate_p_value else None,
+        )
     h = _NoncentralHypergeometric(x)
     if alternative == "less":
         p = h.p_null(upper_tail=False)
@@ -311,6 +385,9 @@ def fisher_test(
         conf_level=conf_level,
         method="Fisher's Exact Test for Count Data",
         n=int(x.sum()),
+        simulated=False,
+        B=None,
+        seed=None,
     )
 
 

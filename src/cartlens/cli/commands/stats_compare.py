@@ -106,7 +106,7 @@ def compare(
             df, n_dropped = load_complete_rows(
                 data, [group, outcome], empty_column=outcome, empty_message=NO_ROWS_LEFT
             )
-            y = event_indicator(df, outcome, outcome_code)
+            y = event_indicator(df, outcome, outcome_code, option="--outcome-code")
             labels = group_labels(df, group)
             counts = []
             for lab in labels:
@@ -252,7 +252,10 @@ def paired(
             df, n_dropped = load_complete_rows(
                 data, [first, second], empty_column=first, empty_message=NO_ROWS_LEFT
             )
-            tab = paired_table(event_indicator(df, first, code), event_indicator(df, second, code))
+            tab = paired_table(
+                event_indicator(df, first, code, option="--code"),
+                event_indicator(df, second, code, option="--code"),
+            )
         r = mcnemar_test(tab, correct=not no_correct, exact=exact, conf_level=conf_level)
         discordant_only = data is None and len(table.split(",")) == 2
         return {
@@ -322,7 +325,9 @@ def logistic(
         if outcome_code is not None:
             present = df[lhs].notna().to_numpy()
             y = np.full(len(df), np.nan)
-            y[present] = event_indicator(df.loc[present], lhs, outcome_code)
+            y[present] = event_indicator(
+                df.loc[present], lhs, outcome_code, option="--outcome-code"
+            )
             df[lhs] = y
         r = logistic_regression(formula, df, firth=firth, ci=ci, conf_level=conf_level)
         return {

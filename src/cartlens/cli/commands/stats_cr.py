@@ -1,8 +1,9 @@
 """``cartlens stats cif``, ``cartlens stats finegray`` and ``cartlens stats landmark``.
 
 * ``cif``: cumulative incidence per group and cause (``cmprsk::cuminc``: Aalen-Johansen
-  estimate, Gray's variance) at ``--times`` (default: every jump), with log(-log) CIs, and
-  Gray's test per cause when there are groups. The event column holds 0 = censored and any
+  estimate, Gray's variance) at ``--times`` (default: every jump), with log(-log) CIs, beside
+  the infinitesimal-jackknife SE and log CI that ``survfit`` reports for the same estimate,
+  and Gray's test per cause when there are groups. The event column holds 0 = censored and any
   other value = a cause code.
 * ``finegray``: Fine-Gray subdistribution hazard model for ``--cause`` (``cmprsk::crr``).
 * ``landmark``: landmark analysis of an exposure dated after time zero (an empty
@@ -78,7 +79,7 @@ def cif(
     def compute() -> dict:
         import numpy as np
 
-        from cartlens.stats.competing import cif_at, cuminc
+        from cartlens.stats.competing import aalen_johansen, cif_at, cuminc
 
         df, n_dropped = load_complete_rows(data, [time, event, group, strata], empty_column=time)
         t = numeric_column(df, time)
@@ -99,16 +100,27 @@ def cif(
             names={"time": time, "event": event},
         )
         tt = parse_floats(times, "--times")
+        all_causes = sorted({c.cause for c in res.curves})
         out_groups = []
         for c in res.curves:
             at = cif_at(c, c.time if tt is None else np.asarray(tt, float))
+            sel = np.ones(t.size, bool) if codes is None else np.asarray(codes) == c.group
+            aj = aalen_johansen(t[sel], st[sel], at["time"], causes=all_causes)
+            ij = aj.groups[0]["states"][c.cause]
+            rows = []
+            for i in range(at["time"].size):
+                row = {k: float(at[k][i]) for k in _AT_KEYS}
+                row["ij_se"] = float(ij["std_err"][i])
+                row["ij_lower"] = float(ij["lower"][i])
+                row["ij_upper"] = float(ij["upper"][i])
+                rows.append(row)
             out_groups.append(
                 {
                     "group": None if labels is None else labels[c.group],
                     "cause": c.cause,
                     "n": c.n,
                     "events": c.events,
-                    "at": [{k: float(at[k][i]) for k in _AT_KEYS} for i in range(at["time"].size)],
+                    "at": rows,
                 }
             )
         return {
@@ -117,6 +129,10 @@ def cif(
             "events": {str(k): v for k, v in res.events.items()},
             "conf_type": conf_type,
             "variance": "Gray (cmprsk::cuminc)",
+            "ij_variance": (
+                "Aalen-Johansen infinitesimal jackknife (survfit multi-state std.err), "
+                "log-type CI (survfit's default)"
+            ),
             "groups": out_groups,
             "gray_test": [
                 {"cause": g.cause, "stat": g.stat, "df": g.df, "p": g.p} for g in res.gray_test
@@ -135,10 +151,16 @@ def cif(
                         a["estimate"],
                         a["lower"],
                         a["upper"],
+                        a["ij_se"],
+                        a["ij_lower"],
+                        a["ij_upper"],
                     ]
                 )
         print_table(
-            "Cumulative incidence", ["group", "cause", "time", "CIF", "lower", "upper"], rows
+            f"Cumulative incidence (CI {p['conf_type']} with Gray's variance; IJ: survfit's "
+            "infinitesimal-jackknife SE and log CI)",
+            ["group", "cause", "time", "CIF", "lower", "upper", "IJ se", "IJ lower", "IJ upper"],
+            rows,
         )
         if p["gray_test"]:
             print_table(
