@@ -6,7 +6,6 @@ Reference values: ``tests/data/study/make_study_reference.R`` (survival 3.5-3, s
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -93,27 +92,28 @@ def test_table1_kruskal_wallis_matches_kruskal_test(example):
     assert row["p"] == pytest.approx(REF["kruskal_age_by_product"]["p"], rel=1e-6)
 
 
-def _rxc_fisher_available() -> bool:
-    from cartlens.stats.tables import fisher_test
-
-    return "simulate_p_value" in inspect.signature(fisher_test).parameters
-
-
-@pytest.mark.skipif(
-    not _rxc_fisher_available(), reason="r x c fisher_test (issue 12) not merged yet"
-)
-@pytest.mark.parametrize(
-    ("variable", "key"),
-    [
-        ("age_group", "fisher_age_group_by_product"),
-        ("cytogenetic_risk", "fisher_cytogenetic_risk_by_product"),
-    ],
-)
-def test_table1_fisher_rxc_matches_fisher_test(example, variable, key):
-    """fisher.test(table(product, <variable>)) on the known values (exact)."""
+def test_table1_fisher_rxc_matches_fisher_test(example):
+    """fisher.test(table(product, age_group)): exact, as R."""
     run, _, _ = example
-    row = next(r for r in run.analysis("table1").details["rows"] if r["variable"] == variable)
+    row = next(r for r in run.analysis("table1").details["rows"] if r["variable"] == "age_group")
     table = np.array([[c["n"] for c in lv["cells"][1:]] for lv in row["levels"]]).T
-    np.testing.assert_array_equal(table, np.array(REF[key]["table"]))
+    ref = REF["fisher_age_group_by_product"]
+    np.testing.assert_array_equal(table, np.array(ref["table"]))
     assert row["test"] == "Fisher's exact test"
-    assert row["p"] == pytest.approx(REF[key]["p"], rel=1e-6)
+    assert row["p"] == pytest.approx(ref["p"], rel=1e-6)
+
+
+def test_table1_fisher_too_large_for_the_exact_algorithm_is_monte_carlo(example):
+    """R needs fisher.test(table(product, cytogenetic_risk), workspace = 2e7) for the exact P;
+    cartlens falls back to the seeded Monte Carlo P (B = 2000), within 4 SE of R's exact P."""
+    run, _, _ = example
+    row = next(
+        r for r in run.analysis("table1").details["rows"] if r["variable"] == "cytogenetic_risk"
+    )
+    known = [lv for lv in row["levels"]]
+    table = np.array([[c["n"] for c in lv["cells"][1:]] for lv in known]).T
+    ref = REF["fisher_cytogenetic_risk_by_product"]
+    np.testing.assert_array_equal(table, np.array(ref["table"]))
+    assert row["test"].startswith("Fisher's exact test (Monte Carlo, B = 2000, seed 1)")
+    se = (ref["p"] * (1 - ref["p"]) / 2000) ** 0.5
+    assert abs(row["p"] - ref["p"]) < 4 * se

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from cartlens.errors import CartlensError, SparseDataWarning
+from cartlens.errors import CartlensError, InputError, SparseDataWarning
 from cartlens.study.analyses.base import Context, _Model, group_label, group_levels, label
 
-#: Monte Carlo Fisher test above this many patients in an r x c table (not 2 x 2)
+#: Monte Carlo Fisher test above this many patients in an r x c table (not 2 x 2), and
+#: whenever the exact algorithm would need too many partial tables
 FISHER_EXACT_MAX_N = 300
 
 
@@ -100,18 +101,18 @@ def rxc_test(
 
 
 def _fisher(t: np.ndarray, simulate: bool, B: int, seed: int) -> tuple[float, str]:
-    import inspect
-
+    """R's ``fisher.test``: exact for any r x c table, Monte Carlo when asked or large."""
     from cartlens.stats.tables import fisher_test
 
     simulate = simulate or (t.shape != (2, 2) and int(t.sum()) > FISHER_EXACT_MAX_N)
-    if t.shape == (2, 2) and not simulate:
-        return float(fisher_test(t).p_value), "Fisher's exact test"
-    if "simulate_p_value" not in inspect.signature(fisher_test).parameters:
-        raise ValueError(
-            f"Fisher's exact test of a {t.shape[0]} x {t.shape[1]} table is not available"
-        )
-    r = fisher_test(t, simulate_p_value=simulate, B=B, seed=seed)
+    try:
+        r = fisher_test(t, simulate_p_value=simulate, B=B, seed=seed)
+    except InputError as exc:
+        if simulate or "too large" not in str(exc):
+            raise
+        # the exact network algorithm would need too many partial tables: Monte Carlo
+        simulate = True
+        r = fisher_test(t, simulate_p_value=True, B=B, seed=seed)
     if simulate:
         return float(r.p_value), f"Fisher's exact test (Monte Carlo, B = {B}, seed {seed})"
     return float(r.p_value), "Fisher's exact test"
