@@ -150,8 +150,7 @@ def test_a_text_covariate_that_is_not_a_factor_says_how_to_declare_it():
         run(COX, df)
 
 
-def test_proportion_by_k_groups_with_a_test():
-    toml = """
+PROPORTION = """
 [[analyses]]
 id = "p"
 type = "proportion"
@@ -160,8 +159,11 @@ outcome = "cr"
 by = "product"
 test = "chisq"
 """
+
+
+def test_proportion_by_k_groups_with_a_test():
     df = frame()
-    (summary, details, _), _ = run(toml, df)
+    (summary, details, _), _ = run(PROPORTION, df)
     from cartlens.stats.tables import chisq_test
 
     tab = [[int(g["cr"].sum()), int((~g["cr"]).sum())] for _, g in df.groupby("product")]
@@ -174,18 +176,8 @@ def test_pairwise_proportions_are_holm_adjusted_pair_tests():
     from cartlens.stats.logrank import p_adjust
     from cartlens.stats.tables import chisq_test
 
-    toml = """
-[[analyses]]
-id = "p"
-type = "proportion"
-cohorts = ["all"]
-outcome = "cr"
-by = "product"
-test = "chisq"
-pairwise = true
-"""
     df = frame()
-    (summary, _, _), _ = run(toml, df)
+    (summary, _, _), _ = run(PROPORTION + "pairwise = true\n", df)
     order = ["B", "A", "C"]
     tab = {g: [int(x["cr"].sum()), int((~x["cr"]).sum())] for g, x in df.groupby("product")}
     pairs = [(order[i], order[j]) for i in range(3) for j in range(i + 1, 3)]

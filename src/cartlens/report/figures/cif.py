@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cartlens.report.figures.km import risk_table
 from cartlens.report.style import apply_style, color
 
 
@@ -34,7 +35,6 @@ def cif_groups_figure(
     ``risk_times``; ``pvalues[cause]`` a line such as "Gray's test P = 0.03".
     """
     import matplotlib.pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
 
     apply_style()
     causes = list(cuminc.causes)
@@ -75,35 +75,17 @@ def cif_groups_figure(
         if pvalues and pvalues.get(cause):
             ax.text(0.02, 0.97, pvalues[cause], transform=ax.transAxes, va="top", fontsize=8)
         tab = fig.add_subplot(gs[1, ci], sharex=ax)
-        tab.set_ylim(-0.5, k - 0.5)
-        tab.invert_yaxis()
-        tab.axis("off")
-        if ci == 0:
-            tab.set_title("Number at risk", loc="left", fontsize=8, pad=2)
-            names = blended_transform_factory(fig.transFigure, tab.transData)
-            for gi in range(k):
-                tab.text(
-                    0.01,
-                    gi,
-                    labels[gi],
-                    transform=names,
-                    ha="left",
-                    va="center",
-                    fontsize=8,
-                    color=color(gi),
-                )
-        for gi, g in enumerate(groups):
-            for x, n in zip(ticks, at_risk.get(g, []), strict=False):
-                if x <= xmax:
-                    tab.text(
-                        x,
-                        gi,
-                        count_format(n),
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color=color(gi),
-                    )
+        risk_table(
+            fig,
+            tab,
+            [at_risk.get(g, []) for g in groups],
+            ticks=ticks,
+            xmax=xmax,
+            labels=labels if ci == 0 else None,
+            heading="Number at risk" if ci == 0 else "",
+            count_format=count_format,
+            fontsize=7,
+        )
     if k > 1:
         fig.legend(
             handles,
