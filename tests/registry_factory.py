@@ -100,6 +100,53 @@ def icans(pid: str, k: int, at: int, grade: int, **kw) -> dict:
     return row
 
 
+def lab(pid: str, k: int, at: int, analyte: str, value, unit: str = "10^9/L") -> dict:
+    return {
+        "patient_id": pid,
+        "infusion_id": f"{pid}-I{k}",
+        "sample_date": day(at),
+        "analyte": analyte,
+        "value": str(value),
+        "unit": unit,
+    }
+
+
+def anc_series(pid: str, k: int, values: dict[int, float]) -> list[dict]:
+    """ANC rows (10^9/L) of infusion ``k``: {day: value}."""
+    return [lab(pid, k, d, "anc", v) for d, v in sorted(values.items())]
+
+
+def infection(pid: str, k: int, at: int, **kw) -> dict:
+    row = {
+        "patient_id": pid,
+        "infusion_id": f"{pid}-I{k}",
+        "onset_date": day(at),
+        "infection_type": "pneumonia",
+        "organism_class": "viral",
+        "severity": "moderate",
+    }
+    row.update(kw)
+    return row
+
+
+def iec_hs(pid: str, k: int, at: int, grade: int = 2, **kw) -> dict:
+    row = {
+        "patient_id": pid,
+        "infusion_id": f"{pid}-I{k}",
+        "onset_date": day(at),
+        "grade": str(grade),
+        "fatal": "true" if grade == 5 else "false",
+    }
+    row.update(kw)
+    return row
+
+
+def malignancy(pid: str, at: int, mtype: str = "myeloid", **kw) -> dict:
+    row = {"patient_id": pid, "diagnosis_date": day(at), "malignancy_type": mtype}
+    row.update(kw)
+    return row
+
+
 def base_registry() -> dict[str, list[dict]]:
     """A valid two-patient registry (no findings at all)."""
     return copy.deepcopy(

@@ -1,6 +1,6 @@
 """The layer rule of docs/architecture.md: a layer imports only from the layers before it.
 
-Layers in order: model, ingest, derive, stats, study, report, cli. ``cartlens.results`` and
+Layers in order: model, ingest, derive, stats, study, report, api, cli. ``cartlens.results`` and
 ``cartlens.errors`` (and the package root) are foundations every layer may use.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "cartlens"
-LAYERS = ["model", "ingest", "derive", "stats", "study", "report", "cli"]
+LAYERS = ["model", "ingest", "derive", "stats", "study", "report", "api", "cli"]
 FOUNDATIONS = {"results", "errors", ""}
 
 
@@ -54,3 +54,10 @@ def test_foundations_import_no_layer():
     for name in ("results.py", "errors.py"):
         for line, mod in _imports(SRC / name):
             assert _layer_of(mod) in FOUNDATIONS, f"{name}:{line} imports {mod}"
+
+
+def test_package_root_imports_no_layer_eagerly():
+    """``import cartlens`` stays fast: the root reaches the API only through ``__getattr__``."""
+    tree = ast.parse((SRC / "__init__.py").read_text())
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert not top, "cartlens/__init__.py imports at module level"

@@ -45,12 +45,15 @@ def test_synthetic_import_summary_export_derive(tmp_path):
         tmp_path / "set.json",
         "--intervals",
         tmp_path / "iv.csv",
+        "--followup",
+        tmp_path / "fu.csv",
         "--json",
     )
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert d["settings"]["censor_at_hsct"] is True and d["rows"] >= 30
     assert (tmp_path / "iv.csv").exists()
+    assert d["followup_rows"] == d["rows"] and "ttnt_event" in (tmp_path / "fu.csv").read_text()
 
 
 def test_errors_exit_1_with_json_findings_and_report(tmp_path):

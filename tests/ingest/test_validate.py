@@ -11,7 +11,19 @@ from collections.abc import Callable
 import pytest
 
 from cartlens.ingest import RULES, validate_registry
-from registry_factory import TODAY, base_registry, day, icans, patient, write_folder
+from registry_factory import (
+    TODAY,
+    anc_series,
+    base_registry,
+    day,
+    icans,
+    iec_hs,
+    infection,
+    lab,
+    malignancy,
+    patient,
+    write_folder,
+)
 
 
 def findings_for(tmp_path, reg):
@@ -44,6 +56,35 @@ def _drop_col(entity: str, col: str) -> Callable[[dict], None]:
             r.pop(col, None)
 
     return m
+
+
+def _rows(entity: str, *rows: dict, **more: list[dict]) -> Callable[[dict], None]:
+    """Add rows to ``entity`` (and to the entities named in ``more``)."""
+
+    def m(reg):
+        reg.setdefault(entity, []).extend(dict(r) for r in rows)
+        for name, extra in more.items():
+            reg.setdefault(name, []).extend(dict(r) for r in extra)
+
+    return m
+
+
+def _icaht_case(recorded: int) -> Callable[[dict], None]:
+    """P2's ANC is <= 0.5 on days 3-4 only (early ICAHT grade 1); ``recorded`` is the centre's
+    grade."""
+    return _rows(
+        "labs",
+        *anc_series("P2", 1, {0: 2.0, 3: 0.4, 5: 1.0, 6: 1.2, 7: 1.5}),
+        toxicities=[
+            {
+                "patient_id": "P2",
+                "infusion_id": "P2-I1",
+                "toxicity": "ICAHT_early",
+                "onset_date": day(3),
+                "grade": str(recorded),
+            }
+        ],
+    )
 
 
 # (rule, mutation, file, data row, column)
@@ -168,6 +209,90 @@ CASES = [
         "birth_year",
     ),
     ("R062", _set("patients", 1, birth_year="1950"), "patients.csv", 2, "birth_year"),
+    *[  # follow-up entities (labs, infections, IEC-HS, therapy lines, second malignancies)
+        ("R040", _rows("labs", lab("P2", 1, -300, "anc", 2.0)), "labs.csv", 1, "sample_date"),
+        ("R041", _rows("infections", infection("P2", 1, -2)), "infections.csv", 1, "onset_date"),
+        ("R041", _rows("iec_hs", iec_hs("P2", 1, -1)), "iec_hs.csv", 1, "onset_date"),
+        ("R042", _rows("labs", lab("P1", 2, 301, "anc", 2.0)), "labs.csv", 1, "sample_date"),
+        (
+            "R043",
+            _rows("infections", infection("P2", 1, 366)),
+            "patients.csv",
+            2,
+            "last_contact_date",
+        ),
+        (
+            "R044",
+            _rows("infections", infection("P2", 1, 40, resolution_date="2030-01-01")),
+            "infections.csv",
+            1,
+            "resolution_date",
+        ),
+        (
+            "R045",
+            _rows("iec_hs", iec_hs("P2", 1, 10, resolution_date=day(9))),
+            "iec_hs.csv",
+            1,
+            "resolution_date",
+        ),
+        (
+            "R045",
+            _set("therapies", 0, end_date=day(100)),
+            "therapies.csv",
+            1,
+            "end_date",
+        ),
+        # ANC <= 0.5 on days 3-4 only: early ICAHT grade 1, recorded 3
+        (
+            "R063",
+            _icaht_case(3),
+            "toxicities.csv",
+            4,
+            "grade",
+        ),
+        ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 2, fatal="true")), "iec_hs.csv", 1, "grade"),
+        ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5, fatal="false")), "iec_hs.csv", 1, "grade"),
+        ("R080", _rows("labs", lab("P2", 1, 5, "anc", 0.4, "mg/L")), "labs.csv", 1, "unit"),
+        (
+            "R081",
+            _rows("labs", lab("P2", 1, 14, "car_positive_pct", 120, "%")),
+            "labs.csv",
+            1,
+            "value",
+        ),
+        ("R082", _rows("labs", lab("P2", 1, 5, "anc", 450)), "labs.csv", 1, "value"),
+        (
+            "R082",
+            _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/dL")),
+            "labs.csv",
+            1,
+            "value",
+        ),
+        (
+            "R083",
+            _rows("second_malignancies", malignancy("P2", 300, "t_cell")),
+            "second_malignancies.csv",
+            1,
+            "car_status",
+        ),
+        (
+            "R084",
+            lambda r: (
+                r["therapies"][0].update(line_number="2"),
+                r["therapies"].append(
+                    {
+                        "patient_id": "P1",
+                        "start_date": day(150),
+                        "therapy_type": "chemotherapy",
+                        "line_number": "1",
+                    }
+                ),
+            ),
+            "therapies.csv",
+            2,
+            "line_number",
+        ),
+    ],
 ]
 
 
@@ -217,6 +342,31 @@ PASSES = [
     ("R060", _append("toxicities", icans("P2", 1, 4, 2, ice_score="6"))),
     ("R061", _set("toxicities", 2, legacy_grade="2", legacy_scale="penn")),
     ("R062", _set("patients", 1, birth_year="")),
+    ("R041", _rows("labs", lab("P2", 1, -5, "anc", 2.0))),  # baseline labs precede day 0
+    ("R080", _rows("labs", lab("P2", 1, 5, "anc", 450, "cells/uL"))),
+    ("R082", _rows("labs", lab("P2", 1, 5, "haemoglobin", 95, "g/L"))),
+    ("R081", _rows("labs", lab("P2", 1, 14, "cd19_b_cells", 100, "%"))),
+    ("R083", _rows("second_malignancies", malignancy("P2", 300, "t_cell", car_status="negative"))),
+    ("R064", _rows("iec_hs", iec_hs("P2", 1, 10, 5))),
+    (
+        "R063",
+        _icaht_case(1),
+    ),
+    (
+        "R084",
+        lambda r: (
+            r["therapies"][0].update(line_number="1"),
+            r["therapies"].append(
+                {
+                    "patient_id": "P1",
+                    "start_date": day(150),
+                    "therapy_type": "chemotherapy",
+                    "line_number": "2",
+                    "end_date": day(150),
+                }
+            ),
+        ),
+    ),
 ]
 
 
@@ -242,3 +392,11 @@ def test_astct_mismatch_message_names_computed_grade(tmp_path):
     f = findings_for(tmp_path, reg)
     msg = f.loc[f["rule"] == "R060", "message"].iloc[0]
     assert "grade 3" in msg and "give grade 1" in msg
+
+
+def test_icaht_mismatch_message_names_computed_grade_and_durations(tmp_path):
+    reg = base_registry()
+    _icaht_case(3)(reg)
+    f = findings_for(tmp_path, reg)
+    msg = f.loc[f["rule"] == "R063", "message"].iloc[0]
+    assert "grade 3" in msg and "gives grade 1" in msg and "2 days ANC <= 500/uL" in msg

@@ -78,6 +78,7 @@ EXPOSURE_COLUMNS = (
     ("event", "the endpoint's status on the last interval, else 0"),
     ("hsct", "1 from the day of a later allo-HSCT on"),
     ("next_cart", "1 from the start of the next CAR-T course on"),
+    ("bca_lost", "with followup settings: 1 from the loss of B-cell aplasia on"),
 )
 
 

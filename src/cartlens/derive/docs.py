@@ -20,6 +20,9 @@ def render_data_model() -> str:
     from cartlens.derive.columns import render_derived
 
     parts.append(render_derived())
+    from cartlens.derive.followup import render_followup
+
+    parts.append(render_followup())
     return "\n".join(parts)
 
 

@@ -27,6 +27,27 @@ ENDPOINTS = {
 }
 
 
+#: CTEs ``ha``, ``nc`` and ``th``: per infusion, the first allo-HSCT (``hsct_after_date``), the
+#: start of the next CAR-T course (``next_cart_date``) and the first other therapy
+#: (``therapy_after_date``) dated after it.
+LATER_TREATMENTS = """ha AS (
+    SELECT i.infusion_id, min(t.transplant_date) AS hsct_after_date
+    FROM infusions i JOIN transplants t ON t.patient_id = i.patient_id
+        AND t.transplant_type = 'allo' AND t.transplant_date > i.infusion_date
+    GROUP BY i.infusion_id
+), nc AS (
+    SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
+    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id
+        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
+    GROUP BY i.infusion_id
+), th AS (
+    SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
+    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id
+        AND t.start_date > i.infusion_date
+    GROUP BY i.infusion_id
+)"""
+
+
 def _lit(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
@@ -54,6 +75,18 @@ def _endpoint(name: str, event_date: str, end: str, censor: str, origin: str = "
     )
 
 
+def censor_dates(s: DeriveSettings) -> list[str]:
+    """The date columns (of :data:`LATER_TREATMENTS`) the settings censor follow-up at."""
+    censors = []
+    if s.censor_at_hsct:
+        censors.append("hsct_after_date")
+    if s.censor_at_next_cart:
+        censors.append("next_cart_date")
+    if s.censor_at_new_therapy:
+        censors.append("therapy_after_date")
+    return censors
+
+
 def infusion_sql(settings: DeriveSettings | None = None) -> str:
     """One row per infusion: covariates, response, toxicity, endpoints (see docs)."""
     s = settings or DeriveSettings()
@@ -75,14 +108,7 @@ def infusion_sql(settings: DeriveSettings | None = None) -> str:
         "computed_then_recorded": "coalesce(astct_grade, grade)",
     }[s.grade_source]
     mrd_filter = "" if s.mrd_relapse_is_event else " AND r.relapse_type <> 'mrd'"
-    censors = []
-    if s.censor_at_hsct:
-        censors.append("hsct_after_date")
-    if s.censor_at_next_cart:
-        censors.append("next_cart_date")
-    if s.censor_at_new_therapy:
-        censors.append("therapy_after_date")
-    cens = _least(censors)
+    cens = _least(censor_dates(s))
     nonresp_day = {
         "not_event": None,
         "time_zero": "infusion_date",
@@ -124,21 +150,7 @@ WITH inf AS (
     SELECT i.infusion_id, max(a.d) AS prior_hsct_date
     FROM infusions i JOIN prior_allo a ON a.patient_id = i.patient_id AND a.d < i.infusion_date
     GROUP BY i.infusion_id
-), ha AS (
-    SELECT i.infusion_id, min(a.d) AS hsct_after_date
-    FROM infusions i JOIN allo a ON a.patient_id = i.patient_id AND a.d > i.infusion_date
-    GROUP BY i.infusion_id
-), nc AS (
-    SELECT i.infusion_id, min(j.infusion_date) AS next_cart_date
-    FROM infusions i JOIN infusions j ON j.patient_id = i.patient_id
-        AND j.course_number > i.course_number AND j.infusion_date > i.infusion_date
-    GROUP BY i.infusion_id
-), th AS (
-    SELECT i.infusion_id, min(t.start_date) AS therapy_after_date
-    FROM infusions i JOIN therapies t ON t.patient_id = i.patient_id
-        AND t.start_date > i.infusion_date
-    GROUP BY i.infusion_id
-), rl AS (
+), {LATER_TREATMENTS}, rl AS (
     SELECT i.infusion_id, min(r.relapse_date) AS relapse_date,
         arg_min(r.relapse_type, r.relapse_date) AS relapse_type
     FROM infusions i JOIN relapses r ON r.patient_id = i.patient_id
@@ -249,28 +261,50 @@ ORDER BY patient_id, infusion_number
 """
 
 
-def exposure_sql(settings: DeriveSettings | None = None, endpoint: str = "os") -> str:
+def exposure_sql(
+    settings: DeriveSettings | None = None, endpoint: str = "os", *, followup=None
+) -> str:
     """Counting-process (start, stop] rows per infusion for the time-varying exposures.
 
     From each infusion's day 0 to the end of the endpoint's follow-up, follow-up is split at a
     later allo-HSCT (``hsct`` switches 0 -> 1) and at the next CAR-T course (``next_cart``
     switches 0 -> 1); the endpoint's event sits on the last interval. A switch on the last day
     of follow-up has no interval of its own; infusions with zero follow-up have no rows.
+
+    With ``followup`` (a :class:`cartlens.derive.followup.FollowupSettings`) follow-up is also
+    split at the loss of B-cell aplasia (``bca_lost`` switches 0 -> 1 on the first
+    non-aplastic CD19+ B-cell value after the onset of aplasia).
     """
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}")
     t, ev = ENDPOINTS[endpoint]
     base = infusion_sql(settings).replace("ORDER BY patient_id, infusion_number", "")
+    tb, bca_cut, bca_col = "", "", ""
+    if followup is not None:
+        from cartlens.derive.followup import followup_sql
+
+        fu = followup_sql(settings, followup).replace(
+            "ORDER BY patient_id, course_number, infusion_id", ""
+        )
+        base = (
+            f"SELECT d0.*, f0.bca_loss_day FROM ({base}) d0 LEFT JOIN (SELECT infusion_id, "
+            f"bca_loss_day FROM ({fu}) f1) f0 ON f0.infusion_id = d0.infusion_id"
+        )
+        tb = ", bca_loss_day AS tb"
+        bca_cut = "\n    UNION SELECT infusion_id, tb AS t FROM e WHERE tb > 0 AND tb < t_end"
+        bca_col = (
+            ",\n    CASE WHEN e.tb IS NOT NULL AND e.tb <= iv.tstart THEN 1 ELSE 0 END AS bca_lost"
+        )
     return f"""
 WITH d AS ({base}),
 e AS (
     SELECT infusion_id, patient_id, course_number, {t} AS t_end, {ev} AS status,
-        hsct_after_days AS th, next_cart_days AS tc
+        hsct_after_days AS th, next_cart_days AS tc{tb}
     FROM d WHERE {t} IS NOT NULL AND {t} > 0
 ), cuts AS (
     SELECT infusion_id, 0 AS t FROM e
     UNION SELECT infusion_id, th AS t FROM e WHERE th > 0 AND th < t_end
-    UNION SELECT infusion_id, tc AS t FROM e WHERE tc > 0 AND tc < t_end
+    UNION SELECT infusion_id, tc AS t FROM e WHERE tc > 0 AND tc < t_end{bca_cut}
     UNION SELECT infusion_id, t_end AS t FROM e
 ), iv AS (
     SELECT infusion_id, t AS tstart, lead(t) OVER (PARTITION BY infusion_id ORDER BY t) AS tstop
@@ -279,7 +313,7 @@ e AS (
 SELECT iv.infusion_id, e.patient_id, e.course_number, iv.tstart, iv.tstop,
     CASE WHEN iv.tstop = e.t_end THEN e.status ELSE 0 END AS event,
     CASE WHEN e.th IS NOT NULL AND e.th <= iv.tstart THEN 1 ELSE 0 END AS hsct,
-    CASE WHEN e.tc IS NOT NULL AND e.tc <= iv.tstart THEN 1 ELSE 0 END AS next_cart
+    CASE WHEN e.tc IS NOT NULL AND e.tc <= iv.tstart THEN 1 ELSE 0 END AS next_cart{bca_col}
 FROM iv JOIN e ON e.infusion_id = iv.infusion_id
 WHERE iv.tstop IS NOT NULL
 ORDER BY e.patient_id, e.course_number, iv.infusion_id, iv.tstart

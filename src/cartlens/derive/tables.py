@@ -54,7 +54,7 @@ def infusion_table(con, settings: DeriveSettings | None = None) -> pd.DataFrame:
 
 
 def exposure_intervals(
-    con, settings: DeriveSettings | None = None, *, endpoint: str = "os"
+    con, settings: DeriveSettings | None = None, *, endpoint: str = "os", followup=None
 ) -> pd.DataFrame:
     """Counting-process (tstart, tstop] rows from each infusion's day 0 with time-varying
     ``hsct`` (later allo-HSCT) and ``next_cart`` (next CAR-T course) and the endpoint's
@@ -63,12 +63,17 @@ def exposure_intervals(
     Parameters
     ----------
     endpoint : {"os", "pfs", "efs", "rfs", "relapse_nrm"}
+    followup : cartlens.derive.followup.FollowupSettings, optional
+        Also split at the loss of B-cell aplasia: time-varying ``bca_lost`` (0 -> 1).
     """
     if endpoint not in ENDPOINTS:
         raise InputError(f"must be one of {', '.join(ENDPOINTS)}", column="endpoint")
     s = settings or DeriveSettings()
-    df = _run(con, exposure_sql(s, endpoint), s, f"exposure_intervals:{endpoint}")
+    sql = exposure_sql(s, endpoint, followup=followup)
+    df = _run(con, sql, s, f"exposure_intervals:{endpoint}")
     df.attrs["endpoint"] = endpoint
+    if followup is not None:
+        df.attrs["followup_settings"] = followup.model_dump()
     return df
 
 

@@ -95,14 +95,16 @@ _RULES = (
         "R040",
         "error",
         "date before diagnosis",
-        "An infusion, response, toxicity, relapse, transplant, therapy or death dated before "
-        "the patient's diagnosis.",
+        "An infusion, response, toxicity, relapse, transplant, therapy, laboratory value, "
+        "infection, IEC-HS episode, second malignancy or death dated before the patient's "
+        "diagnosis.",
     ),
     Rule(
         "R041",
         "error",
         "before its infusion",
-        "A response assessment or toxicity onset dated before the infusion it belongs to.",
+        "A response assessment, toxicity, infection or IEC-HS onset dated before the infusion it "
+        "belongs to.",
     ),
     Rule(
         "R042",
@@ -121,7 +123,8 @@ _RULES = (
         "R045",
         "error",
         "resolution before onset",
-        "A toxicity's resolution date is before its onset date.",
+        "A toxicity's, infection's or IEC-HS episode's resolution date is before its onset date "
+        "(or a therapy's end_date before its start_date).",
     ),
     Rule(
         "R046",
@@ -176,6 +179,54 @@ _RULES = (
         "age unknown or inconsistent",
         "Neither birth_year nor age_at_diagnosis is given, or they disagree by more than one "
         "year, or the age derived from birth_year is outside 0-100.",
+    ),
+    Rule(
+        "R063",
+        "warning",
+        "ICAHT grade inconsistent with the ANC series",
+        "A recorded ICAHT_early / ICAHT_late grade (toxicities) differs from the EHA/EBMT 2023 "
+        "grade cartlens computes from the infusion's ANC values in labs (the computed grade and "
+        "its durations are given in the message).",
+    ),
+    Rule(
+        "R064",
+        "error",
+        "IEC-HS grade and fatal disagree",
+        "An IEC-HS episode is fatal but not grade 5, or grade 5 but not fatal.",
+    ),
+    Rule(
+        "R080",
+        "error",
+        "unit not accepted for the analyte",
+        "A laboratory value's unit is not one of the units accepted for its analyte (for "
+        "example mg/L for an ANC).",
+    ),
+    Rule(
+        "R081",
+        "error",
+        "impossible laboratory value",
+        "A laboratory value outside its possible range in the canonical unit (a percentage "
+        "over 100).",
+    ),
+    Rule(
+        "R082",
+        "warning",
+        "implausible laboratory value",
+        "A laboratory value outside its plausible range in the canonical unit (ANC over 100 "
+        "x 10^9/L, haemoglobin outside 2-25 g/dL, ...; often a wrong unit).",
+    ),
+    Rule(
+        "R083",
+        "warning",
+        "T-cell malignancy without CAR status",
+        "A second malignancy of type t_cell has no car_status (testing the tumour for the CAR "
+        "transgene is requested since the 2024 FDA boxed warning).",
+    ),
+    Rule(
+        "R084",
+        "warning",
+        "therapy lines out of order",
+        "A patient's line_number values (therapies) do not rise with start_date, or repeat.",
     ),
 )
 

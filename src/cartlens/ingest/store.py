@@ -44,14 +44,14 @@ import pandas as pd
 from cartlens import __version__
 from cartlens.errors import InputError
 from cartlens.ingest.readers import RegistrySource, read_source
-from cartlens.ingest.validate import FINDING_COLUMNS, lit, q, validate_source
+from cartlens.ingest.validate import FINDING_COLUMNS, lit, no_progress_bar, q, validate_source
 from cartlens.model.schema import ENTITIES, ENTITY_BY_NAME, EntitySpec
 from cartlens.results import Result, json_safe
 
 #: Default store path (relative to the working directory).
 DEFAULT_STORE = Path("cartlens.duckdb")
 #: Current schema version of the store.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {"toxicities": [("astct_grade", "BIGINT")]}
 
@@ -137,7 +137,21 @@ def _migrate_1_to_2(con, p: str) -> None:
         con.unregister("_grades")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(con, p: str) -> None:
+    """v3 adds the follow-up entities (labs, infections, iec_hs, second_malignancies; their
+    tables are created by :func:`create_schema` after the migrations) and
+    ``therapies.line_number`` / ``intent`` / ``end_date``: every missing column of an existing
+    entity table is added."""
+    for e in ENTITIES:
+        if _has_table(con, e.name, p.rstrip(".") or None):
+            for n, t in entity_columns(e):
+                con.execute(f"ALTER TABLE {p}{q(e.name)} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 
 
 def migrate(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> int:
@@ -188,13 +202,13 @@ def open_store(path: str | Path = DEFAULT_STORE, *, read_only: bool = True):
     try:
         if not read_only:
             con = duckdb.connect(str(p))
-            con.execute("SET enable_progress_bar = false")
+            no_progress_bar(con)
             con.execute("BEGIN")
             migrate(con)
             con.execute("COMMIT")
             return con
         con = duckdb.connect(str(p), read_only=True)
-        con.execute("SET enable_progress_bar = false")
+        no_progress_bar(con)
     except duckdb.Error as exc:
         raise InputError(f"'{p}' is not a readable cartlens store: {exc}") from exc
     v = store_version(con)

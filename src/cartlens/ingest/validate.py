@@ -33,6 +33,10 @@ EVENT_DATES = (
     ("relapses", "relapse_date"),
     ("therapies", "start_date"),
     ("deaths", "death_date"),
+    ("labs", "sample_date"),
+    ("infections", "onset_date"),
+    ("iec_hs", "onset_date"),
+    ("second_malignancies", "diagnosis_date"),
 )
 
 
@@ -727,6 +731,9 @@ def run_rules(
     queries += cross_rule_queries(staged.labels, today)
     stage_astct(con)
     queries.append(astct_findings(con, staged.labels["toxicities"]))
+    from cartlens.ingest.followup import followup_rule_queries
+
+    queries += followup_rule_queries(con, staged.labels, today)
     frames = [pd.DataFrame(staged.findings, columns=FINDING_COLUMNS)]
     sql = " UNION ALL ".join(f"({s})" for s in queries)
     frames.append(con.execute(sql).df())
@@ -739,6 +746,15 @@ def run_rules(
     return out.reset_index(drop=True)
 
 
+def no_progress_bar(con) -> None:
+    """Turn DuckDB's progress bar off. Inside Jupyter without ``ipywidgets`` DuckDB refuses to
+    change the setting (and shows no bar anyway), so that refusal is ignored."""
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
+
+
 def validate_source(
     source: RegistrySource,
     *,
@@ -747,7 +763,7 @@ def validate_source(
 ) -> tuple[pd.DataFrame, Staged, duckdb.DuckDBPyConnection]:
     """Stage ``source`` (in ``con`` or a new in-memory connection) and run every rule."""
     con = con or duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    no_progress_bar(con)
     staged = stage(con, source)
     findings = run_rules(con, staged, today=today)
     return findings, staged, con

@@ -35,6 +35,11 @@ Conventions:
 - Toxicity grades: `grade` is the centre's ASTCT 2019 grade; cartlens recomputes the ASTCT
   grade from the raw components (see `cartlens.model.astct`) and warns (R060) when the two
   differ. A legacy grade is kept as (`legacy_scale`, `legacy_grade`) and never converted.
+- Follow-up beyond CRS and ICANS: `labs` (blood counts, CD19+ B cells, IgG, ferritin, CRP,
+  CAR-T persistence; the unit is stated on every row), `infections`, `iec_hs` (ASTCT 2023),
+  later therapy lines (`therapies.line_number`), `second_malignancies`. A recorded ICAHT grade
+  is a `toxicities` row `ICAHT_early` / `ICAHT_late`; cartlens computes ICAHT from the ANC
+  series (`cartlens.model.icaht`, EHA/EBMT 2023) and warns (R063) when the two differ.
 """
 
 
@@ -106,5 +111,8 @@ def render_model() -> str:
     """Intro, every entity, and the vocabularies."""
     parts = [INTRO, "## Entities\n"]
     parts += [render_entity(e) for e in schema.ENTITIES]
+    from cartlens.model.labs import render_units
+
+    parts.append(render_units())
     parts.append(render_vocabularies())
     return "\n".join(parts)

@@ -381,12 +381,21 @@ TOXICITIES = EntitySpec(
     "toxicities",
     "One row per CRS or ICANS episode after an infusion: the recorded ASTCT 2019 grade, the "
     "raw components from which cartlens recomputes it (rule R060 flags a mismatch), and an "
-    "optional legacy grade kept as (scale, grade) and never converted.",
+    "optional legacy grade kept as (scale, grade) and never converted. A row with toxicity "
+    "ICAHT_early or ICAHT_late records the centre's EHA/EBMT 2023 ICAHT grade (onset: first "
+    "day of neutropenia); cartlens recomputes it from the ANC series in labs (rule R063).",
     ("infusion_id", "toxicity", "onset_date"),
     (
         _PATIENT_REF,
         _INFUSION_REF,
-        F("toxicity", "enum", "CRS or ICANS.", "CRS", required=True, vocab=v.ToxicityType),
+        F(
+            "toxicity",
+            "enum",
+            "CRS, ICANS or a recorded ICAHT grade.",
+            "CRS",
+            required=True,
+            vocab=v.ToxicityType,
+        ),
         F("onset_date", "date", "Date of onset.", "2020-01-12", required=True),
         F("resolution_date", "date", "Date of resolution.", "2020-01-18"),
         F(
@@ -540,6 +549,17 @@ THERAPIES = EntitySpec(
             vocab=v.TherapyType,
         ),
         F("regimen", "string", "Regimen (free text).", "blinatumomab 28 µg/d"),
+        F(
+            "line_number",
+            "integer",
+            "Line of therapy after the first CAR-T infusion (1 = the first later line); "
+            "rises with start_date (rule R084).",
+            "1",
+            min=1,
+            soft_max=15,
+        ),
+        F("intent", "enum", "Intent of the therapy.", "salvage", vocab=v.TherapyIntent),
+        F("end_date", "date", "Date the therapy ended.", "2020-09-01"),
     ),
 )
 
@@ -554,6 +574,133 @@ DEATHS = EntitySpec(
     ),
 )
 
+LABS = EntitySpec(
+    "labs",
+    "One row per laboratory value after (or shortly before) an infusion: blood counts, CD19+ "
+    "B cells, IgG, ferritin, CRP and CAR-T persistence (transgene copies or % CAR+ cells). The "
+    "unit is stated on every row and checked against the analyte (rules R080-R082; accepted "
+    "units and their conversion: 'Laboratory units' below). Days are counted from the "
+    "infusion the row belongs to.",
+    ("infusion_id", "analyte", "sample_date"),
+    (
+        _PATIENT_REF,
+        _INFUSION_REF,
+        F("sample_date", "date", "Date the sample was taken.", "2020-01-17", required=True),
+        F("analyte", "enum", "What was measured.", "anc", required=True, vocab=v.LabAnalyte),
+        F("value", "number", "The value, in unit.", "0.42", required=True, min=0),
+        F("unit", "enum", "Unit of value.", "10^9/L", required=True, vocab=v.LabUnit),
+    ),
+)
+
+INFECTIONS = EntitySpec(
+    "infections",
+    "One row per infection episode after an infusion (microbiologically or clinically documented).",
+    ("infusion_id", "onset_date", "infection_type", "organism_class"),
+    (
+        _PATIENT_REF,
+        _INFUSION_REF,
+        F(
+            "onset_date",
+            "date",
+            "Date of onset (first positive sample or symptoms).",
+            "2020-02-03",
+            required=True,
+        ),
+        F("resolution_date", "date", "Date of resolution.", "2020-02-12"),
+        F(
+            "infection_type",
+            "enum",
+            "Site or syndrome.",
+            "pneumonia",
+            required=True,
+            vocab=v.InfectionType,
+        ),
+        F(
+            "organism_class",
+            "enum",
+            "Class of the organism.",
+            "viral",
+            required=True,
+            vocab=v.OrganismClass,
+        ),
+        F("organism", "string", "Organism (free text).", "SARS-CoV-2"),
+        F(
+            "severity",
+            "enum",
+            "Severity (CTCAE v5 grade 1-5).",
+            "moderate",
+            required=True,
+            vocab=v.InfectionSeverity,
+        ),
+    ),
+)
+
+IEC_HS = EntitySpec(
+    "iec_hs",
+    "One row per immune effector cell-associated haemophagocytic lymphohistiocytosis-like "
+    "syndrome (IEC-HS) episode after an infusion, graded by the ASTCT 2023 consensus (Hines "
+    "et al., Transplant Cell Ther 2023;29:438.e1-438.e16): 1 asymptomatic or mild, no "
+    "treatment; 2 needs IEC-HS-directed immunosuppression; 3 severe (hospitalisation or "
+    "escalation for organ dysfunction); 4 life-threatening; 5 death.",
+    ("infusion_id", "onset_date"),
+    (
+        _PATIENT_REF,
+        _INFUSION_REF,
+        F("onset_date", "date", "Date of onset.", "2020-01-15", required=True),
+        F("resolution_date", "date", "Date of resolution.", "2020-01-29"),
+        F("grade", "integer", "ASTCT 2023 IEC-HS grade.", "2", required=True, min=1, max=5),
+        F(
+            "ferritin_max",
+            "number",
+            "Highest ferritin during the episode.",
+            "25000",
+            unit="ug/L",
+            min=0,
+            soft_max=500000,
+        ),
+        F(
+            "fibrinogen_min",
+            "number",
+            "Lowest fibrinogen during the episode.",
+            "1.2",
+            unit="g/L",
+            min=0,
+            soft_max=10,
+        ),
+        F("haemophagocytosis", "boolean", "Haemophagocytosis in marrow or tissue.", "false"),
+        F("anakinra", "boolean", "Anakinra given for this episode.", "true"),
+        F("steroids", "boolean", "Corticosteroids given for this episode.", "true"),
+        F("fatal", "boolean", "The patient died of this episode (grade 5, rule R064).", "false"),
+    ),
+)
+
+SECOND_MALIGNANCIES = EntitySpec(
+    "second_malignancies",
+    "One row per second primary malignancy diagnosed after a CAR-T infusion; T-cell "
+    "malignancies state whether the CAR transgene was found in the tumour (rule R083).",
+    ("patient_id", "diagnosis_date", "malignancy_type"),
+    (
+        _PATIENT_REF,
+        F("diagnosis_date", "date", "Date of diagnosis.", "2022-11-03", required=True),
+        F(
+            "malignancy_type",
+            "enum",
+            "Kind of malignancy.",
+            "myeloid",
+            required=True,
+            vocab=v.MalignancyType,
+        ),
+        F("histology", "string", "Histology / WHO diagnosis (free text).", "MDS with del(7q)"),
+        F(
+            "car_status",
+            "enum",
+            "CAR transgene in the malignant cells.",
+            "not_tested",
+            vocab=v.CarStatus,
+        ),
+    ),
+)
+
 #: All entities, in load order (parents first).
 ENTITIES: tuple[EntitySpec, ...] = (
     PATIENTS,
@@ -564,6 +711,10 @@ ENTITIES: tuple[EntitySpec, ...] = (
     RELAPSES,
     THERAPIES,
     DEATHS,
+    LABS,
+    INFECTIONS,
+    IEC_HS,
+    SECOND_MALIGNANCIES,
 )
 ENTITY_BY_NAME: dict[str, EntitySpec] = {e.name: e for e in ENTITIES}
 

@@ -151,10 +151,13 @@ class ResponseStatus(StrEnum):
 
 
 class ToxicityType(StrEnum):
-    """Kind of toxicity episode."""
+    """Kind of toxicity episode (ICAHT_early / ICAHT_late: a recorded EHA/EBMT 2023 ICAHT grade,
+    compared with the grade computed from the ANC series, rule R063)."""
 
     CRS = "CRS"
     ICANS = "ICANS"
+    ICAHT_EARLY = "ICAHT_early"
+    ICAHT_LATE = "ICAHT_late"
 
 
 class LegacyScale(StrEnum):
@@ -279,6 +282,100 @@ class TherapyType(StrEnum):
     OTHER = "other"
 
 
+class TherapyIntent(StrEnum):
+    """Intent of a later line of therapy."""
+
+    SALVAGE = "salvage"
+    CONSOLIDATION = "consolidation"
+    MAINTENANCE = "maintenance"
+    OTHER = "other"
+
+
+class LabAnalyte(StrEnum):
+    """Laboratory analyte of a ``labs`` row (units and ranges: :mod:`cartlens.model.labs`)."""
+
+    ANC = "anc"
+    PLATELETS = "platelets"
+    HAEMOGLOBIN = "haemoglobin"
+    LYMPHOCYTES = "lymphocytes"
+    CD19_B_CELLS = "cd19_b_cells"
+    IGG = "igg"
+    FERRITIN = "ferritin"
+    CRP = "crp"
+    CAR_TRANSGENE = "car_transgene"
+    CAR_POSITIVE_PCT = "car_positive_pct"
+
+
+class LabUnit(StrEnum):
+    """Unit of a laboratory value as written (``uL`` is a microlitre, ``ug`` a microgram)."""
+
+    GIGA_PER_L = "10^9/L"
+    CELLS_PER_UL = "cells/uL"
+    G_PER_DL = "g/dL"
+    G_PER_L = "g/L"
+    MG_PER_DL = "mg/dL"
+    MG_PER_L = "mg/L"
+    UG_PER_L = "ug/L"
+    NG_PER_ML = "ng/mL"
+    COPIES_PER_UG_DNA = "copies/ug_DNA"
+    PERCENT = "%"
+
+
+class InfectionType(StrEnum):
+    """Site or syndrome of an infection."""
+
+    BLOODSTREAM = "bloodstream"
+    PNEUMONIA = "pneumonia"
+    UPPER_RESPIRATORY = "upper_respiratory"
+    URINARY_TRACT = "urinary_tract"
+    GASTROINTESTINAL = "gastrointestinal"
+    SKIN_SOFT_TISSUE = "skin_soft_tissue"
+    CNS = "cns"
+    DISSEMINATED = "disseminated"
+    FEVER_UNKNOWN_FOCUS = "fever_unknown_focus"
+    OTHER = "other"
+
+
+class OrganismClass(StrEnum):
+    """Class of the causative organism of an infection."""
+
+    BACTERIAL = "bacterial"
+    VIRAL = "viral"
+    FUNGAL = "fungal"
+    PARASITIC = "parasitic"
+    UNKNOWN = "unknown"
+
+
+class InfectionSeverity(StrEnum):
+    """Severity of an infection (CTCAE v5 grade 1-5: mild, moderate, severe, life-threatening,
+    fatal)."""
+
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    LIFE_THREATENING = "life_threatening"
+    FATAL = "fatal"
+
+
+class MalignancyType(StrEnum):
+    """Kind of second primary malignancy after CAR-T (t_cell: any T-cell lymphoma or leukaemia,
+    the subject of the 2024 FDA boxed warning; myeloid: MDS, AML, MPN)."""
+
+    T_CELL = "t_cell"
+    MYELOID = "myeloid"
+    OTHER_HAEMATOLOGICAL = "other_haematological"
+    SOLID = "solid"
+    NON_MELANOMA_SKIN = "non_melanoma_skin"
+
+
+class CarStatus(StrEnum):
+    """Whether the CAR transgene was found in the cells of a second malignancy."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    NOT_TESTED = "not_tested"
+
+
 class DeathCause(StrEnum):
     """Primary cause of death."""
 
@@ -322,6 +419,14 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
         RelapseType,
         TherapyType,
         DeathCause,
+        TherapyIntent,
+        LabAnalyte,
+        LabUnit,
+        InfectionType,
+        OrganismClass,
+        InfectionSeverity,
+        MalignancyType,
+        CarStatus,
     )
 }
 

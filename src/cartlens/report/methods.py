@@ -72,9 +72,26 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
         )
     if first:
         paras.append(first.strip())
-    endpoints = [e for e in ("os", "pfs", "efs", "rfs", "dor", "crisk") if f"{e}_days" in used]
+    endpoints = [
+        e
+        for e in (
+            "os",
+            "pfs",
+            "efs",
+            "rfs",
+            "dor",
+            "crisk",
+            "bca_loss",
+            "car_loss",
+            "infection",
+            "severe_infection",
+            "ttnt",
+            "spm",
+        )
+        if f"{e}_days" in used
+    ]
     if endpoints:
-        paras.append(_time_to_event(ep, pres, endpoints))
+        paras.append(_time_to_event(ep, pres, endpoints, study.get("followup") or {}))
     s = analysis_methods(study, analyses)
     if s:
         paras.append(s)
@@ -88,7 +105,7 @@ def methods_text(study: dict, analyses: list, software: str) -> list[str]:
     return paras
 
 
-def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
+def _time_to_event(ep: dict, pres: dict, endpoints: list[str], followup: dict | None = None) -> str:
     relapse_types = ["morphologic", "extramedullary"] + (
         ["MRD"] if ep["mrd_relapse_is_event"] else []
     )
@@ -142,7 +159,49 @@ def _time_to_event(ep: dict, pres: dict, endpoints: list[str]) -> str:
             " For competing risks, relapse or progression and death without prior relapse "
             "(non-relapse mortality) were competing events."
         )
+    s += _followup_endpoints(endpoints, followup or {})
     s += f" Times are reported in {pres['time_unit']}" + (
         f" (1 month = {pres['month_days']} days)" if pres["time_unit"] == "months" else ""
     )
     return s + "."
+
+
+def _followup_endpoints(endpoints: list[str], followup: dict) -> str:
+    """Definitions of the follow-up endpoints used (:func:`cartlens.derive.followup_table`),
+    with the study's ``[followup]`` settings."""
+    from cartlens.derive.followup import FollowupSettings
+
+    f = FollowupSettings(**followup)
+    s = ""
+    if "bca_loss" in endpoints:
+        s += (
+            " Loss of B-cell aplasia was the first CD19+ B-cell value at or above "
+            f"{f.bca_cd19_pct_max:g}% of lymphocytes (or {f.bca_cd19_cells_max:g} cells/uL) "
+            "after aplasia began, censored at the last aplastic value; laboratory follow-up "
+            "ended at the next CAR-T course or allo-HSCT."
+        )
+    if "car_loss" in endpoints:
+        s += (
+            " Loss of CAR-T persistence was the first undetectable CAR transgene (or % CAR+ "
+            "cells) value after detection, censored at the last detectable value."
+        )
+    named = [
+        w
+        for e, w in (
+            ("infection", "the first infection"),
+            ("severe_infection", f"the first infection of severity {f.severe_infection} or worse"),
+            (
+                "ttnt",
+                "the next treatment (another therapy, the next CAR-T course"
+                + (" or allo-HSCT)" if f.ttnt_includes_hsct else ")"),
+            ),
+            ("spm", "a second malignancy"),
+        )
+        if e in endpoints
+    ]
+    if named:
+        s += (
+            f" For the cumulative incidence of {_join(named)}, death without the event was the "
+            "competing event."
+        )
+    return s

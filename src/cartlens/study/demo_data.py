@@ -21,6 +21,9 @@ How it is built (deterministic, seeded):
    response assessment < allo-HSCT < relapse < CART2 < progression < death or last contact).
 4. Baseline characteristics, doses and toxicity components (ASTCT 2019 terms) are drawn from
    the same seeded generator.
+5. Follow-up beyond CRS and ICANS (labs, infections, IEC-HS, recorded ICAHT grades, therapy
+   lines, second malignancies) is added by :mod:`cartlens.study.demo_followup` from a separate
+   seeded generator, so none of the numbers above changes.
 
 Run ``python -m cartlens.study.demo_data`` to rewrite the bundled CSV folder; a test checks
 that the bundled files equal a fresh generation.
@@ -670,6 +673,10 @@ def build_tables(seed: int = SEED) -> dict[str, list[dict[str, str]]]:
             age=age,
             death_cause=death_cause,
         )
+    # follow-up beyond CRS/ICANS: its own generator, no existing value changes
+    from cartlens.study.demo_followup import add_followup
+
+    add_followup(b.rows, seed)
     return b.rows
 
 

@@ -112,13 +112,27 @@ def _pfs_types(ep: Endpoints) -> list[str]:
     return [*types, "mrd"] if ep.mrd_relapse_is_event else types
 
 
-def frames_from_store(store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375):
-    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``)."""
+def frames_from_store(
+    store: str | Path, endpoints: Endpoints | None = None, month_days=30.4375, *, followup=None
+):
+    """Entity tables and analysis frames of a cartlens store (derived by ``cartlens.derive``;
+    ``followup``: the :class:`~cartlens.derive.followup.FollowupSettings` of the follow-up
+    columns)."""
     from cartlens.derive.tables import infusion_table
 
     ep = endpoints or Endpoints()
     tables = load_entities(store)
     derived = infusion_table(str(store), ep.derive_settings(month_days))
+    # follow-up beyond CRS/ICANS (ICAHT, B-cell aplasia, infections, ...): more columns per infusion
+    from cartlens.derive.followup import followup_table
+
+    fu = followup_table(str(store), ep.derive_settings(month_days), followup)
+    derived = derived.merge(
+        fu.drop(columns=["patient_id", "course_number"]),
+        on="infusion_id",
+        how="left",
+        validate="one_to_one",
+    )
     return tables, build_frames(tables, derived, ep, month_days)
 
 
@@ -220,9 +234,9 @@ def build_frames(
         df[f"{e}_months"] = df[f"{e}_days"] / month_days
     # every other column of the derive layer's table, under its own name (disease, target
     # antigen, bridging therapy, cause of death, EFS/RFS/DOR, ...)
-    for col in d.columns:
-        if col not in df.columns:
-            df[col] = d[col].to_numpy()
+    # (added at once: one column at a time fragments the frame)
+    extra = {col: d[col].to_numpy() for col in d.columns if col not in df.columns}
+    df = pd.concat([df, pd.DataFrame(extra, index=df.index)], axis=1)
     salvage = _salvage_frame(tables, df, ep, month_days)
     return {"infusions": df.reset_index(drop=True), "salvage": salvage.reset_index(drop=True)}
 

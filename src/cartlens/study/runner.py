@@ -227,7 +227,9 @@ def run_study(
     with tempfile.TemporaryDirectory(prefix="cartlens-run-") as tmp:
         store = _ensure_store(registry, Path(tmp), say)
         say("deriving the analysis frames")
-        tables, frames = frames_from_store(store, study.endpoints, study.presentation.month_days)
+        tables, frames = frames_from_store(
+            store, study.endpoints, study.presentation.month_days, followup=study.followup
+        )
     if study.variables:
         from cartlens.study.variables import apply_variables
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from cartlens.derive.followup import FollowupSettings
 from cartlens.derive.settings import EndpointRules
 from cartlens.study.analyses import REGISTRY
 from cartlens.study.analyses.adjusted import AdjustedComparison
@@ -123,6 +124,9 @@ class Study(_Model):
     study: StudyInfo
     presentation: Presentation = Presentation()
     endpoints: Endpoints = Endpoints()
+    #: definitions of the follow-up endpoints (B-cell aplasia thresholds, CAR-T detection
+    #: limit, severe infection, whether an allo-HSCT is a next treatment)
+    followup: FollowupSettings = FollowupSettings()
     variables: dict[str, Variable] = Field(default_factory=dict)
     cohorts: dict[str, Cohort] = Field(min_length=1)
     analyses: list[Analysis] = Field(min_length=1)

@@ -180,6 +180,13 @@ def derive(
     intervals: Annotated[
         Path | None, typer.Option(help="Also write counting-process intervals (OS) here.")
     ] = None,
+    followup: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the follow-up table (ICAHT, B-cell aplasia, CAR-T persistence, "
+            "infections, IEC-HS, next treatment, second malignancies) here."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the per-infusion analysis table (and optionally exposure intervals)."""
@@ -207,6 +214,14 @@ def derive(
             iv.to_csv(intervals, index=False)
             res["intervals"] = str(intervals)
             res["interval_rows"] = len(iv)
+        if followup is not None:
+            from cartlens.derive import followup_table
+
+            fu = followup_table(store, s)
+            followup.parent.mkdir(parents=True, exist_ok=True)
+            fu.to_csv(followup, index=False)
+            res["followup"] = str(followup)
+            res["followup_rows"] = len(fu)
         return res
 
     run_command(compute, as_json, lambda p: print(f"{p['rows']} infusions written to {p['out']}"))

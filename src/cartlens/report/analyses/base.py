@@ -65,7 +65,15 @@ class Renderer:
     methods: Methods | None = None
 
 
-ENDPOINT_NAMES = {"os": "OS", "pfs": "PFS", "efs": "EFS", "rfs": "RFS", "dor": "DOR"}
+ENDPOINT_NAMES = {
+    "os": "OS",
+    "pfs": "PFS",
+    "efs": "EFS",
+    "rfs": "RFS",
+    "dor": "DOR",
+    "bca_loss": "loss of B-cell aplasia",
+    "car_loss": "loss of CAR-T persistence",
+}
 
 #: analysis type -> :class:`Renderer`
 RENDERERS: dict[str, Renderer] = {}

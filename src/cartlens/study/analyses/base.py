@@ -157,8 +157,9 @@ def finite(v: Any) -> float | None:
 
 
 #: time-to-event endpoints of the derive layer (``<endpoint>_days``, ``<endpoint>_event``);
-#: the salvage frame has ``os`` and ``pfs``
-Endpoint = Literal["os", "pfs", "efs", "rfs", "dor"]
+#: the salvage frame has ``os`` and ``pfs``; ``bca_loss`` (loss of B-cell aplasia) and
+#: ``car_loss`` (loss of CAR-T persistence) come from :func:`cartlens.derive.followup_table`
+Endpoint = Literal["os", "pfs", "efs", "rfs", "dor", "bca_loss", "car_loss"]
 
 ENDPOINT_NAMES = {
     "os": "OS",
@@ -166,6 +167,8 @@ ENDPOINT_NAMES = {
     "efs": "EFS",
     "rfs": "RFS",
     "dor": "duration of remission",
+    "bca_loss": "loss of B-cell aplasia",
+    "car_loss": "loss of CAR-T persistence",
 }
 
 
