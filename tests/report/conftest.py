@@ -22,3 +22,21 @@ def demo_run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     return demo_run_dir(tmp_path_factory)
+
+
+def example_run_dir(tmp_path_factory) -> Path:
+    """Import the SYNTHETIC multi-product REDCap example and run its study, once per session."""
+    from cartlens.report.pipeline import run_to_directory
+    from example_registry import EXAMPLE, import_example
+
+    base = tmp_path_factory.getbasetemp()
+    out = base / "cartlens-example-run"
+    if not (out / "report.html").exists():
+        store = import_example(base / "example.duckdb")
+        run_to_directory(EXAMPLE / "study.toml", store, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory) -> Path:
+    return example_run_dir(tmp_path_factory)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _report_text import BAD_TEXT
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +63,22 @@ def driver():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def assert_clean_page(driver) -> None:
+    """No None/nan/'--' in the visible text; every section heading has content below it."""
+    from selenium.webdriver.common.by import By
+
+    body = driver.find_element(By.TAG_NAME, "body").text
+    bad = sorted({m.group(0) for m in BAD_TEXT.finditer(body)})
+    assert not bad, f"the report shows {bad}"
+    for sec in driver.find_elements(By.CSS_SELECTOR, "section"):
+        heading = sec.find_element(By.TAG_NAME, "h2").text
+        content = sec.find_elements(By.CSS_SELECTOR, "p, table, figure, .analysis, ul")
+        assert content, f"section '{heading}' has no content"
+        for block in sec.find_elements(By.CSS_SELECTOR, ".analysis"):
+            inner = block.find_elements(By.CSS_SELECTOR, "p, table, figure")
+            assert inner, f"analysis {block.get_attribute('id')} in '{heading}' is empty"
+
+
 def test_report_renders_in_chromium(driver, demo_run):
     from selenium.webdriver.common.by import By
 
@@ -88,6 +105,33 @@ def test_report_renders_in_chromium(driver, demo_run):
         assert driver.find_element(By.ID, sec).is_displayed()
     assert "SYNTHETIC" in driver.find_element(By.ID, "synthetic-banner").text
 
+    assert_clean_page(driver)
+
     ARTIFACTS.mkdir(exist_ok=True)
     driver.set_window_size(1280, 2400)
     assert driver.save_screenshot(str(ARTIFACTS / "report.png"))
+
+
+def test_example_report_renders_in_chromium(driver, example_run):
+    """The second (SYNTHETIC multi-product) example: no reference-study text, clean cells."""
+    from selenium.webdriver.common.by import By
+
+    driver.get((example_run / "report.html").resolve().as_uri())
+    severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not severe, severe
+    assert "SYNTHETIC" in driver.find_element(By.ID, "synthetic-banner").text
+    body = driver.find_element(By.TAG_NAME, "body").text
+    for foreign in ("CART2", "Replication", "What the study did not do", "McNemar", "published"):
+        assert foreign not in body, foreign
+    assert not driver.find_elements(By.ID, "replication")
+    figures = driver.find_elements(By.CSS_SELECTOR, "figure.figure")
+    assert len(figures) >= 8
+    for fig in figures:
+        graphics = fig.find_elements(By.CSS_SELECTOR, "svg, img")
+        assert graphics and graphics[0].size["width"] > 0, fig.get_attribute("id")
+    headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "section h2")]
+    assert "Factors associated with outcome" in headings and "Patients" in headings
+    assert_clean_page(driver)
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.set_window_size(1280, 2400)
+    assert driver.save_screenshot(str(ARTIFACTS / "example_report.png"))

@@ -40,7 +40,7 @@ def test_unknown_key_names_key_and_line():
     text = MINIMAL.replace('outcome = "cr"', 'outcome = "cr"\nconfidence = 0.9')
     with pytest.raises(SpecError) as e:
         parse_study(text)
-    assert e.value.key == "analyses[0].confidence"
+    assert e.value.key == "analyses[1].confidence"  # numbered from 1
     assert e.value.line == 12
     assert "unknown key" in str(e.value) and "line 12" in str(e.value)
 
@@ -65,10 +65,10 @@ def test_bad_value_in_nested_table():
 def test_unknown_analysis_type_and_unknown_cohort():
     with pytest.raises(SpecError) as e:
         parse_study(MINIMAL.replace('type = "proportion"', 'type = "kaplan"'))
-    assert e.value.key.startswith("analyses[0]") and e.value.line is not None
+    assert e.value.key.startswith("analyses[1]") and e.value.line is not None
     with pytest.raises(SpecError) as e:
         parse_study(MINIMAL.replace('cohorts = ["cart2"]', 'cohorts = ["cart3"]'))
-    assert e.value.key == "analyses[0].cohorts" and e.value.line == 10
+    assert e.value.key == "analyses[1].cohorts" and e.value.line == 10
     assert "cart3" in str(e.value)
 
 

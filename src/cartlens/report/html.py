@@ -131,6 +131,27 @@ class _Figures:
         return out
 
 
+def _value_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "one of " + ", ".join(_value_text(x) for x in v)
+    if isinstance(v, dict):  # {op, value}
+        if v.get("op") in ("is_null", "not_null"):
+            return "missing" if v["op"] == "is_null" else "not missing"
+        return f"{v.get('op', '==')} {_value_text(v.get('value'))}"
+    return str(v)
+
+
+def _filters(c: dict) -> str:
+    """A cohort's filters as text: ``within cart1; cr = true; age >= 65``."""
+    parts = [f"within {c['parent']}"] if c.get("parent") else []
+    for k, v in (c.get("where") or {}).items():
+        sep = " " if isinstance(v, dict) else " = "  # "age >= 65", "x missing"
+        parts.append(f"{k}{sep}{_value_text(v)}")
+    return "; ".join(parts)
+
+
 def _section_of(a) -> str:
     return a.section or RENDERERS[a.type].section
 
@@ -233,7 +254,10 @@ def build_context(run, out_dir: Path | None = None, *, png: bool = True) -> dict
         "title": study["study"]["title"],
         "synthetic_note": study["study"].get("synthetic_note", ""),
         "flow": flow,
-        "cohorts": [{"name": n, **c, "n_text": fmt.count(c["n"])} for n, c in cohorts.items()],
+        "cohorts": [
+            {"name": n, **c, "n_text": fmt.count(c["n"]), "filters": _filters(c)}
+            for n, c in cohorts.items()
+        ],
         "sections": sections,
         "replication": rep_rows,
         "n_match": n_match,

@@ -261,10 +261,11 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 
 
 def _dotted(loc: tuple) -> str:
+    """``analyses[1].cohort``: analyses (and every array) are numbered from 1 in messages."""
     out = ""
     for p in loc:
         if isinstance(p, int):
-            out += f"[{p}]"
+            out += f"[{p + 1}]"
         else:
             out += ("." if out else "") + str(p)
     return out
@@ -319,7 +320,7 @@ def parse_study(text: str, *, source: str = "<study>") -> Study:
         ctx_exc = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_exc, _RefError):
             loc = _parse_loc(ctx_exc.key)
-            raise SpecError(str(ctx_exc), key=ctx_exc.key, line=_line_for(loc, lines)) from None
+            raise SpecError(str(ctx_exc), key=_dotted(loc), line=_line_for(loc, lines)) from None
         loc = _clean_loc(tuple(err["loc"]), data)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":

@@ -113,7 +113,12 @@ def infer_kind(series: pd.Series) -> str:
         return "binary"
     if pd.api.types.is_numeric_dtype(series.dtype):
         return "continuous"
-    if len(s) and pd.to_numeric(s, errors="coerce").notna().all():
+    num = pd.to_numeric(s, errors="coerce")
+    if len(s) and num.notna().all():
+        return "continuous"
+    # mostly numbers with a stray text value: a continuous variable with a bad value (the
+    # analysis names it), not a factor with a level per number
+    if len(s) and num.notna().mean() >= 0.8 and num.nunique() > 10:
         return "continuous"
     return "categorical"
 

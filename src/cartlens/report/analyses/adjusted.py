@@ -24,7 +24,12 @@ def render(a, rc: RenderContext) -> None:
             "head": ["Method", "n (treated / control)", "HR", "95% CI", "P"],
             "rows": [
                 [
-                    d["method"] + (f" on {', '.join(d['covariates'])}" if d["covariates"] else ""),
+                    d["method"]
+                    + (
+                        f" on {', '.join(rc.vlabel(c) for c in d['covariates'])}"
+                        if d["covariates"]
+                        else ""
+                    ),
                     f"{s.get('n')} ({s.get('n_treated')} / {s.get('n_control')})",
                     fmt.estimate(s.get("hr"), 2),
                     fmt.interval(s.get("lower"), s.get("upper"), 2),

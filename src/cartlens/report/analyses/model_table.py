@@ -14,7 +14,11 @@ from cartlens.report.format import NOT_ESTIMABLE
 INDENT = "\u2003"
 DASH = "\u2014"
 NAMES = {"hr": "HR", "or": "OR"}
-LONG = {"hr": "HR = hazard ratio", "or": "OR = odds ratio"}
+LONG = {
+    "HR": "HR = hazard ratio",
+    "OR": "OR = odds ratio",
+    "sHR": "sHR = subdistribution hazard ratio",
+}
 
 
 def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str = "") -> None:
@@ -96,7 +100,7 @@ def render_model(a, rc: RenderContext, meas: str, *, ph: bool = False, name: str
         which = "multivariable model" if has_mv else "cohort"
         notes.append(
             f"Events: {fmt.count(ref.get('events'))} of {fmt.count(ref.get('n'))} "
-            f"({which}). {LONG.get(meas, short)}; CI = confidence interval."
+            f"({which}). {LONG.get(short, short)}; CI = confidence interval."
         )
     if mi:
         k = (d.get("missing") or {}).get("imputations")

@@ -27,11 +27,20 @@ def render(a, rc: RenderContext) -> None:
             ]
         )
     rc.table(head, rows, name=a.id)
+    lab = {r.get("group"): r["label"] for r in d["rows"] if r.get("group")}
     for t in d.get("tests", []):
         if t["p"] is not None:
             rc.text(f"{t['label']}: {t['test']}, P = {fmt.pvalue(t['p'])}.")
         if t.get("note"):
             rc.text(f"{t['label']}: {t['note']}.")
+        pairs = [
+            f"{lab.get(pw['group1'], pw['group1'])} vs {lab.get(pw['group2'], pw['group2'])}: "
+            f"P = {fmt.pvalue(pw['p_adjusted'])}"
+            for pw in t.get("pairwise", [])
+            if pw.get("p_adjusted") is not None
+        ]
+        if pairs:
+            rc.text(f"{t['label']}, pairwise (Holm-adjusted): " + "; ".join(pairs) + ".")
 
 
 def methods(analyses: list, rc: RenderContext) -> str:

@@ -14,6 +14,54 @@ def _fmt(v: float | None, decimals: int) -> str:
     return "NR" if v is None or not math.isfinite(v) else f"{v:.{decimals}f}"
 
 
+def risk_table(
+    fig,
+    tab,
+    rows: Sequence[Sequence[int]],
+    *,
+    ticks: Sequence[float],
+    xmax: float,
+    labels: Sequence[str] | None,
+    heading: str = "Number at risk",
+    count_format=str,
+    fontsize: float = 8,
+) -> None:
+    """Counts under a panel at ``ticks``, one row per group in its curve's colour, the
+    group names at the figure's left edge (``labels=None``: counts only)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    k = len(rows)
+    tab.set_ylim(-0.5, k - 0.5)
+    tab.invert_yaxis()
+    tab.axis("off")
+    if heading:
+        tab.set_title(heading, loc="left", fontsize=8, pad=2)
+    names = blended_transform_factory(fig.transFigure, tab.transData)
+    for i, counts in enumerate(rows):
+        if labels is not None:
+            tab.text(
+                0.01,
+                i,
+                labels[i],
+                transform=names,
+                ha="left",
+                va="center",
+                fontsize=8,
+                color=color(i),
+            )
+        for x, n in zip(ticks, counts):
+            if x <= xmax:
+                tab.text(
+                    x,
+                    i,
+                    count_format(n),
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
+                    color=color(i),
+                )
+
+
 def _empty_corner(curves, xmax: float) -> tuple[float, float, str, str]:
     """Axes position of the corner (lower left, upper right, lower right) with the fewest
     curve points, for the test results."""
@@ -75,7 +123,6 @@ def km_figure(
         Add a second table with the cumulative number of events (``events_at`` per curve).
     """
     import matplotlib.pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
 
     apply_style()
     k = len(km.curves)
@@ -155,27 +202,16 @@ def km_figure(
     ax.set_xticks([x for x in ticks if x <= xmax])
     ax.set_xlabel(f"Time ({time_unit})")
     for tab, (heading, key) in zip(tabs, tables):
-        tab.set_ylim(-0.5, k - 0.5)
-        tab.invert_yaxis()
-        tab.axis("off")
-        tab.set_title(heading, loc="left", fontsize=8, pad=2)
-        names = blended_transform_factory(fig.transFigure, tab.transData)
-        for i, info in enumerate(curves):
-            tab.text(
-                0.01,
-                i,
-                labels[i],
-                transform=names,
-                ha="left",
-                va="center",
-                fontsize=8,
-                color=color(i),
-            )
-            for x, n in zip(ticks, info.get(key, [])):
-                if x <= xmax:
-                    tab.text(
-                        x, i, count_format(n), ha="center", va="center", fontsize=8, color=color(i)
-                    )
+        risk_table(
+            fig,
+            tab,
+            [info.get(key, []) for info in curves],
+            ticks=ticks,
+            xmax=xmax,
+            labels=labels,
+            heading=heading,
+            count_format=count_format,
+        )
     height = fig.get_size_inches()[1]
     top = 0.99 - title_h - (0.2 * n_leg_rows + 0.08) / height
     fig.subplots_adjust(left=left, right=0.97, top=top, bottom=0.05)

@@ -142,6 +142,14 @@ def label(v: Any) -> str:
     return str(v)
 
 
+def natural_key(s: str):
+    """Sort key: numeric text by its number, then other text alphabetically."""
+    try:
+        return (0, float(s), s)
+    except ValueError:
+        return (1, 0.0, s)
+
+
 def finite(v: Any) -> float | None:
     import math
 
@@ -175,17 +183,31 @@ def endpoint_arrays(ctx: Context, df: pd.DataFrame, endpoint: str, key: str):
     return t[keep] / ctx.time_scale, e[keep].astype(int), keep
 
 
-def risk_times_for(times: list[float], tmax: float) -> list[float]:
-    """The presentation's risk-table times, extended by their last step to cover ``tmax``."""
+def risk_times_for(times: list[float], tmax: float, max_ticks: int = 11) -> list[float]:
+    """Risk-table times (and x-axis breaks) that cover the follow-up ``tmax``.
+
+    The presentation's times when they already reach ``tmax``; else they are continued with
+    their last step, or - when that would give more than ``max_ticks`` breaks - replaced by
+    regular breaks from 0 at a multiple of that step (x2, 4, 5, 6, 8, 10, 12, ...).
+    """
     out = [float(x) for x in times]
-    if len(out) < 2 or not np.isfinite(tmax):
+    if len(out) < 2 or not np.isfinite(tmax) or out[-1] >= tmax:
         return out
     step = out[-1] - out[-2]
     if step <= 0:
         return out
-    while out[-1] < tmax:
-        out.append(out[-1] + step)
-    return out
+    ext = list(out)
+    while ext[-1] < tmax:
+        ext.append(ext[-1] + step)
+    if len(ext) <= max_ticks:
+        return ext
+    for k in (2, 4, 5, 6, 8, 10, 12, 20, 24, 40, 50, 60, 100):
+        s = step * k
+        n = int(np.ceil(tmax / s))
+        if n + 1 <= max_ticks:
+            return [s * i for i in range(n + 1)]
+    s = tmax / (max_ticks - 1)
+    return [s * i for i in range(max_ticks)]
 
 
 def group_levels(ctx: Context, name: str, values: pd.Series) -> list[str]:
@@ -194,7 +216,7 @@ def group_levels(ctx: Context, name: str, values: pd.Series) -> list[str]:
     order = ctx.study.variable(name).level_order()
     if order is not None:
         return [lv for lv in order if lv in present]
-    return sorted(present)
+    return sorted(present, key=natural_key)
 
 
 def group_label(ctx: Context, name: str, level: str, labels: dict | None = None) -> str:

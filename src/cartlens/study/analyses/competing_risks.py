@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cartlens.study.analyses.base import AnalysisSpec, Context, label, register
+from cartlens.study.analyses.base import (
+    AnalysisSpec,
+    Context,
+    group_label,
+    group_levels,
+    label,
+    register,
+    risk_times_for,
+)
 
 
 class CompetingRisksAnalysis(AnalysisSpec):
@@ -47,7 +55,7 @@ def run(a: CompetingRisksAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
             summary[key] = at["estimate"]
             rows.append(
                 {
-                    "group": a.labels.get(g, g),
+                    "group": group_label(ctx, a.by, g, a.labels) if a.by else g,
                     "cause": cause,
                     "time": at["time"],
                     "estimate": at["estimate"],
@@ -57,12 +65,21 @@ def run(a: CompetingRisksAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
             )
     for gt in res.gray_test:
         summary[f"gray.{causes.get(int(gt.cause), gt.cause)}"] = gt.p
-    at_risk = numbers_at_risk(t, study.presentation.risk_table_times, group=grp)
+    times = risk_times_for(study.presentation.risk_table_times, float(t.max()) if len(t) else 0.0)
+    at_risk = numbers_at_risk(t, times, group=grp)
+    groups = group_levels(ctx, a.by, df[a.by]) if a.by else ["all"]
     details = {
         "rows": rows,
         "at_risk": {label(k) if k is not None else "all": v for k, v in at_risk.items()},
         "causes": {str(k): v for k, v in causes.items()},
-        "risk_times": study.presentation.risk_table_times,
+        "risk_times": times,
+        "groups": groups,
+        "group_labels": {
+            g: group_label(ctx, a.by, g, a.labels)
+            if a.by
+            else (study.cohorts[a.cohort].label or a.cohort)
+            for g in groups
+        },
         "time_unit": study.presentation.time_unit,
         "labels": a.labels,
     }

@@ -24,6 +24,7 @@ from cartlens.study.analyses.base import (
     group_label,
     group_levels,
     label,
+    natural_key,
     register,
 )
 from cartlens.study.analyses.groups import rxc_test
@@ -125,7 +126,7 @@ def run(a: DescriptiveAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         else:
             lab = s.map(lambda z: None if z is None or z != z else label(z))
             present = set(_known(lab).unique())
-            order = var.level_order() or sorted(present, key=_natural)
+            order = var.level_order() or sorted(present, key=natural_key)
             lvls = [lv for lv in order if lv in present] if var.level_order() is None else order
             binary = kind == "binary" and v not in a.categorical and set(lvls) <= {"true", "false"}
             table = np.array(
@@ -170,13 +171,6 @@ def run(a: DescriptiveAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         "tests": list(tests),
     }
     return summary, details, {}
-
-
-def _natural(s: str):
-    try:
-        return (0, float(s), s)
-    except ValueError:
-        return (1, 0.0, s)
 
 
 def _continuous_test(a, row: dict, samples: list[np.ndarray], levels: list[str]) -> None:

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from cartlens.errors import CartlensError, SparseDataWarning
+from cartlens.errors import CartlensError, InputError, SparseDataWarning
 from cartlens.study.analyses.base import Context, _Model, group_label, group_levels, label
 
-#: Monte Carlo Fisher test above this many patients in an r x c table (not 2 x 2)
+#: Monte Carlo Fisher test above this many patients in an r x c table (not 2 x 2), and
+#: whenever the exact algorithm would need too many partial tables
 FISHER_EXACT_MAX_N = 300
 
 
@@ -28,6 +29,8 @@ class GroupTest(_Model):
     fisher_simulate: bool = False
     fisher_B: int = Field(2000, ge=100)
     seed: int = 1
+    #: also test every pair of groups (Holm-adjusted P, as R's ``pairwise.prop.test``)
+    pairwise: bool = False
 
 
 def split_by(ctx: Context, df: pd.DataFrame, by: str, key: str, labels: dict | None = None):
@@ -98,18 +101,41 @@ def rxc_test(
 
 
 def _fisher(t: np.ndarray, simulate: bool, B: int, seed: int) -> tuple[float, str]:
-    import inspect
-
+    """R's ``fisher.test``: exact for any r x c table, Monte Carlo when asked or large."""
     from cartlens.stats.tables import fisher_test
 
     simulate = simulate or (t.shape != (2, 2) and int(t.sum()) > FISHER_EXACT_MAX_N)
-    if t.shape == (2, 2) and not simulate:
-        return float(fisher_test(t).p_value), "Fisher's exact test"
-    if "simulate_p_value" not in inspect.signature(fisher_test).parameters:
-        raise ValueError(
-            f"Fisher's exact test of a {t.shape[0]} x {t.shape[1]} table is not available"
-        )
-    r = fisher_test(t, simulate_p_value=simulate, B=B, seed=seed)
+    try:
+        r = fisher_test(t, simulate_p_value=simulate, B=B, seed=seed)
+    except InputError as exc:
+        if simulate or "too large" not in str(exc):
+            raise
+        # the exact network algorithm would need too many partial tables: Monte Carlo
+        simulate = True
+        r = fisher_test(t, simulate_p_value=True, B=B, seed=seed)
     if simulate:
         return float(r.p_value), f"Fisher's exact test (Monte Carlo, B = {B}, seed {seed})"
     return float(r.p_value), "Fisher's exact test"
+
+
+def pairwise_tests(a: GroupTest, table: list, levels: list[str], what: str) -> list[dict]:
+    """The test of ``a.test`` on every pair of rows of ``table``, Holm-adjusted."""
+    from cartlens.stats.logrank import p_adjust
+
+    out = []
+    for i in range(len(table)):
+        for j in range(i + 1, len(table)):
+            r = rxc_test(
+                [table[i], table[j]],
+                rule=a.test,
+                simulate=a.fisher_simulate,
+                B=a.fisher_B,
+                seed=a.seed,
+                what=f"{what}, {levels[i]} vs {levels[j]}",
+            )
+            out.append({"group1": levels[i], "group2": levels[j], **r})
+    ok = [k for k, r in enumerate(out) if r["p"] is not None]
+    adj = p_adjust([out[k]["p"] for k in ok], "holm") if ok else []
+    for k, v in zip(ok, adj):
+        out[k]["p_adjusted"] = float(v)
+    return out

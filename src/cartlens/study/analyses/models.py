@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from cartlens.errors import CartlensError, SparseDataWarning
-from cartlens.study.analyses.base import AnalysisSpec, Context, SpecError, label
+from cartlens.study.analyses.base import AnalysisSpec, Context, SpecError, label, natural_key
 
 _PART = r"(?:C\(\s*[A-Za-z_][A-Za-z0-9_]*\s*\)|[A-Za-z_][A-Za-z0-9_]*)"
 _TERM = re.compile(rf"^{_PART}(?:\s*:\s*{_PART})*$")
@@ -117,7 +117,7 @@ def variable_infos(ctx: Context, df: pd.DataFrame, terms: list[Term]) -> dict[st
             levels: list[str] = []
             if kind == "categorical":
                 present = {label(x) for x in s.dropna().unique()}
-                order = v.level_order() or sorted(present, key=_natural)
+                order = v.level_order() or sorted(present, key=natural_key)
                 levels = [lv for lv in order if lv in present]
             infos[name] = VarInfo(
                 name=name,
@@ -127,13 +127,6 @@ def variable_infos(ctx: Context, df: pd.DataFrame, terms: list[Term]) -> dict[st
                 level_labels={lv: v.level_label(lv) for lv in levels},
             )
     return infos
-
-
-def _natural(s: str):
-    try:
-        return (0, float(s), s)
-    except ValueError:
-        return (1, 0.0, s)
 
 
 def _is_boolish(s: pd.Series) -> bool:
@@ -434,7 +427,7 @@ def _not_estimable(row, measure, X, names, sub, events_of) -> str:
     est, lo, hi = row.get(measure), row.get("lower"), row.get("upper")
     coef = row.get("coef")
     finite = all(v is not None and math.isfinite(v) for v in (est, lo, hi))
-    if finite and (coef is None or abs(coef) < 15) and hi / max(lo, 1e-300) < 1e8:
+    if finite and (coef is None or abs(coef) < 15):
         return ""
     j = names.index(row["term"]) if row["term"] in names else None
     if j is not None:

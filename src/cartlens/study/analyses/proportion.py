@@ -9,7 +9,7 @@ from pydantic import Field
 
 from cartlens.errors import SparseDataWarning
 from cartlens.study.analyses.base import AnalysisSpec, Context, register
-from cartlens.study.analyses.groups import GroupTest, rxc_test, split_by
+from cartlens.study.analyses.groups import GroupTest, pairwise_tests, rxc_test, split_by
 
 
 class ProportionAnalysis(AnalysisSpec, GroupTest):
@@ -63,8 +63,9 @@ def run(a: ProportionAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
         if not a.by:
             _one(ctx, a, c, clabel, df, summary, rows, results)
             continue
-        table = []
+        table, levels = [], []
         for lv, glabel, sub in split_by(ctx, df, a.by, f"analyses.{a.id}.by", a.labels):
+            levels.append(lv)
             x, n = _one(ctx, a, f"{c}.{lv}", glabel, sub, summary, rows, results)
             rows[-1]["group"] = lv
             rows[-1]["cohort_label"] = clabel
@@ -78,7 +79,13 @@ def run(a: ProportionAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
             what=f"{a.id}: {a.outcome} by {a.by} in '{c}'",
         )
         summary[f"{c}.p"] = res["p"]
-        tests.append({"cohort": c, "label": clabel, **res})
+        test = {"cohort": c, "label": clabel, **res}
+        if a.pairwise and len(table) > 2:
+            what = f"{a.id}: {a.outcome} by {a.by} in '{c}'"
+            test["pairwise"] = pairwise_tests(a, table, levels, what)
+            for pw in test["pairwise"]:
+                summary[f"{c}.pairwise.{pw['group1']}|{pw['group2']}"] = pw.get("p_adjusted")
+        tests.append(test)
     details = {
         "rows": rows,
         "method": p.ci_method,
