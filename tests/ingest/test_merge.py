@@ -149,3 +149,28 @@ def test_episode_numbering_and_explicit_episodes(tmp_path):
     rep = import_registry(write_folder(tmp_path / "dup", reg), None, today=TODAY)
     r032 = rep.errors[rep.errors["rule"] == "R032"]
     assert list(r032["column"]) == ["infusion_id,toxicity,episode"]
+
+
+def test_follow_up_rules_run_on_the_merged_store(tmp_path):
+    """A re-import that breaks a follow-up rule only together with the stored rows (P1-I1
+    moved to day 2, after P1's stored infection on day 1) is refused, naming the stored
+    infection; the store is kept. The incoming files alone are valid."""
+    from registry_factory import infection
+
+    reg = base_registry()
+    reg["infections"] = [infection("P1", 1, 1)]
+    store = build_store(tmp_path, reg)
+    before = sha(store)
+    part = {k: base_registry()[k] for k in ("patients", "infusions", "deaths")}
+    p1 = next(r for r in part["infusions"] if r["infusion_id"] == "P1-I1")
+    p1["infusion_date"] = day(2)
+    src = write_folder(tmp_path / "moved", part)
+    assert import_registry(src, None, today=TODAY).ok  # the files alone are valid
+    rep = import_registry(src, store, today=TODAY)
+    assert not rep.ok and rep.outcome == "rejected"
+    r41 = rep.errors[rep.errors["rule"] == "R041"]
+    assert len(r41) >= 1, rep.errors.to_string()
+    f = r41.iloc[0]
+    assert "stored infections row" in f["message"], f["message"]
+    assert (f["file"], f["row"]) == ("infusions.csv", 1)
+    assert sha(store) == before

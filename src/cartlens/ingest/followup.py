@@ -69,10 +69,10 @@ def computed_icaht(con: duckdb.DuckDBPyConnection, t: Callable[[str], str]) -> p
     return icaht_table(anc, censor)
 
 
-def _icaht_findings(con, label: str) -> str | None:
+def _icaht_findings(con, label: str, prefix: str = "typed_") -> str | None:
     from cartlens.ingest.validate import _finding_sql, q
 
-    grades = computed_icaht(con, lambda n: q("typed_" + n))
+    grades = computed_icaht(con, lambda n: q(prefix + n))
     if grades.empty:
         return None
     frame = grades.astype({"early_grade": "float", "late_grade": "float"})
@@ -94,7 +94,7 @@ def _icaht_findings(con, label: str) -> str | None:
         "CASE WHEN t.toxicity = 'ICAHT_early' THEN ' (' || CAST(CAST(a.days_anc_le_500 AS "
         "BIGINT) AS VARCHAR) || ' days ANC <= 500/uL, ' || CAST(CAST(a.days_anc_le_100 AS "
         "BIGINT) AS VARCHAR) || ' days <= 100/uL)' ELSE '' END",
-        "typed_toxicities t JOIN _icaht a ON a.infusion_id = t.infusion_id",
+        f"{q(prefix + 'toxicities')} t JOIN _icaht a ON a.infusion_id = t.infusion_id",
         f"t.toxicity IN ('ICAHT_early', 'ICAHT_late') AND t.grade IS NOT NULL AND "
         f"({computed}) IS NOT NULL AND t.grade <> ({computed})",
         row_sql="t._row",
@@ -102,13 +102,14 @@ def _icaht_findings(con, label: str) -> str | None:
 
 
 def followup_rule_queries(
-    con: duckdb.DuckDBPyConnection, labels: dict[str, str], today: dt.date
+    con: duckdb.DuckDBPyConnection, labels: dict[str, str], today: dt.date, prefix: str = "typed_"
 ) -> list[str]:
-    """Finding queries of the follow-up rules (the ICAHT grades are staged into ``_icaht``)."""
+    """Finding queries of the follow-up rules (the ICAHT grades are staged into ``_icaht``),
+    over the staged tables (``typed_``) or the merged store of an import (``merged_``)."""
     from cartlens.ingest.validate import _finding_sql, lit, q
 
     L = labels
-    t = lambda n: q("typed_" + n)  # noqa: E731
+    t = lambda n: q(prefix + n)  # noqa: E731
     out: list[str] = []
     # R041 onset before its infusion
     for ent in ("infections", "iec_hs"):
@@ -250,7 +251,7 @@ def followup_rule_queries(
             "_prev IS NOT NULL AND line_number <= _prev",
         )
     )
-    icaht = _icaht_findings(con, L["toxicities"])
+    icaht = _icaht_findings(con, L["toxicities"], prefix)
     if icaht is not None:
         out.append(icaht)
     return out

@@ -578,10 +578,11 @@ def _merge_conflicts(
 
     _merged_views(con)
     names = {e.name: e.name for e in ENTITIES}
-    errors = [
-        f"SELECT * FROM ({sql}) WHERE severity = 'error'"
-        for sql in cross_rule_queries(names, today, "merged_")
-    ]
+    from cartlens.ingest.followup import followup_rule_queries
+
+    queries = cross_rule_queries(names, today, "merged_")
+    queries += followup_rule_queries(con, names, today, "merged_")
+    errors = [f"SELECT * FROM ({sql}) WHERE severity = 'error'" for sql in queries]
     collect_findings(con, "_conflicts", errors)
     found = con.execute(
         f"SELECT * FROM _conflicts ORDER BY file, abs(row), rule LIMIT {int(limit)}"

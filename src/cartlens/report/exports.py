@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from cartlens.ingest.store import formula_like
+
 
 def table_files(context: dict) -> None:
     """Give every table of the context a ``csv`` file name (``tables/<id>.csv``)."""
@@ -26,6 +28,19 @@ def table_files(context: dict) -> None:
         context["replication_csv"] = "tables/replication.csv"
 
 
+def csv_cell(value) -> str:
+    """A table cell for CSV: text that a spreadsheet would run as a formula (a user's label
+    such as ``=HYPERLINK(...)``) gets a leading apostrophe, as every registry export does
+    (rule R065); numbers such as ``-0.35`` stay numbers."""
+    text = str(value).replace("\u2003", "    ")
+    if formula_like(text.lstrip()):
+        try:
+            float(text.replace("\u2212", "-"))
+        except ValueError:
+            return "'" + text
+    return text
+
+
 def write_tables(context: dict, out_dir: Path) -> list[Path]:
     """Write every table as CSV (UTF-8 with BOM, which Excel opens correctly)."""
     folder = out_dir / "tables"
@@ -39,7 +54,7 @@ def write_tables(context: dict, out_dir: Path) -> list[Path]:
                     w = csv.writer(fh)
                     w.writerow(t["head"])
                     for r in t["rows"]:
-                        w.writerow([str(v).replace("\u2003", "    ") for v in r])
+                        w.writerow([csv_cell(v) for v in r])
                     for n in t.get("notes", []):
                         w.writerow([n])
                 paths.append(path)
@@ -50,7 +65,10 @@ def write_tables(context: dict, out_dir: Path) -> list[Path]:
             w.writerow(["figure", "quantity", "published", "cartlens", "agrees", "key"])
             for r in context["replication"]:
                 w.writerow(
-                    [r["figure"], r["label"], r["published"], r["cartlens"], r["match"], r["key"]]
+                    [
+                        csv_cell(r[k])
+                        for k in ("figure", "label", "published", "cartlens", "match", "key")
+                    ]
                 )
         paths.append(path)
     return paths
