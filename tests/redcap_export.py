@@ -51,7 +51,10 @@ def build_export(registry: Path, mapping: Path, dictionary: Path, out: Path) -> 
                     assert hit, (fs["template"], value)
                     cells.update(hit.groupdict())
                 elif "checkbox" in fs and "code" in fs:
-                    cells[f"{fs['checkbox']}___{fs['code']}"] = "1" if value == "true" else "0"
+                    # an unrecorded boolean (CRS/ICANS treatment of an ICAHT row) leaves the
+                    # box blank, which reads back as missing: REDCap itself writes 0 there
+                    flag = {"true": "1", "false": "0"}.get(value, "")
+                    cells[f"{fs['checkbox']}___{fs['code']}"] = flag
                 elif "checkbox" in fs:
                     base = fs["checkbox"]
                     chosen = {codes[base][_vocab_key(v)] for v in value.split("+") if v}

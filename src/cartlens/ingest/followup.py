@@ -79,9 +79,9 @@ def _icaht_findings(con, label: str, prefix: str = "typed_") -> str | None:
     frame = frame.astype(
         {"days_anc_le_500": "float", "days_anc_le_100": "float", "recovery_day": "float"}
     )
-    con.register("_icaht_frame", frame)
-    con.execute("CREATE OR REPLACE TABLE _icaht AS SELECT * FROM _icaht_frame")
-    con.unregister("_icaht_frame")
+    # a registered frame, not a table: inside an import's transaction (the merged-store check)
+    # nothing but the store may be written
+    con.register("_icaht", frame)
     computed = "CASE WHEN t.toxicity = 'ICAHT_early' THEN a.early_grade ELSE a.late_grade END"
     return _finding_sql(
         "toxicities",
