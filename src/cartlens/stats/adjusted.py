@@ -463,12 +463,11 @@ def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
         fit = coxph(t, (st == c).astype(float), X, concordance=False)
         beta = np.nan_to_num(fit.coef, nan=0.0)
         base = fit.baseline
-        inc = np.zeros(grid.size)  # uncentred increments on the common grid
-        inc[np.searchsorted(grid, base["times"])] = base["hazard"] * math.exp(
-            -float(np.nan_to_num(fit.means) @ beta)
-        )
+        inc = np.zeros(grid.size)  # increments at x = means, on the common grid
+        inc[np.searchsorted(grid, base["times"])] = base["hazard"]
         incs.append(inc)
-        etas.append(linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size))
+        eta_z = linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size)
+        etas.append(eta_z - float(np.nan_to_num(fit.means) @ beta))  # centred as the base
         shifts.append(np.r_[0.0, beta[: k - 1]])
     dlam = np.vstack(incs)  # (K, T)
     ci = list(causes).index(cause)
