@@ -259,6 +259,10 @@ ARGS = {
         *["--time", "os_days", "--event", "status", "--treatment", "hsct", "--formula", "age"],
         *["--times", "5,10", "--method", "iptw", "--cause", "1", "--n-boot", "20", "--seed", "1"],
     ],
+    "adjusted-cif-gformula": [
+        *["--time", "os_days", "--event", "status", "--treatment", "hsct", "--formula", "age"],
+        *["--times", "5,10", "--cause", "1", "--n-boot", "20", "--seed", "1"],
+    ],
     "mi": [
         *[*SURV, "--model", "cox", "--formula", "age + age2"],
         *["--m", "2", "--maxit", "2", "--seed", "1"],
@@ -269,7 +273,10 @@ ARGS = {
 
 def command(variant: str) -> str:
     name = variant
-    for suffix in ("-weights", "-start", "-two", "-cox", "-causes", "-iptw", "-cif", "-times"):
+    for suffix in (
+        *("-gformula", "-weights", "-start", "-two", "-cox", "-causes", "-iptw", "-cif"),
+        "-times",
+    ):
         name = name.removesuffix(suffix)
     return name
 
@@ -378,6 +385,7 @@ TIME_COMMANDS = (
     "rmst",
     "adjusted",
     "adjusted-cif",
+    "adjusted-cif-gformula",
     "mi",
     "landmark-times",
 )
@@ -564,6 +572,12 @@ MATRIX = [
     case("adjusted", "no_rows", err("rows")),
     case("adjusted-cif", "cause_text", err("'status'", "relapse")),
     case("adjusted-cif", "ok", err("cause 9"), extra=["--cause", "9"], tag="-cause9"),
+    case("adjusted-cif-gformula", "ok", Ok()),
+    case("adjusted-cif-gformula", "cause_text", err("'status'", "relapse")),
+    case("adjusted-cif-gformula", "ok", err("cause 9"), extra=["--cause", "9"], tag="-cause9"),
+    case("adjusted-cif-gformula", "all_censored", err("cause 1")),
+    # g-formula CIFs take any number of treatment levels
+    case("adjusted-cif-gformula", "treatment_three_values", Ok()),
     case("mi", "no_rows", err("no ", "rows")),
     # age2 becomes a factor of singleton levels: a term not estimable in an imputation
     case("mi", "text_covariate_value", err("age2[")),
@@ -648,7 +662,8 @@ OPTION_ERRORS = [
     ("adjusted", ["--n-boot", "5"], "'B'"),
     ("adjusted", ["--times", "x"], "--times"),
     ("adjusted", ["--times", "-1"], "times"),
-    ("adjusted", ["--cause", "1"], "--method"),
+    ("adjusted-cif", ["--method", "foo"], "method"),
+    ("adjusted-cif-gformula", ["--cause", "x"], "--cause"),
     ("adjusted-cif", ["--cause", "x"], "--cause"),
     ("mi", ["--model", "foo"], "--model"),
     ("mi", ["--m", "1"], "'m'"),

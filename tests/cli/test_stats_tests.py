@@ -115,6 +115,14 @@ def test_adjusted_cif_and_mi(tmp_path):
         [ref["pstate"][0][1], ref["pstate"][3][1]], rel=1e-6
     )
     assert out["estimand"] == "cumulative incidence"
+    g = run_json(
+        *["adjusted", "--data", str(path), "--time", "etime", "--event", "event"],
+        *["--treatment", "male", "--formula", "age + hgb", "--times", "60,120,240"],
+        *["--cause", "2", "--n-boot", "20", "--seed", "2"],
+    )
+    mr = load_reference("adjusted")["mgus2_sex_csc_gformula"]["cause2"]["mean_risk"]
+    assert [s for c in g["curves"] for s in c["surv"]] == pytest.approx(mr["estimate"], rel=1e-6)
+    assert g["method"] == "gformula" and "cause-specific Cox" in g["description"]
     mi = run_json(
         *["mi", "--data", str(DATA / "lung.csv"), "--model", "cox", "--time", "time"],
         *["--event", "status", "--event-code", "2", "--formula", "age + sex + wt.loss"],

@@ -451,7 +451,8 @@ def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
     ``CIF_a(t) = mean_i sum_{s <= t} exp(lp_cause,i(a)) dLambda_cause(s) S_i(s-)``.
     Subjects with the same linear predictors of every cause are computed once (weighted by
     their count), in blocks of ``_CHUNK`` patterns: cost O(patterns x event times) per
-    level, memory O(_CHUNK x event times).
+    level, memory O(_CHUNK x event times); without ``curves`` (the bootstrap) only the
+    event times up to ``max(at)`` are used.
     """
     from cartlens.stats.cox import coxph
 
@@ -463,19 +464,23 @@ def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
         fit = coxph(t, (st == c).astype(float), X, concordance=False)
         beta = np.nan_to_num(fit.coef, nan=0.0)
         base = fit.baseline
-        inc = np.zeros(grid.size)  # uncentred increments on the common grid
-        inc[np.searchsorted(grid, base["times"])] = base["hazard"] * math.exp(
-            -float(np.nan_to_num(fit.means) @ beta)
-        )
+        inc = np.zeros(grid.size)  # increments at x = means, on the common grid
+        inc[np.searchsorted(grid, base["times"])] = base["hazard"]
         incs.append(inc)
-        etas.append(linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size))
+        eta_z = linear_predictor(Z, beta[k - 1 :]) if Z.shape[1] else np.zeros(t.size)
+        etas.append(eta_z - float(np.nan_to_num(fit.means) @ beta))  # centred as the base
         shifts.append(np.r_[0.0, beta[: k - 1]])
     dlam = np.vstack(incs)  # (K, T)
+    if not curves:  # only the values at ``at`` are needed: drop the later event times
+        grid = grid[grid <= at.max()]
+        dlam = dlam[:, : grid.size]
+        if grid.size == 0:  # every requested time is before the first event
+            return np.zeros((k, at.size)), grid, np.zeros((k, 0))
     ci = list(causes).index(cause)
     # subjects with the same linear predictors of every cause give the same curve
     pat, counts = np.unique(np.column_stack(etas), axis=0, return_counts=True)
     wts = counts / t.size
-    pos_at = np.searchsorted(grid, at, side="right")  # index into [0, cif...]
+    pos_at = np.searchsorted(grid, at, side="right")  # event times <= at
     if curves and grid.size > _GRID:
         keep = np.unique(np.linspace(0, grid.size - 1, _GRID).round().astype(int))
     else:
@@ -486,11 +491,18 @@ def _csc_gformula_once(t, st, a, Z, k, at, cause, causes, curves=True):
     for j in range(k):
         for lo in range(0, pat.shape[0], _CHUNK):
             risk = np.exp(pat[lo : lo + _CHUNK] + shift[j][None, :])  # (P, K)
-            surv = np.cumprod(1.0 - risk @ dlam, axis=1)
-            s_minus = np.c_[np.ones(len(risk)), surv[:, :-1]]
-            cif = np.cumsum(risk[:, ci, None] * dlam[ci][None, :] * s_minus, axis=1)
+            s_minus = np.empty((len(risk), grid.size))
+            s_minus[:, 0] = 1.0
+            # summed hazard jumps, as an explicit sum over the causes: a (P, K) @ (K, T)
+            # matmul with small K was measured many times slower
+            h = risk[:, :1] * dlam[0, :-1]
+            for c in range(1, dlam.shape[0]):
+                h += risk[:, c : c + 1] * dlam[c, :-1]
+            np.cumprod(1.0 - h, axis=1, out=s_minus[:, 1:])  # R's product limit
+            s_minus *= risk[:, ci, None] * dlam[ci][None, :]
+            cif = np.cumsum(s_minus, axis=1, out=s_minus)
             w = wts[lo : lo + _CHUNK]
-            out_at[j] += w @ np.c_[np.zeros(len(risk)), cif][:, pos_at]
+            out_at[j] += np.where(pos_at > 0, w @ cif[:, np.maximum(pos_at - 1, 0)], 0.0)
             if curves:
                 out_grid[j] += w @ cif[:, keep]
     return out_at, grid[keep], out_grid

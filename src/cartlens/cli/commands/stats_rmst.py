@@ -4,9 +4,10 @@
   (``survRM2::rmst2``), ``--tau`` or survRM2's default.
 * ``adjusted``: covariate-adjusted survival curves (``--method gformula`` from a Cox model, as
   ``riskRegression::ate``; or ``iptw``, weighted Kaplan-Meier), or with ``--cause`` the
-  IPTW-adjusted cumulative incidence of that cause (the event column then holds 0 = censored
-  and cause codes); bootstrap CIs, differences at ``--times``, and a risk table with
-  unweighted and weighted numbers at risk.
+  adjusted cumulative incidence of that cause (the event column then holds 0 = censored
+  and cause codes; ``gformula`` from cause-specific Cox models of every cause, as
+  ``ate(CSC(...), cause =)``, or ``iptw``, weighted Aalen-Johansen); bootstrap CIs,
+  differences at ``--times``, and a risk table with unweighted and weighted numbers at risk.
 * ``mi``: multiple imputation by chained equations (``--m`` data sets, ``--seed``) and a Cox,
   logistic or Fine-Gray model pooled by Rubin's rules (``mice::pool``), with the fraction of
   missing information per term.
@@ -129,7 +130,11 @@ def adjusted(
     ] = "gformula",
     cause: Annotated[
         str | None,
-        typer.Option("--cause", help="Cause code: IPTW cumulative incidence of that cause."),
+        typer.Option(
+            "--cause",
+            help="Cause code: cumulative incidence of that cause (g-formula from "
+            "cause-specific Cox models, or IPTW).",
+        ),
     ] = None,
     event_code: CodeOpt = "1",
     risk_times: Annotated[
@@ -140,7 +145,7 @@ def adjusted(
     conf_level: Annotated[float, typer.Option("--conf-level")] = 0.95,
     as_json: JsonOpt = False,
 ) -> None:
-    """Adjusted survival (g-formula / IPTW KM) or IPTW CIF curves with bootstrap CIs."""
+    """Adjusted survival (g-formula / IPTW KM) or CIF (g-formula CSC / IPTW) curves."""
 
     def compute() -> dict:
         import numpy as np
@@ -161,11 +166,6 @@ def adjusted(
             "conf_level": conf_level,
         }
         if cause is not None:
-            if method != "iptw":
-                raise InputError(
-                    "cumulative incidence curves are IPTW-adjusted only: use --method iptw",
-                    column="--method",
-                )
             work = _numeric_frame(df)
             work[time] = numeric_column(df, time)
             work[event] = numeric_column(df, event)
@@ -174,7 +174,7 @@ def adjusted(
             except ValueError as exc:
                 raise InputError(f"'{cause}' is not a number", column="--cause") from exc
             code = int(code) if code.is_integer() else code
-            r = adjusted_cif(work, time=time, status=event, cause=code, **common)
+            r = adjusted_cif(work, time=time, status=event, cause=code, method=method, **common)
         else:
             work = _numeric_frame(df)
             work[time] = numeric_column(df, time)
