@@ -13,6 +13,8 @@ def render(a, rc: RenderContext) -> None:
     r = a.results["curves"]
     labels = d["labels"]
     ep = ENDPOINT_NAMES.get(d["endpoint"], d["endpoint"].upper())
+    if d.get("cause"):
+        ep = f"cumulative incidence of {d['cause']}"
     unit = d["time_unit"]
     rc.figure(
         a.id,
@@ -49,6 +51,13 @@ def render(a, rc: RenderContext) -> None:
 def methods(analyses: list, rc: RenderContext) -> str:
     kinds = {a.details["method"] for a in analyses}
     parts = []
+    cif = any(a.details.get("cause") for a in analyses)
+    if cif:
+        parts.append(
+            "as adjusted cumulative incidences of relapse or non-relapse mortality (the g-formula "
+            "from cause-specific Cox models of every cause, or the Aalen-Johansen estimator "
+            "weighted by the inverse probability of treatment)"
+        )
     if "gformula" in kinds:
         parts.append(
             "by the g-formula (the average over all patients of the survival predicted by a "
