@@ -17,7 +17,6 @@ from cartlens.study.analyses.base import (
     register,
 )
 
-
 CAUSES = {1: "relapse", 2: "non-relapse mortality"}
 
 
