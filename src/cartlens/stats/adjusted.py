@@ -293,6 +293,38 @@ def _ci_text(usable: int, B: int, seed: int, conf_level: float, what: str) -> st
     )
 
 
+def _curves_result(
+    once, est, steps, w, t, a, levels, at, rt, k, B, seed, conf_level, *,
+    method, description, treatment, formula, refitted, events, n_dropped_missing,
+) -> AdjustedCurves:  # fmt: skip
+    """Bootstrap ``once``, summarise and build the result (adjusted survival and CIF alike)."""
+    reps, usable = _bootstrap(once, t.size, a, k, (k, at.size), B, seed, treatment)
+    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
+    return AdjustedCurves(
+        method=method,
+        description=description,
+        treatment=treatment,
+        formula=formula,
+        levels=tuple(levels),
+        times=at,
+        curves=curves,
+        differences=diffs,
+        risk_table=_risk_table(t, a, levels, rt, w),
+        weighted_label=(
+            "weighted number at risk: sum of the IPT weights of the subjects at risk"
+            if w is not None
+            else "g-formula: no weights, the numbers at risk are the unweighted ones"
+        ),
+        ci_method=_ci_text(usable, B, seed, conf_level, refitted),
+        B=int(B),
+        seed=int(seed),
+        conf_level=float(conf_level),
+        n=int(t.size),
+        events=events,
+        n_dropped_missing=n_dropped_missing,
+    )
+
+
 def adjusted_survival(
     data: Any,
     *,
@@ -363,7 +395,6 @@ def adjusted_survival(
             "inverse probability of treatment weighted Kaplan-Meier (logistic propensity "
             "model of the covariates, ATE weights 1 / P(A = a | x))"
         )
-    n = t.size
 
     def once(idx):
         if e[idx].sum() == 0:
@@ -372,32 +403,11 @@ def adjusted_survival(
             return _gformula_once(t[idx], e[idx], a[idx], Z[idx], k, at, False)[0]
         return _iptw_once(t[idx], e[idx], a[idx], Z[idx], at)[0]
 
-    reps, usable = _bootstrap(once, n, a, k, (k, at.size), B, seed, treatment)
-    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
-    table = _risk_table(t, a, levels, rt, w)
-    return AdjustedCurves(
-        method=method,
-        description=desc,
-        treatment=treatment,
-        formula=formula,
-        levels=tuple(levels),
-        times=at,
-        curves=curves,
-        differences=diffs,
-        risk_table=table,
-        weighted_label=(
-            "weighted number at risk: sum of the IPT weights of the subjects at risk"
-            if w is not None
-            else "g-formula: no weights, the numbers at risk are the unweighted ones"
-        ),
-        ci_method=_ci_text(usable, B, seed, conf_level, "every model"),
-        B=int(B),
-        seed=int(seed),
-        conf_level=float(conf_level),
-        n=int(n),
-        events=int(e.sum()),
-        n_dropped_missing=n_drop,
-    )
+    return _curves_result(
+        once, est, steps, w, t, a, levels, at, rt, k, B, seed, conf_level,
+        method=method, description=desc, treatment=treatment, formula=formula,
+        refitted="every model", events=int(e.sum()), n_dropped_missing=n_drop,
+    )  # fmt: skip
 
 
 def _weighted_aj(t: np.ndarray, status: np.ndarray, w: np.ndarray, cause, cencode):
@@ -604,30 +614,8 @@ def adjusted_cif(
             "(weighted Aalen-Johansen; logistic propensity model, ATE weights)"
         )
         refitted = "the propensity model"
-    reps, usable = _bootstrap(once, t.size, a, k, (k, at.size), B, seed, treatment)
-    curves, diffs = _summarise(est, reps, levels, at, steps, conf_level)
-    table = _risk_table(t, a, levels, rt, w)
-    n = t.size
-    return AdjustedCurves(
-        method=method,
-        description=desc,
-        treatment=treatment,
-        formula=formula,
-        levels=tuple(levels),
-        times=at,
-        curves=curves,
-        differences=diffs,
-        risk_table=table,
-        weighted_label=(
-            "weighted number at risk: sum of the IPT weights of the subjects at risk"
-            if w is not None
-            else "g-formula: no weights, the numbers at risk are the unweighted ones"
-        ),
-        ci_method=_ci_text(usable, B, seed, conf_level, refitted),
-        B=int(B),
-        seed=int(seed),
-        conf_level=float(conf_level),
-        n=int(n),
-        events=int((st == cause).sum()),
-        n_dropped_missing=n_drop,
-    )
+    return _curves_result(
+        once, est, steps, w, t, a, levels, at, rt, k, B, seed, conf_level,
+        method=method, description=desc, treatment=treatment, formula=formula,
+        refitted=refitted, events=int((st == cause).sum()), n_dropped_missing=n_drop,
+    )  # fmt: skip
