@@ -224,3 +224,31 @@ def group_label(ctx: Context, name: str, level: str, labels: dict | None = None)
     if labels and level in labels:
         return labels[level]
     return ctx.study.variable(name).level_label(level)
+
+
+def cif_summary_rows(
+    res: Any, times: list[float], causes: dict[int, str], group_name: Callable[[str], str]
+) -> tuple[dict[str, Any], list[dict]]:
+    """Summary entries (``<group>.<cause>.<time>`` and ``gray.<cause>``) and table rows of a
+    :func:`cartlens.stats.competing.cuminc` result at ``times``; ``group_name`` gives a
+    group's display name."""
+    summary: dict[str, Any] = {}
+    rows = []
+    for item in res.summary(times):
+        g = "all" if item["group"] is None else label(item["group"])
+        cause = causes.get(int(item["cause"]), str(item["cause"]))
+        for at in item["at"]:
+            summary[f"{g}.{cause}.{label(at['time'])}"] = at["estimate"]
+            rows.append(
+                {
+                    "group": group_name(g),
+                    "cause": cause,
+                    "time": at["time"],
+                    "estimate": at["estimate"],
+                    "lower": at["lower"],
+                    "upper": at["upper"],
+                }
+            )
+    for gt in res.gray_test:
+        summary[f"gray.{causes.get(int(gt.cause), gt.cause)}"] = gt.p
+    return summary, rows

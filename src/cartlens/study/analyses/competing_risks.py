@@ -9,6 +9,7 @@ from pydantic import Field
 from cartlens.study.analyses.base import (
     AnalysisSpec,
     Context,
+    cif_summary_rows,
     group_label,
     group_levels,
     label,
@@ -46,25 +47,10 @@ def run(a: CompetingRisksAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
     res = cuminc(t, e, group=grp, cencode=0)
     causes = {1: "relapse", 2: "non-relapse mortality"}
     summary: dict[str, Any] = {"n": int(len(df))}
-    rows = []
-    for item in res.summary(a.times):
-        g = "all" if item["group"] is None else label(item["group"])
-        cause = causes.get(int(item["cause"]), str(item["cause"]))
-        for at in item["at"]:
-            key = f"{g}.{cause}.{label(at['time'])}"
-            summary[key] = at["estimate"]
-            rows.append(
-                {
-                    "group": group_label(ctx, a.by, g, a.labels) if a.by else g,
-                    "cause": cause,
-                    "time": at["time"],
-                    "estimate": at["estimate"],
-                    "lower": at["lower"],
-                    "upper": at["upper"],
-                }
-            )
-    for gt in res.gray_test:
-        summary[f"gray.{causes.get(int(gt.cause), gt.cause)}"] = gt.p
+    more, rows = cif_summary_rows(
+        res, a.times, causes, lambda g: group_label(ctx, a.by, g, a.labels) if a.by else g
+    )
+    summary.update(more)
     times = risk_times_for(study.presentation.risk_table_times, float(t.max()) if len(t) else 0.0)
     at_risk = numbers_at_risk(t, times, group=grp)
     groups = group_levels(ctx, a.by, df[a.by]) if a.by else ["all"]

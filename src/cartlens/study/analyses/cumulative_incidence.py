@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cartlens.study.analyses.base import AnalysisSpec, Context, label, register
+from cartlens.study.analyses.base import (
+    AnalysisSpec,
+    Context,
+    cif_summary_rows,
+    label,
+    register,
+)
 
 #: endpoint -> (column prefix, name of the event)
 CI_ENDPOINTS = {
@@ -58,24 +64,8 @@ def run(a: CumulativeIncidenceAnalysis, ctx: Context) -> tuple[dict, dict, dict]
     res = cuminc(t, e, group=grp, cencode=0, causes=[1, 2])
     causes = {1: name, 2: f"death without {name}"}
     summary: dict[str, Any] = {"n": int(len(df)), "events": int((e == 1).sum())}
-    rows = []
-    for item in res.summary(a.times):
-        g = "all" if item["group"] is None else label(item["group"])
-        cause = causes[int(item["cause"])]
-        for at in item["at"]:
-            summary[f"{g}.{cause}.{label(at['time'])}"] = at["estimate"]
-            rows.append(
-                {
-                    "group": a.labels.get(g, g),
-                    "cause": cause,
-                    "time": at["time"],
-                    "estimate": at["estimate"],
-                    "lower": at["lower"],
-                    "upper": at["upper"],
-                }
-            )
-    for gt in res.gray_test:
-        summary[f"gray.{causes[int(gt.cause)]}"] = gt.p
+    more, rows = cif_summary_rows(res, a.times, causes, lambda g: a.labels.get(g, g))
+    summary.update(more)
     at_risk = numbers_at_risk(t, study.presentation.risk_table_times, group=grp)
     details = {
         "rows": rows,
