@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from cartlens.study.analyses.base import AnalysisSpec, Context, register
-from cartlens.study.analyses.groups import GroupTest, rxc_test, split_by
+from cartlens.study.analyses.groups import GroupTest, split_by
 
 
 class GradeDistribution(AnalysisSpec, GroupTest):
@@ -61,14 +61,7 @@ def run(a: GradeDistribution, ctx: Context) -> tuple[dict, dict, dict]:
         for lv, glabel, sub in split_by(ctx, df, a.by, f"analyses.{a.id}.by", a.labels):
             r = _one(a, f"{c}.{lv}", f"{clabel}: {glabel}", sub, severe, summary, rows)
             table.append([r["severe"], r["n"] - r["severe"]])
-        res = rxc_test(
-            table,
-            rule=a.test,
-            simulate=a.fisher_simulate,
-            B=a.fisher_B,
-            seed=a.seed,
-            what=f"{a.id}: severe {a.toxicity.upper()} by {a.by} in '{c}'",
-        )
+        res = a.rxc(table, f"{a.id}: severe {a.toxicity.upper()} by {a.by} in '{c}'")
         summary[f"{c}.p_severe"] = res["p"]
         tests.append({"cohort": c, "label": clabel, **res})
     details = {

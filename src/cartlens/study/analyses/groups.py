@@ -32,6 +32,17 @@ class GroupTest(_Model):
     #: also test every pair of groups (Holm-adjusted P, as R's ``pairwise.prop.test``)
     pairwise: bool = False
 
+    def rxc(self, table: Any, what: str) -> dict:
+        """:func:`rxc_test` of ``table`` with this analysis's test settings."""
+        return rxc_test(
+            table,
+            rule=self.test,
+            simulate=self.fisher_simulate,
+            B=self.fisher_B,
+            seed=self.seed,
+            what=what,
+        )
+
 
 def split_by(ctx: Context, df: pd.DataFrame, by: str, key: str, labels: dict | None = None):
     """``[(level, label, rows)]`` of ``df`` by the variable ``by`` (declared level order)."""
@@ -125,14 +136,7 @@ def pairwise_tests(a: GroupTest, table: list, levels: list[str], what: str) -> l
     out = []
     for i in range(len(table)):
         for j in range(i + 1, len(table)):
-            r = rxc_test(
-                [table[i], table[j]],
-                rule=a.test,
-                simulate=a.fisher_simulate,
-                B=a.fisher_B,
-                seed=a.seed,
-                what=f"{what}, {levels[i]} vs {levels[j]}",
-            )
+            r = a.rxc([table[i], table[j]], f"{what}, {levels[i]} vs {levels[j]}")
             out.append({"group1": levels[i], "group2": levels[j], **r})
     ok = [k for k, r in enumerate(out) if r["p"] is not None]
     adj = p_adjust([out[k]["p"] for k in ok], "holm") if ok else []

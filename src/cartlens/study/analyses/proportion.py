@@ -9,7 +9,7 @@ from pydantic import Field
 
 from cartlens.errors import SparseDataWarning
 from cartlens.study.analyses.base import AnalysisSpec, Context, register
-from cartlens.study.analyses.groups import GroupTest, pairwise_tests, rxc_test, split_by
+from cartlens.study.analyses.groups import GroupTest, pairwise_tests, split_by
 
 
 class ProportionAnalysis(AnalysisSpec, GroupTest):
@@ -70,14 +70,7 @@ def run(a: ProportionAnalysis, ctx: Context) -> tuple[dict, dict, dict]:
             rows[-1]["group"] = lv
             rows[-1]["cohort_label"] = clabel
             table.append([x, n - x])
-        res = rxc_test(
-            table,
-            rule=a.test,
-            simulate=a.fisher_simulate,
-            B=a.fisher_B,
-            seed=a.seed,
-            what=f"{a.id}: {a.outcome} by {a.by} in '{c}'",
-        )
+        res = a.rxc(table, f"{a.id}: {a.outcome} by {a.by} in '{c}'")
         summary[f"{c}.p"] = res["p"]
         test = {"cohort": c, "label": clabel, **res}
         if a.pairwise and len(table) > 2:
